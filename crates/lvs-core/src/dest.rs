@@ -54,6 +54,8 @@ pub struct Dest {
     pub persistconns: u32,
     /// Counters and rates.
     pub stats: Stats,
+    /// The service this destination belongs (or belonged, when deleted) to.
+    pub svc: Option<crate::ipvs::ServiceId>,
 }
 
 impl Dest {
@@ -74,16 +76,28 @@ impl Dest {
             inactconns: 0,
             persistconns: 0,
             stats: Stats::default(),
+            svc: None,
         }
     }
 
-    /// The same destination with another weight (builder for tests and examples).
+    /// The same destination with another weight, as `ipvsadm -a -w` gives it: on add the
+    /// kernel copies the weight into `last_weight` even when it is 0.
     pub fn with_weight(mut self, weight: i32) -> Dest {
         self.weight = weight;
-        if weight != 0 {
-            self.last_weight = weight;
-        }
+        self.last_weight = weight;
         self
+    }
+
+    /// The flags a new connection to this destination starts with (`dest->conn_flags`):
+    /// the forwarding method, INACTIVE, and NOOUTPUT unless replies pass the director.
+    pub fn conn_flags(&self) -> u32 {
+        use crate::conn::ConnFlags;
+        let fwd = self.fwd as u32;
+        let mut f = fwd | ConnFlags::INACTIVE;
+        if !self.fwd.sees_replies() {
+            f |= ConnFlags::NOOUTPUT;
+        }
+        f
     }
 
     /// Whether the OVERLOAD flag is set.
@@ -114,13 +128,16 @@ impl Dest {
     }
 }
 
-/// A simple owner of destinations by [`DestId`], for schedulers' tests and benches.
+/// The owner of destinations by [`DestId`].
 ///
-/// The real owner is [`crate::Ipvs`]; this one has no trash and no reuse rules.
+/// Handles are never reused: a removed destination leaves an 8-byte tombstone, so a
+/// handle that a scheduler still holds (an lblc cache entry, say) can never come to mean
+/// another real server. Lookups of removed handles return `None` through
+/// [`DestSlab::try_get`].
 #[derive(Debug, Default, Clone)]
 pub struct DestSlab {
-    slots: Vec<Option<Dest>>,
-    free: Vec<u32>,
+    slots: Vec<Option<Box<Dest>>>,
+    live: usize,
 }
 
 impl DestSlab {
@@ -130,24 +147,23 @@ impl DestSlab {
     }
 
     /// Store `d` and return its handle.
+    ///
+    /// # Panics
+    /// After 2^32 insertions (handles are never reused).
     pub fn insert(&mut self, d: Dest) -> DestId {
-        if let Some(i) = self.free.pop() {
-            self.slots[i as usize] = Some(d);
-            DestId(i)
-        } else {
-            let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 destinations");
-            self.slots.push(Some(d));
-            DestId(i)
-        }
+        let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 destinations");
+        self.slots.push(Some(Box::new(d)));
+        self.live += 1;
+        DestId(i)
     }
 
     /// Remove and return the destination `id`.
     pub fn remove(&mut self, id: DestId) -> Option<Dest> {
         let d = self.slots.get_mut(id.0 as usize)?.take();
         if d.is_some() {
-            self.free.push(id.0);
+            self.live -= 1;
         }
-        d
+        d.map(|b| *b)
     }
 
     /// The destination `id`.
@@ -157,7 +173,7 @@ impl DestSlab {
     #[inline]
     pub fn get(&self, id: DestId) -> &Dest {
         self.slots[id.0 as usize]
-            .as_ref()
+            .as_deref()
             .expect("DestId refers to a stored destination")
     }
 
@@ -168,19 +184,27 @@ impl DestSlab {
     #[inline]
     pub fn get_mut(&mut self, id: DestId) -> &mut Dest {
         self.slots[id.0 as usize]
-            .as_mut()
+            .as_deref_mut()
             .expect("DestId refers to a stored destination")
     }
 
     /// The destination `id`, if stored.
     #[inline]
     pub fn try_get(&self, id: DestId) -> Option<&Dest> {
-        self.slots.get(id.0 as usize).and_then(Option::as_ref)
+        self.slots.get(id.0 as usize).and_then(Option::as_deref)
+    }
+
+    /// The destination `id`, mutably, if stored.
+    #[inline]
+    pub fn try_get_mut(&mut self, id: DestId) -> Option<&mut Dest> {
+        self.slots
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_deref_mut)
     }
 
     /// Number of stored destinations.
     pub fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.live
     }
 
     /// Whether the slab is empty.
@@ -203,15 +227,46 @@ mod tests {
     }
 
     #[test]
-    fn slab_reuses_slots() {
+    fn slab_never_reuses_handles() {
         let mut s = DestSlab::new();
-        let a = s.insert(Dest::new("10.0.0.1".parse().unwrap(), 80, ForwardMethod::Masq));
-        let b = s.insert(Dest::new("10.0.0.2".parse().unwrap(), 80, ForwardMethod::Masq));
+        let a = s.insert(Dest::new(
+            "10.0.0.1".parse().unwrap(),
+            80,
+            ForwardMethod::Masq,
+        ));
+        let b = s.insert(Dest::new(
+            "10.0.0.2".parse().unwrap(),
+            80,
+            ForwardMethod::Masq,
+        ));
         assert_ne!(a, b);
         assert!(s.remove(a).is_some());
         assert!(s.remove(a).is_none());
-        let c = s.insert(Dest::new("10.0.0.3".parse().unwrap(), 80, ForwardMethod::Masq));
-        assert_eq!(c, a);
+        assert!(s.try_get(a).is_none());
+        let c = s.insert(Dest::new(
+            "10.0.0.3".parse().unwrap(),
+            80,
+            ForwardMethod::Masq,
+        ));
+        assert_ne!(c, a);
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn conn_flags_follow_the_method() {
+        use crate::conn::ConnFlags;
+        let ip = "10.0.0.1".parse().unwrap();
+        assert_eq!(
+            Dest::new(ip, 80, ForwardMethod::Masq).conn_flags(),
+            ConnFlags::INACTIVE
+        );
+        assert_eq!(
+            Dest::new(ip, 80, ForwardMethod::Route).conn_flags(),
+            3 | ConnFlags::INACTIVE | ConnFlags::NOOUTPUT
+        );
+        assert_eq!(
+            Dest::new(ip, 80, ForwardMethod::FullNat).conn_flags(),
+            ConnFlags::FWD_FULLNAT | ConnFlags::INACTIVE
+        );
     }
 }

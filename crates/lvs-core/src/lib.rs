@@ -20,13 +20,18 @@
 pub mod conn;
 pub mod dest;
 pub mod error;
+pub mod fullnat;
+pub mod ipvs;
 pub mod sched;
+pub mod service;
 pub mod stats;
 pub mod time;
 pub mod types;
 
 pub use dest::{Dest, DestFlags, DestId, DestSlab};
 pub use error::{IpvsError, LaddrError, SchedError};
+pub use ipvs::{Config, InVerdict, Ipvs, OutVerdict, PacketMeta, ServiceId, TcpFlags};
+pub use service::{DestConfig, Service, ServiceConfig};
 pub use time::Time;
 pub use types::{
     Af, ForwardMethod, Persistence, Protocol, ServiceFlags, ServiceKey, TunnelConfig, TunnelCsum,

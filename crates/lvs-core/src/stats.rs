@@ -83,10 +83,22 @@ impl Estimator {
     /// One 2-second estimation step with the current (absolute) counters.
     pub fn tick(&mut self, now: &Counters) {
         ewma(&mut self.cps, now.conns.wrapping_sub(self.last.conns) << 9);
-        ewma(&mut self.inpps, now.inpkts.wrapping_sub(self.last.inpkts) << 9);
-        ewma(&mut self.outpps, now.outpkts.wrapping_sub(self.last.outpkts) << 9);
-        ewma(&mut self.inbps, now.inbytes.wrapping_sub(self.last.inbytes) << 4);
-        ewma(&mut self.outbps, now.outbytes.wrapping_sub(self.last.outbytes) << 4);
+        ewma(
+            &mut self.inpps,
+            now.inpkts.wrapping_sub(self.last.inpkts) << 9,
+        );
+        ewma(
+            &mut self.outpps,
+            now.outpkts.wrapping_sub(self.last.outpkts) << 9,
+        );
+        ewma(
+            &mut self.inbps,
+            now.inbytes.wrapping_sub(self.last.inbytes) << 4,
+        );
+        ewma(
+            &mut self.outbps,
+            now.outbytes.wrapping_sub(self.last.outbytes) << 4,
+        );
         self.last = *now;
     }
 

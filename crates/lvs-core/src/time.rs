@@ -76,7 +76,10 @@ mod tests {
         let t = Time::from_secs(5);
         assert_eq!(t.as_millis(), 5000);
         assert_eq!((t + Duration::from_millis(250)).as_millis(), 5250);
-        assert_eq!(Time::from_millis(u64::MAX).add_millis(1).as_millis(), u64::MAX);
+        assert_eq!(
+            Time::from_millis(u64::MAX).add_millis(1).as_millis(),
+            u64::MAX
+        );
         assert_eq!(Time::ZERO - t, Duration::ZERO);
         assert_eq!(t - Time::ZERO, Duration::from_secs(5));
     }

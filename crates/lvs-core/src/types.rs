@@ -326,7 +326,10 @@ mod tests {
         assert_eq!(mask_addr(a, 32), a);
         assert_eq!(mask_addr(a, 0), "0.0.0.0".parse::<IpAddr>().unwrap());
         let b: IpAddr = "2001:db8:1:2::99".parse().unwrap();
-        assert_eq!(mask_addr(b, 64), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            mask_addr(b, 64),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(mask_addr(b, 128), b);
     }
 
@@ -335,7 +338,10 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(fold_addr(&a), 0x0a00_0001);
         let b: IpAddr = "1:2:3:4:5:6:7:8".parse().unwrap();
-        assert_eq!(fold_addr(&b), 0x0001_0002 ^ 0x0003_0004 ^ 0x0005_0006 ^ 0x0007_0008);
+        assert_eq!(
+            fold_addr(&b),
+            0x0001_0002 ^ 0x0003_0004 ^ 0x0005_0006 ^ 0x0007_0008
+        );
     }
 
     #[test]

@@ -233,13 +233,20 @@ mod tests {
     #[test]
     fn conn_is_compact() {
         // 4 addresses (64) + expires (8) + 8 u32 (32) + 4 ports (8) + 4 bytes = 116.
-        assert!(std::mem::size_of::<Conn>() <= 120, "{}", std::mem::size_of::<Conn>());
+        assert!(
+            std::mem::size_of::<Conn>() <= 120,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
     }
 
     #[test]
     fn fwd_bits() {
         assert_eq!(ConnFlags(0x100 | 3).fwd(), ForwardMethod::Route);
-        assert_eq!(ConnFlags(ConnFlags::FWD_FULLNAT).fwd(), ForwardMethod::FullNat);
+        assert_eq!(
+            ConnFlags(ConnFlags::FWD_FULLNAT).fwd(),
+            ForwardMethod::FullNat
+        );
         assert_eq!(ConnFlags(0).fwd(), ForwardMethod::Masq);
     }
 }

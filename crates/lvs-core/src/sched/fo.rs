@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Fo;
 impl Fo {
     /// PLACEHOLDER
-    pub fn new() -> Self { Fo }
+    pub fn new() -> Self {
+        Fo
+    }
 }
 impl Scheduler for Fo {
-    fn name(&self) -> &'static str { "fo" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "fo"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

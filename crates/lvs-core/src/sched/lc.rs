@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Lc;
 impl Lc {
     /// PLACEHOLDER
-    pub fn new() -> Self { Lc }
+    pub fn new() -> Self {
+        Lc
+    }
 }
 impl Scheduler for Lc {
-    fn name(&self) -> &'static str { "lc" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "lc"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

@@ -31,6 +31,7 @@ mod ovf;
 mod rr;
 mod sed;
 mod sh;
+mod siphash;
 mod twos;
 mod wlc;
 mod wrr;
@@ -172,7 +173,7 @@ pub struct SchedParams {
 impl Default for SchedParams {
     fn default() -> Self {
         SchedParams {
-            seed: 0x5eed_1b5_0000_0001,
+            seed: 0x05ee_d1b5_0000_0001,
             lblc_expiration: 24 * 60 * 60,
         }
     }
@@ -319,6 +320,9 @@ mod tests {
         // hash_32(1, 8) = (0x61C88647 >> 24) = 0x61
         assert_eq!(hash_32(1, 8), 0x61);
         assert_eq!(hash_32(0, 8), 0);
-        assert_eq!(hash_32(0x0a00_0001, 10), (0x0a00_0001u32.wrapping_mul(0x61C8_8647)) >> 22);
+        assert_eq!(
+            hash_32(0x0a00_0001, 10),
+            (0x0a00_0001u32.wrapping_mul(0x61C8_8647)) >> 22
+        );
     }
 }

@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Nq;
 impl Nq {
     /// PLACEHOLDER
-    pub fn new() -> Self { Nq }
+    pub fn new() -> Self {
+        Nq
+    }
 }
 impl Scheduler for Nq {
-    fn name(&self) -> &'static str { "nq" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "nq"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Ovf;
 impl Ovf {
     /// PLACEHOLDER
-    pub fn new() -> Self { Ovf }
+    pub fn new() -> Self {
+        Ovf
+    }
 }
 impl Scheduler for Ovf {
-    fn name(&self) -> &'static str { "ovf" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "ovf"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

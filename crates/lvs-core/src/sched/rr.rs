@@ -34,7 +34,12 @@ impl Scheduler for Rr {
         Ok(())
     }
 
-    fn add_dest(&mut self, _: &DestList<'_>, _: &SchedService, _: DestId) -> Result<(), SchedError> {
+    fn add_dest(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: DestId,
+    ) -> Result<(), SchedError> {
         // The new node is linked at the head: the remembered node moves one position down.
         if let Some(p) = self.last.as_mut() {
             *p += 1;
@@ -99,7 +104,9 @@ mod tests {
         // list: .3 .2 .1
         assert_eq!(
             h.picks(7),
-            ["10.1.0.3", "10.1.0.2", "10.1.0.1", "10.1.0.3", "10.1.0.2", "10.1.0.1", "10.1.0.3"]
+            [
+                "10.1.0.3", "10.1.0.2", "10.1.0.1", "10.1.0.3", "10.1.0.2", "10.1.0.1", "10.1.0.3"
+            ]
         );
     }
 

@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Sed;
 impl Sed {
     /// PLACEHOLDER
-    pub fn new() -> Self { Sed }
+    pub fn new() -> Self {
+        Sed
+    }
 }
 impl Scheduler for Sed {
-    fn name(&self) -> &'static str { "sed" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "sed"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

@@ -27,7 +27,10 @@ impl Harness {
     pub fn with_flags(mut sched: Box<dyn Scheduler>, flags: ServiceFlags) -> Harness {
         let slab = DestSlab::new();
         let order = Vec::new();
-        let svc = SchedService { af: Af::Inet, flags };
+        let svc = SchedService {
+            af: Af::Inet,
+            flags,
+        };
         sched
             .init_service(&DestList::new(&order, &slab), &svc)
             .expect("init_service");

@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Twos;
 impl Twos {
     /// PLACEHOLDER
-    pub fn new(_: &SchedParams) -> Self { Twos }
+    pub fn new(_: &SchedParams) -> Self {
+        Twos
+    }
 }
 impl Scheduler for Twos {
-    fn name(&self) -> &'static str { "twos" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "twos"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

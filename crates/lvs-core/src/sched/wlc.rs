@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Wlc;
 impl Wlc {
     /// PLACEHOLDER
-    pub fn new() -> Self { Wlc }
+    pub fn new() -> Self {
+        Wlc
+    }
 }
 impl Scheduler for Wlc {
-    fn name(&self) -> &'static str { "wlc" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "wlc"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }

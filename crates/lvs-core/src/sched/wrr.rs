@@ -7,9 +7,21 @@ use crate::time::Time;
 pub struct Wrr;
 impl Wrr {
     /// PLACEHOLDER
-    pub fn new() -> Self { Wrr }
+    pub fn new() -> Self {
+        Wrr
+    }
 }
 impl Scheduler for Wrr {
-    fn name(&self) -> &'static str { "wrr" }
-    fn schedule(&mut self, _: &DestList<'_>, _: &SchedService, _: &PacketInfo, _: Time) -> Option<DestId> { unimplemented!("placeholder") }
+    fn name(&self) -> &'static str {
+        "wrr"
+    }
+    fn schedule(
+        &mut self,
+        _: &DestList<'_>,
+        _: &SchedService,
+        _: &PacketInfo,
+        _: Time,
+    ) -> Option<DestId> {
+        unimplemented!("placeholder")
+    }
 }
