@@ -259,4 +259,33 @@ mod test {
             }
         }
     }
+
+    proptest::proptest! {
+        /// After a full checksum, any change of 16-, 32- or 128-bit fields updated
+        /// incrementally gives exactly the full checksum of the new data.
+        #[test]
+        fn incremental_equals_full(
+            mut data in proptest::collection::vec(proptest::prelude::any::<u8>(), 60..120),
+            at in 1usize..20,
+            new in proptest::collection::vec(proptest::prelude::any::<u8>(), 16),
+            width in proptest::sample::select(&[2usize, 4, 16][..]),
+        ) {
+            // The checksum lives in bytes 0..2; the changed field at an even offset.
+            let at = at * 2;
+            data[0] = 0;
+            data[1] = 0;
+            let c = !super::data(&data);
+            data[..2].copy_from_slice(&c.to_be_bytes());
+            let old = data[at..at + width].to_vec();
+            data[at..at + width].copy_from_slice(&new[..width]);
+            let got = match width {
+                2 => update16(c, u16::from_be_bytes([old[0], old[1]]), u16::from_be_bytes([new[0], new[1]])),
+                4 => update32(c, old[..4].try_into().unwrap(), new[..4].try_into().unwrap()),
+                _ => update128(c, &old[..16].try_into().unwrap(), &new[..16].try_into().unwrap()),
+            };
+            data[0] = 0;
+            data[1] = 0;
+            proptest::prop_assert_eq!(got, !super::data(&data));
+        }
+    }
 }

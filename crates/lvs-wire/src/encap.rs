@@ -300,3 +300,18 @@ pub fn decap_gue(frame: &mut [u8]) -> Result<Range<usize>> {
     let end = info.l4_offset + usize::from(u.len());
     strip(frame, inner, end, inner_proto)
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn ecn_table() {
+        // Not-ECT, ECT(1), ECT(0) are copied; CE becomes ECT(0); DSCP is kept.
+        assert_eq!(ecn_encapsulate(0xb8), 0xb8);
+        assert_eq!(ecn_encapsulate(0xb9), 0xb9);
+        assert_eq!(ecn_encapsulate(0xba), 0xba);
+        assert_eq!(ecn_encapsulate(0xbb), 0xba);
+        assert_eq!(ecn_encapsulate(0x03), 0x02);
+    }
+}

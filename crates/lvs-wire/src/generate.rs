@@ -222,3 +222,43 @@ pub fn build_icmp_time_exceeded(
 ) -> Result<usize> {
     build_icmp_error(orig_frame, out, our_src, IcmpKind::TimeExceeded)
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::build::{Builder, verify_frame};
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    /// The IPv4 quote is cut at 548 bytes: a 548-byte original fits whole, 549 does not.
+    #[test]
+    fn quote_limit_boundaries() {
+        let mut out = [0u8; 1600];
+        for (ip_len, quoted) in [(548usize, 548usize), (549, 548), (100, 100)] {
+            let orig = Builder::new(A, B)
+                .ipv4([192, 0, 2, 1], [198, 51, 100, 1])
+                .udp(1, 2)
+                .payload(&alloc::vec![7u8; ip_len - 28])
+                .build();
+            let n =
+                build_icmp_port_unreachable(&orig, &mut out, IpAddr::from([10, 0, 0, 1])).unwrap();
+            assert_eq!(n, 14 + 20 + 8 + quoted);
+            assert_eq!(&out[42..n], &orig[14..14 + quoted]);
+            verify_frame(&out[..n]).unwrap();
+        }
+        let src6 = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        for (ip_len, quoted) in [(1232usize, 1232usize), (1233, 1232)] {
+            let orig = Builder::new(A, B)
+                .ipv6(src6, src6)
+                .udp(1, 2)
+                .payload(&alloc::vec![7u8; ip_len - 48])
+                .build();
+            let mut out = [0u8; 1400];
+            let n = build_icmp_time_exceeded(&orig, &mut out, IpAddr::from(src6)).unwrap();
+            assert_eq!(n, 14 + 40 + 8 + quoted);
+            assert_eq!(n - 14, 1280.min(48 + ip_len));
+            verify_frame(&out[..n]).unwrap();
+        }
+    }
+}

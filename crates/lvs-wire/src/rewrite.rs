@@ -404,3 +404,57 @@ pub fn rewrite_icmp_error_out_fullnat(
         Some((vaddr, vport)),
     )
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::build::{Builder, verify_frame};
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    #[test]
+    fn decrement_ttl_v6_and_extension_headers() {
+        let src = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut f = Builder::new(A, B).ipv6(src, src).ttl(9).udp(1, 2).build();
+        // A hop-by-hop header is fine for the TTL (only the fixed header is read).
+        f[14 + 6] = 0;
+        assert_eq!(decrement_ttl(&mut f), Ok(8));
+        assert_eq!(f[14 + 7], 8);
+    }
+
+    #[test]
+    fn decrement_ttl_v4_with_options() {
+        let mut f = Builder::new(A, B)
+            .ipv4([1, 2, 3, 4], [5, 6, 7, 8])
+            .ip_options(&[7, 4, 0, 0])
+            .ttl(200)
+            .tcp(1, 2)
+            .build();
+        assert_eq!(decrement_ttl(&mut f), Ok(199));
+        verify_frame(&f).unwrap();
+    }
+
+    #[test]
+    fn set_macs_short_frame() {
+        let mut f = [0u8; 13];
+        assert_eq!(set_macs(&mut f, A, B), Err(Error::Truncated));
+        let mut f = [0u8; 14];
+        set_macs(&mut f, A, B).unwrap();
+        assert_eq!(&f[..12], &[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn rewrite_only_ports_changes_only_l4() {
+        let f0 = Builder::new(A, B)
+            .ipv4([1, 2, 3, 4], [5, 6, 7, 8])
+            .tcp(1000, 80)
+            .build();
+        let mut f = f0.clone();
+        rewrite_tuple(&mut f, None, Some((IpAddr::from([5, 6, 7, 8]), 8080))).unwrap();
+        // The IP header is unchanged (same address).
+        assert_eq!(&f[..34], &f0[..34]);
+        verify_frame(&f).unwrap();
+        assert_eq!(u16::from_be_bytes([f[36], f[37]]), 8080);
+    }
+}
