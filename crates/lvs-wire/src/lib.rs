@@ -40,6 +40,16 @@
 //! * Only untagged Ethernet II frames are handled (no 802.1Q tag); IPv6 packets whose fixed
 //!   header is followed by an extension header other than a single Fragment header are "not
 //!   parsed" ([`Error::Unsupported`]): an XDP program passes them to the kernel.
+//!
+//! # Where the output deliberately differs from Linux IPVS
+//!
+//! * An IPv4 UDP checksum of 0 ("none") stays 0 through NAT; IPVS computes a full one.
+//! * IPv4 headers changed by NAT get an incremental checksum update where IPVS recomputes
+//!   (`ip_send_check`); the bytes are the same whenever the input checksum was correct.
+//! * Tunnel headers carry IP id 0 (IPVS: `ip_select_ident`) and always copy DF.
+//! * Generated ICMP errors use DS field 0xc0 without Linux's `RT_TOS` bits of the original.
+//! * Fragments are refused by the rewrites that need the transport header (IPVS
+//!   reassembles first); the XDP program passes them to the kernel.
 
 #![no_std]
 #![deny(unsafe_code)]
