@@ -136,6 +136,8 @@ fn optional<V>(r: std::result::Result<V, MapError>, map: &'static str) -> Result
 fn remove_ok(r: std::result::Result<(), MapError>, map: &'static str) -> Result<()> {
     match r {
         Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+        // aya reports a delete of a missing key as the raw ENOENT of the syscall
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(()),
         Err(e) => Err(map_err(map)(e)),
     }
 }

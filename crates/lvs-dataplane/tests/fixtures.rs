@@ -1,0 +1,1521 @@
+//! BPF_PROG_TEST_RUN fixtures for `lvs_xdp` and `lvs_rs_decap`: input frame → verdict and
+//! output bytes, where every expected output is produced by the Rust twin (`lvs-wire`) from
+//! the same input. Run as root (`make test`); they fail, not skip, otherwise.
+//!
+//! Each test makes its own throw-away network namespace ([`support::Lab`]) so that
+//! `bpf_fib_lookup` sees a known topology; nothing is ever transmitted.
+
+mod support;
+
+use std::net::IpAddr;
+
+use lvs_common::{
+    CFG_SLOPPY_TCP, Config, ConnState, DestStats, EV_STATE, FlowKey, FlowValue, IPPROTO_TCP,
+    IPPROTO_UDP, SVC_F_VADDR, Stat, SvcKey, SvcValue, action, dir,
+};
+use lvs_core::conn::tcp::{Direction, TcpState, transition};
+use lvs_dataplane::{AttachedMode, Dataplane, RsDecap, XdpModeChoice, XdpVerdict};
+use lvs_wire::build::{Builder, ip_packet, verify_frame};
+use lvs_wire::encap::Outer;
+use support::*;
+
+const TCP_FIN: u16 = 0x01;
+const TCP_SYN: u16 = 0x02;
+const TCP_RST: u16 = 0x04;
+const TCP_PSH: u16 = 0x08;
+const TCP_ACK: u16 = 0x10;
+
+// ---- expected outputs through lvs-wire ---------------------------------------------------------
+
+/// NAT/FULLNAT/DR: TTL - 1, tuple rewrite, MACs.
+fn wire_rewrite(
+    input: &[u8],
+    src: Option<(IpAddr, u16)>,
+    dst: Option<(IpAddr, u16)>,
+    smac: [u8; 6],
+    dmac: [u8; 6],
+) -> Vec<u8> {
+    let mut f = input.to_vec();
+    lvs_wire::decrement_ttl(&mut f).unwrap();
+    if src.is_some() || dst.is_some() {
+        lvs_wire::rewrite_tuple(&mut f, src, dst).unwrap();
+    }
+    lvs_wire::set_macs(&mut f, smac, dmac).unwrap();
+    f
+}
+
+/// TUN: TTL - 1 then IPIP (or GUE with (sport, dport)) encapsulation.
+fn wire_tun(input: &[u8], outer: Outer, gue: Option<(u16, u16)>) -> Vec<u8> {
+    let mut f = input.to_vec();
+    lvs_wire::decrement_ttl(&mut f).unwrap();
+    let mut out = vec![0u8; f.len() + 128];
+    let n = match gue {
+        None => lvs_wire::encap_ipip(&f, &mut out, &outer).unwrap(),
+        Some((s, d)) => lvs_wire::encap_gue(&f, &mut out, &outer, s, d).unwrap(),
+    };
+    out.truncate(n);
+    out
+}
+
+// ---- the table ----------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum If {
+    Vc0,
+    Vr0,
+}
+
+struct Case {
+    name: &'static str,
+    ingress: If,
+    input: Vec<u8>,
+    verdict: XdpVerdict,
+    /// `None`: the frame must come out unchanged.
+    output: Option<Vec<u8>>,
+    /// The outcome counter this frame must bump.
+    stat: Stat,
+}
+
+fn case(
+    name: &'static str,
+    ingress: If,
+    input: Vec<u8>,
+    verdict: XdpVerdict,
+    output: Option<Vec<u8>>,
+    stat: Stat,
+) -> Case {
+    Case {
+        name,
+        ingress,
+        input,
+        verdict,
+        output,
+        stat,
+    }
+}
+
+fn tcp4(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    smac: [u8; 6],
+    dmac: [u8; 6],
+) -> Builder {
+    Builder::new(smac, dmac).ipv4(src, dst).tcp(sport, dport)
+}
+
+fn tcp6(src: &str, sport: u16, dst: &str, dport: u16, smac: [u8; 6], dmac: [u8; 6]) -> Builder {
+    Builder::new(smac, dmac)
+        .ipv6(v6b(src), v6b(dst))
+        .tcp(sport, dport)
+}
+
+fn udp4(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    smac: [u8; 6],
+    dmac: [u8; 6],
+) -> Builder {
+    Builder::new(smac, dmac).ipv4(src, dst).udp(sport, dport)
+}
+
+fn udp6(src: &str, sport: u16, dst: &str, dport: u16, smac: [u8; 6], dmac: [u8; 6]) -> Builder {
+    Builder::new(smac, dmac)
+        .ipv6(v6b(src), v6b(dst))
+        .udp(sport, dport)
+}
+
+/// One flow entry; conn ids and dest slots are taken from a counter so every flow has its own.
+struct Flows<'a> {
+    dp: &'a mut Dataplane,
+    next: u32,
+}
+
+impl Flows<'_> {
+    fn add(&mut self, key: FlowKey, mut value: FlowValue) -> u32 {
+        self.next += 1;
+        value.conn_id = self.next;
+        value.dest_slot = self.next % 64;
+        self.dp.insert_flow(&key, &value).unwrap();
+        self.dp.set_conn(self.next, &ConnState::default()).unwrap();
+        self.next
+    }
+}
+
+fn fv(act: u8, d: u8) -> FlowValue {
+    FlowValue::new(act, d, 0, 0, 0)
+}
+
+/// Install the flows and services of the table and return the cases.
+fn fixture_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
+    use XdpVerdict::*;
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    let rs4 = v4(RS4);
+    let lip4 = v4(DIR_R4);
+    let c6 = v6(CLIENT6);
+    let vip6 = v6(VIP6);
+    let rs6 = v6(RS6);
+    let lip6 = v6(DIR_R6);
+    let mut cases = Vec::new();
+    let mut flows = Flows { dp, next: 0 };
+
+    // Services: TCP and UDP VIP:80, a port-0 TCP service on .101, the VIP markers.
+    for (p, a, port) in [
+        (IPPROTO_TCP, vip4, 80),
+        (IPPROTO_UDP, vip4, 53),
+        (IPPROTO_TCP, vip6, 80),
+        (IPPROTO_TCP, v4([10, 0, 0, 101]), 0),
+    ] {
+        flows
+            .dp
+            .insert_service(
+                &SvcKey::new(p, a, port),
+                &SvcValue {
+                    svc_id: 1,
+                    flags: 0,
+                },
+            )
+            .unwrap();
+    }
+    for a in [vip4, vip6] {
+        flows
+            .dp
+            .insert_service(
+                &SvcKey::vaddr_marker(a),
+                &SvcValue {
+                    svc_id: 0,
+                    flags: SVC_F_VADDR,
+                },
+            )
+            .unwrap();
+    }
+    flows.dp.set_ifslot(lab.vc0, 0).unwrap();
+    flows.dp.set_ifslot(lab.vr0, 1).unwrap();
+
+    // ---- NAT (masquerading) -----------------------------------------------------------------
+    for (name_in, name_out, proto, cport, input, reply) in [
+        (
+            "NAT in TCP IPv4",
+            "NAT out TCP IPv4",
+            IPPROTO_TCP,
+            40000,
+            tcp4(CLIENT4, 40000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"GET / HTTP/1.0\r\n\r\n")
+                .build(),
+            tcp4(RS4, 8080, CLIENT4, 40000, RS_MAC, VR0_MAC)
+                .payload(b"HTTP/1.0 200 OK\r\n")
+                .build(),
+        ),
+        (
+            "NAT in UDP IPv4",
+            "NAT out UDP IPv4",
+            IPPROTO_UDP,
+            40001,
+            udp4(CLIENT4, 40001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"query")
+                .build(),
+            udp4(RS4, 8080, CLIENT4, 40001, RS_MAC, VR0_MAC)
+                .payload(b"answer")
+                .build(),
+        ),
+        (
+            "NAT in UDP IPv4, checksum 0 stays 0, Ethernet padding kept",
+            "NAT out UDP IPv4, checksum 0 stays 0",
+            IPPROTO_UDP,
+            40002,
+            udp4(CLIENT4, 40002, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .udp_no_checksum()
+                .payload(b"q")
+                .pad_to(60)
+                .build(),
+            udp4(RS4, 8080, CLIENT4, 40002, RS_MAC, VR0_MAC)
+                .udp_no_checksum()
+                .payload(b"a")
+                .build(),
+        ),
+        (
+            "NAT in TCP IPv4 with IP options",
+            "NAT out TCP IPv4 with IP options",
+            IPPROTO_TCP,
+            40003,
+            tcp4(CLIENT4, 40003, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .ip_options(&[1, 1, 1, 0])
+                .payload(b"x")
+                .build(),
+            tcp4(RS4, 8080, CLIENT4, 40003, RS_MAC, VR0_MAC)
+                .ip_options(&[7, 3, 4, 0])
+                .payload(b"y")
+                .build(),
+        ),
+    ] {
+        let key_in = FlowKey::new(proto, c4, cport, vip4, 80);
+        flows.add(key_in, fv(action::NAT_IN, dir::INPUT).with_dst(rs4, 8080));
+        let key_out = FlowKey::new(proto, rs4, 8080, c4, cport);
+        flows.add(key_out, fv(action::NAT_OUT, dir::OUTPUT).with_src(vip4, 80));
+        let out_in = wire_rewrite(&input, None, Some((rs4, 8080)), VR0_MAC, RS_MAC);
+        let out_out = wire_rewrite(&reply, Some((vip4, 80)), None, VC0_MAC, CLIENT_MAC);
+        cases.push(case(
+            name_in,
+            If::Vc0,
+            input,
+            Redirect,
+            Some(out_in),
+            Stat::FwdRedirect,
+        ));
+        cases.push(case(
+            name_out,
+            If::Vr0,
+            reply,
+            Redirect,
+            Some(out_out),
+            Stat::FwdRedirect,
+        ));
+    }
+    for (name_in, name_out, proto, cport, input, reply) in [
+        (
+            "NAT in TCP IPv6",
+            "NAT out TCP IPv6",
+            IPPROTO_TCP,
+            41000,
+            tcp6(CLIENT6, 41000, VIP6, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"GET /")
+                .build(),
+            tcp6(RS6, 8080, CLIENT6, 41000, RS_MAC, VR0_MAC)
+                .payload(b"200")
+                .build(),
+        ),
+        (
+            "NAT in UDP IPv6",
+            "NAT out UDP IPv6",
+            IPPROTO_UDP,
+            41001,
+            udp6(CLIENT6, 41001, VIP6, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"query")
+                .build(),
+            udp6(RS6, 8080, CLIENT6, 41001, RS_MAC, VR0_MAC)
+                .payload(b"answer")
+                .build(),
+        ),
+    ] {
+        flows.add(
+            FlowKey::new(proto, c6, cport, vip6, 80),
+            fv(action::NAT_IN, dir::INPUT).with_dst(rs6, 8080),
+        );
+        flows.add(
+            FlowKey::new(proto, rs6, 8080, c6, cport),
+            fv(action::NAT_OUT, dir::OUTPUT).with_src(vip6, 80),
+        );
+        let out_in = wire_rewrite(&input, None, Some((rs6, 8080)), VR0_MAC, RS_MAC);
+        let out_out = wire_rewrite(&reply, Some((vip6, 80)), None, VC0_MAC, CLIENT_MAC);
+        cases.push(case(
+            name_in,
+            If::Vc0,
+            input,
+            Redirect,
+            Some(out_in),
+            Stat::FwdRedirect,
+        ));
+        cases.push(case(
+            name_out,
+            If::Vr0,
+            reply,
+            Redirect,
+            Some(out_out),
+            Stat::FwdRedirect,
+        ));
+    }
+
+    // ---- FULLNAT ---------------------------------------------------------------------------------
+    for (af6, proto, cport, input, reply) in [
+        (
+            false,
+            IPPROTO_TCP,
+            42000,
+            tcp4(CLIENT4, 42000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"hello")
+                .build(),
+            tcp4(RS4, 8080, DIR_R4, 5000, RS_MAC, VR0_MAC)
+                .payload(b"world")
+                .build(),
+        ),
+        (
+            false,
+            IPPROTO_UDP,
+            42001,
+            udp4(CLIENT4, 42001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"hello")
+                .build(),
+            udp4(RS4, 8080, DIR_R4, 5001, RS_MAC, VR0_MAC)
+                .payload(b"world")
+                .build(),
+        ),
+        (
+            true,
+            IPPROTO_TCP,
+            42002,
+            tcp6(CLIENT6, 42002, VIP6, 80, CLIENT_MAC, VC0_MAC)
+                .payload(b"hello")
+                .build(),
+            tcp6(RS6, 8080, DIR_R6, 5002, RS_MAC, VR0_MAC)
+                .payload(b"world")
+                .build(),
+        ),
+    ] {
+        let (c, vip, rs, lip) = if af6 {
+            (c6, vip6, rs6, lip6)
+        } else {
+            (c4, vip4, rs4, lip4)
+        };
+        let lport = 5000 + (cport - 42000);
+        flows.add(
+            FlowKey::new(proto, c, cport, vip, 80),
+            fv(action::FNAT_IN, dir::INPUT)
+                .with_src(lip, lport)
+                .with_dst(rs, 8080),
+        );
+        flows.add(
+            FlowKey::new(proto, rs, 8080, lip, lport),
+            fv(action::FNAT_OUT, dir::OUTPUT)
+                .with_src(vip, 80)
+                .with_dst(c, cport),
+        );
+        let out_in = wire_rewrite(
+            &input,
+            Some((lip, lport)),
+            Some((rs, 8080)),
+            VR0_MAC,
+            RS_MAC,
+        );
+        let out_out = wire_rewrite(
+            &reply,
+            Some((vip, 80)),
+            Some((c, cport)),
+            VC0_MAC,
+            CLIENT_MAC,
+        );
+        let (n_in, n_out) = match (af6, proto) {
+            (false, IPPROTO_TCP) => ("FULLNAT in TCP IPv4", "FULLNAT out TCP IPv4"),
+            (false, _) => ("FULLNAT in UDP IPv4", "FULLNAT out UDP IPv4"),
+            _ => ("FULLNAT in TCP IPv6", "FULLNAT out TCP IPv6"),
+        };
+        cases.push(case(
+            n_in,
+            If::Vc0,
+            input,
+            Redirect,
+            Some(out_in),
+            Stat::FwdRedirect,
+        ));
+        cases.push(case(
+            n_out,
+            If::Vr0,
+            reply,
+            Redirect,
+            Some(out_out),
+            Stat::FwdRedirect,
+        ));
+    }
+
+    // ---- DR -------------------------------------------------------------------------------------
+    let input = tcp4(CLIENT4, 43000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"dr")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 43000, vip4, 80),
+        fv(action::DR, dir::INPUT_ONLY).with_dst(rs4, 0),
+    );
+    let out = wire_rewrite(&input, None, None, VR0_MAC, RS_MAC);
+    cases.push(case(
+        "DR TCP IPv4 (other interface)",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp4(CLIENT4, 43001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"dr")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 43001, vip4, 80),
+        fv(action::DR, dir::INPUT_ONLY).with_dst(v4(RS4_NEAR), 0),
+    );
+    let out = wire_rewrite(&input, None, None, VC0_MAC, RS_NEAR_MAC);
+    cases.push(case(
+        "DR TCP IPv4 (same interface: XDP_TX)",
+        If::Vc0,
+        input,
+        Tx,
+        Some(out),
+        Stat::FwdTx,
+    ));
+
+    let input = udp6(CLIENT6, 43002, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"dr6")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_UDP, c6, 43002, vip6, 80),
+        fv(action::DR, dir::INPUT_ONLY).with_dst(rs6, 0),
+    );
+    let out = wire_rewrite(&input, None, None, VR0_MAC, RS_MAC);
+    cases.push(case(
+        "DR UDP IPv6",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    // ---- TUN --------------------------------------------------------------------------------------
+    let outer4 = Outer {
+        src_mac: VR0_MAC,
+        dst_mac: RS_MAC,
+        src: lip4,
+        dst: rs4,
+    };
+    let outer6 = Outer {
+        src_mac: VR0_MAC,
+        dst_mac: RS_MAC,
+        src: lip6,
+        dst: rs6,
+    };
+    let tun = |act: u8, outer: &Outer| {
+        fv(act, dir::INPUT_ONLY)
+            .with_src(outer.src, 0)
+            .with_dst(outer.dst, 0)
+    };
+
+    let input = tcp4(CLIENT4, 44000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tos(0x2b)
+        .payload(b"tun 4in4")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 44000, vip4, 80),
+        tun(action::TUN_IPIP, &outer4),
+    );
+    let out = wire_tun(&input, outer4, None);
+    cases.push(case(
+        "TUN IPIP 4in4 (ECN CE -> ECT(0) outer)",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = udp4(CLIENT4, 44001, VIP4, 53, CLIENT_MAC, VC0_MAC)
+        .df(false)
+        .payload(b"q")
+        .pad_to(60)
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_UDP, c4, 44001, vip4, 53),
+        tun(action::TUN_IPIP, &outer4),
+    );
+    let out = wire_tun(&input, outer4, None);
+    cases.push(case(
+        "TUN IPIP 4in4 UDP, no DF, padding trimmed",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp6(CLIENT6, 44002, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"tun 6in6")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c6, 44002, vip6, 80),
+        tun(action::TUN_IPIP, &outer6),
+    );
+    let out = wire_tun(&input, outer6, None);
+    cases.push(case(
+        "TUN IPIP 6in6",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp4(CLIENT4, 44003, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"tun 4in6")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 44003, vip4, 80),
+        tun(action::TUN_IPIP, &outer6),
+    );
+    let out = wire_tun(&input, outer6, None);
+    cases.push(case(
+        "TUN IPIP 4in6",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp6(CLIENT6, 44004, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"tun 6in4")
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c6, 44004, vip6, 80),
+        tun(action::TUN_IPIP, &outer4),
+    );
+    let out = wire_tun(&input, outer4, None);
+    cases.push(case(
+        "TUN IPIP 6in4",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp4(CLIENT4, 44005, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"tun gue")
+        .build();
+    let mut gue = tun(action::TUN_GUE, &outer4);
+    gue.new_sport = 49152u16.to_be();
+    gue.tun_port = 6080u16.to_be();
+    flows.add(FlowKey::new(IPPROTO_TCP, c4, 44005, vip4, 80), gue);
+    let out = wire_tun(&input, outer4, Some((49152, 6080)));
+    cases.push(case(
+        "TUN GUE 4in4",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+
+    let input = tcp6(CLIENT6, 44006, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"gue6")
+        .build();
+    let mut gue6 = tun(action::TUN_GUE, &outer6);
+    gue6.tun_port = 6080u16.to_be();
+    flows.add(FlowKey::new(IPPROTO_TCP, c6, 44006, vip6, 80), gue6);
+    cases.push(case(
+        "TUN GUE with IPv6 outer -> punt",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::PuntAction,
+    ));
+
+    // ---- DROP / PUNT actions -------------------------------------------------------------------------
+    let input = tcp4(CLIENT4, 45000, VIP4, 80, CLIENT_MAC, VC0_MAC).build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 45000, vip4, 80),
+        fv(action::DROP, dir::INPUT),
+    );
+    cases.push(case(
+        "DROP action",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::DropAction,
+    ));
+
+    let input = tcp4(CLIENT4, 45001, VIP4, 80, CLIENT_MAC, VC0_MAC).build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 45001, vip4, 80),
+        fv(action::PUNT, dir::INPUT),
+    );
+    cases.push(case(
+        "PUNT action (no XSK bound: XDP_DROP)",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::PuntAction,
+    ));
+
+    // ---- misses -------------------------------------------------------------------------------------
+    let syn = tcp4(CLIENT4, 46000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    cases.push(case(
+        "miss, service, SYN -> punt (no XSK: XDP_DROP)",
+        If::Vc0,
+        syn,
+        Drop,
+        None,
+        Stat::PuntNew,
+    ));
+    let syn6 = tcp6(CLIENT6, 46000, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    cases.push(case(
+        "miss, service, SYN IPv6 -> punt",
+        If::Vc0,
+        syn6,
+        Drop,
+        None,
+        Stat::PuntNew,
+    ));
+    let udp = udp4(CLIENT4, 46001, VIP4, 53, CLIENT_MAC, VC0_MAC)
+        .payload(b"q")
+        .build();
+    cases.push(case(
+        "miss, UDP service -> punt",
+        If::Vc0,
+        udp,
+        Drop,
+        None,
+        Stat::PuntNew,
+    ));
+    let syn_port0 = tcp4(CLIENT4, 46002, [10, 0, 0, 101], 2222, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    cases.push(case(
+        "miss, port-0 service, SYN -> punt",
+        If::Vc0,
+        syn_port0,
+        Drop,
+        None,
+        Stat::PuntNew,
+    ));
+    let ack = tcp4(CLIENT4, 46003, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_ACK)
+        .build();
+    cases.push(case(
+        "miss, service, ACK -> pass",
+        If::Vc0,
+        ack,
+        Pass,
+        None,
+        Stat::PassNonSyn,
+    ));
+    let synrst = tcp4(CLIENT4, 46004, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN | TCP_RST)
+        .build();
+    cases.push(case(
+        "miss, service, SYN+RST -> pass",
+        If::Vc0,
+        synrst,
+        Pass,
+        None,
+        Stat::PassNonSyn,
+    ));
+    let other = tcp4(CLIENT4, 46005, VIP4, 443, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    cases.push(case(
+        "not a service (other port) -> pass",
+        If::Vc0,
+        other,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+    let ssh = tcp4(CLIENT4, 46006, DIR_C4, 22, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    cases.push(case(
+        "director's own ssh -> pass",
+        If::Vc0,
+        ssh,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+    cases.push(case(
+        "ARP -> pass",
+        If::Vc0,
+        arp_request(),
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+    let vrrp = Builder::new(CLIENT_MAC, [0x01, 0, 0x5e, 0, 0, 0x12])
+        .ipv4(CLIENT4, [224, 0, 0, 18])
+        .raw(112)
+        .payload(&[0x21, 1, 100, 1, 0, 1, 0, 0, 10, 0, 0, 100])
+        .build();
+    cases.push(case(
+        "VRRP -> pass",
+        If::Vc0,
+        vrrp,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+    let hbh = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv6(v6b(CLIENT6), v6b(VIP6))
+        .raw(0)
+        .payload(&[6, 0, 1, 4, 0, 0, 0, 0])
+        .build();
+    cases.push(case(
+        "IPv6 extension header -> pass",
+        If::Vc0,
+        hbh,
+        Pass,
+        None,
+        Stat::PassUnsupported,
+    ));
+    let mut short = tcp4(CLIENT4, 46007, VIP4, 80, CLIENT_MAC, VC0_MAC).build();
+    short.truncate(40);
+    cases.push(case(
+        "truncated IPv4 -> pass (parse error)",
+        If::Vc0,
+        short,
+        Pass,
+        None,
+        Stat::ParseError,
+    ));
+
+    // ---- slow-path cases of a known flow -----------------------------------------------------------
+    let ttl1 = tcp4(CLIENT4, 40000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .ttl(1)
+        .build();
+    cases.push(case(
+        "TTL 1 on a flow -> punt",
+        If::Vc0,
+        ttl1,
+        Drop,
+        None,
+        Stat::PuntTtl,
+    ));
+    let hl1 = tcp6(CLIENT6, 41000, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .ttl(1)
+        .build();
+    cases.push(case(
+        "hop limit 1 on a flow -> punt",
+        If::Vc0,
+        hl1,
+        Drop,
+        None,
+        Stat::PuntTtl,
+    ));
+
+    let input = tcp4(CLIENT4, 47000, VIP4, 80, CLIENT_MAC, VC0_MAC).build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 47000, vip4, 80),
+        fv(action::NAT_IN, dir::INPUT).with_dst(v4(RS4_NONEIGH), 80),
+    );
+    cases.push(case(
+        "next hop without neighbour entry -> punt",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::PuntFib,
+    ));
+
+    let input = tcp4(CLIENT4, 47001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(&[0u8; 600])
+        .build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 47001, vip4, 80),
+        fv(action::NAT_IN, dir::INPUT).with_dst(v4(RS4_SMALLMTU), 80),
+    );
+    cases.push(case(
+        "larger than route MTU (DF) -> punt",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::PuntFragNeeded,
+    ));
+
+    let input = tcp4(CLIENT4, 47002, VIP4, 80, CLIENT_MAC, VC0_MAC).build();
+    flows.add(
+        FlowKey::new(IPPROTO_TCP, c4, 47002, vip4, 80),
+        fv(action::NAT_IN, dir::INPUT).with_dst(v4(DIR_R4), 80),
+    );
+    cases.push(case(
+        "new destination is local -> punt",
+        If::Vc0,
+        input,
+        Drop,
+        None,
+        Stat::PuntFib,
+    ));
+
+    // ICMP errors: a router tells the director that its reply VIP:80 -> client:40000 could
+    // not be delivered; the quote inverted is the NAT-in flow.
+    let quoted = tcp4(VIP4, 80, CLIENT4, 40000, VC0_MAC, CLIENT_MAC).build();
+    let quote = &ip_packet(&quoted)[..28];
+    let icmp = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv4([10, 0, 0, 254], VIP4)
+        .icmp(3, 1, 0)
+        .payload(quote)
+        .build();
+    cases.push(case(
+        "ICMP error about a flow -> punt",
+        If::Vc0,
+        icmp,
+        Drop,
+        None,
+        Stat::PuntIcmp,
+    ));
+    let quoted = tcp6(VIP6, 80, CLIENT6, 41000, VC0_MAC, CLIENT_MAC).build();
+    let quote = &ip_packet(&quoted)[..48];
+    let icmp6 = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv6(v6b("fd00::fe"), v6b(VIP6))
+        .icmp(1, 3, 0)
+        .payload(quote)
+        .build();
+    cases.push(case(
+        "ICMPv6 error about a flow -> punt",
+        If::Vc0,
+        icmp6,
+        Drop,
+        None,
+        Stat::PuntIcmp,
+    ));
+    let quoted = tcp4(VIP4, 80, CLIENT4, 39999, VC0_MAC, CLIENT_MAC).build();
+    let quote = &ip_packet(&quoted)[..28];
+    let icmp = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv4([10, 0, 0, 254], VIP4)
+        .icmp(3, 1, 0)
+        .payload(quote)
+        .build();
+    cases.push(case(
+        "ICMP error about no flow -> pass",
+        If::Vc0,
+        icmp,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+    let echo = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv4(CLIENT4, VIP4)
+        .icmp(8, 0, 0x0001_0001)
+        .payload(b"ping")
+        .build();
+    cases.push(case(
+        "ICMP echo to the VIP -> pass",
+        If::Vc0,
+        echo,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+
+    let frag = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv4(CLIENT4, VIP4)
+        .fragment(1480, false)
+        .raw(17)
+        .payload(b"tail")
+        .build();
+    cases.push(case(
+        "IPv4 fragment to a VIP -> punt",
+        If::Vc0,
+        frag,
+        Drop,
+        None,
+        Stat::PuntFrag,
+    ));
+    let frag6 = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv6(v6b(CLIENT6), v6b(VIP6))
+        .fragment(0, true)
+        .udp(1, 2)
+        .payload(b"head")
+        .build();
+    cases.push(case(
+        "IPv6 fragment to a VIP -> punt",
+        If::Vc0,
+        frag6,
+        Drop,
+        None,
+        Stat::PuntFrag,
+    ));
+    let frag = Builder::new(CLIENT_MAC, VC0_MAC)
+        .ipv4(CLIENT4, DIR_C4)
+        .fragment(8, true)
+        .raw(17)
+        .payload(b"x")
+        .build();
+    cases.push(case(
+        "IPv4 fragment to another address -> pass",
+        If::Vc0,
+        frag,
+        Pass,
+        None,
+        Stat::PassNotOurs,
+    ));
+
+    cases
+}
+
+fn ingress(lab: &Lab, i: If) -> u32 {
+    match i {
+        If::Vc0 => lab.vc0,
+        If::Vr0 => lab.vr0,
+    }
+}
+
+#[test]
+fn xdp_fixture_table() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = fixture_table(&mut dp, &lab);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let before = dp.stat(c.stat).unwrap();
+        let rx_before = dp.stat(Stat::Rx).unwrap();
+        let r = dp
+            .test_run(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let after = dp.stat(c.stat).unwrap();
+        let mut why = Vec::new();
+        if r.verdict != c.verdict {
+            why.push(format!("verdict {:?}, expected {:?}", r.verdict, c.verdict));
+        }
+        let want = c.output.as_deref().unwrap_or(&c.input);
+        if r.frame != want {
+            why.push(format!("output differs: {}", diff(want, &r.frame)));
+        }
+        if c.output.is_some() {
+            if let Err(e) = verify_frame(&r.frame) {
+                why.push(format!("bad checksum in output: {e}"));
+            }
+        }
+        if after != before + 1 {
+            why.push(format!(
+                "counter {} went {before} -> {after}",
+                c.stat.name()
+            ));
+        }
+        if dp.stat(Stat::Rx).unwrap() != rx_before + 1 {
+            why.push("rx not counted".into());
+        }
+        println!(
+            "{:<60} {:?} {}",
+            c.name,
+            r.verdict,
+            if why.is_empty() { "ok" } else { "FAILED" }
+        );
+        if !why.is_empty() {
+            failures.push(format!("{}: {}", c.name, why.join("; ")));
+        }
+    }
+    println!("{} fixture cases", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    // Every punt found a slot (both interfaces have one) but no socket.
+    assert!(dp.stat(Stat::DropNoXsk).unwrap() > 0);
+    assert_eq!(dp.stat(Stat::XskRedirect).unwrap(), 0);
+}
+
+/// A punt on an interface without an ifslot is dropped the same way (never passed).
+#[test]
+fn punt_without_ifslot_is_dropped() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    dp.insert_service(
+        &SvcKey::new(IPPROTO_TCP, v4(VIP4), 80),
+        &SvcValue::default(),
+    )
+    .unwrap();
+    let syn = tcp4(CLIENT4, 1234, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    let r = dp.test_run(&syn, Some(lab.vc0)).unwrap();
+    assert_eq!(r.verdict, XdpVerdict::Drop);
+    assert_eq!(dp.stat(Stat::PuntNew).unwrap(), 1);
+    assert_eq!(dp.stat(Stat::DropNoXsk).unwrap(), 1);
+    // sloppy_tcp: a non-SYN, non-RST segment may start a connection.
+    let ack = tcp4(CLIENT4, 1235, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_ACK)
+        .build();
+    assert_eq!(
+        dp.test_run(&ack, Some(lab.vc0)).unwrap().verdict,
+        XdpVerdict::Pass
+    );
+    dp.set_config(&Config {
+        flags: CFG_SLOPPY_TCP,
+    })
+    .unwrap();
+    assert_eq!(dp.config().unwrap().flags, CFG_SLOPPY_TCP);
+    assert_eq!(
+        dp.test_run(&ack, Some(lab.vc0)).unwrap().verdict,
+        XdpVerdict::Drop
+    );
+    let rst = tcp4(CLIENT4, 1236, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_RST)
+        .build();
+    assert_eq!(
+        dp.test_run(&rst, Some(lab.vc0)).unwrap().verdict,
+        XdpVerdict::Pass
+    );
+    assert_eq!(dp.stat(Stat::PuntNew).unwrap(), 2);
+    assert_eq!(dp.stat(Stat::PassNonSyn).unwrap(), 2);
+}
+
+// ---- TCP state, counters, events -----------------------------------------------------------------
+
+fn lvs_dir(d: u8) -> Direction {
+    match d {
+        dir::INPUT => Direction::Input,
+        dir::OUTPUT => Direction::Output,
+        _ => Direction::InputOnly,
+    }
+}
+
+/// Every cell of the three tables (3 directions × 4 events × 11 states = 132) plus the
+/// "no flag → CLOSE" column, against `lvs_core::conn::tcp::transition`; each change must
+/// produce exactly one LVS_EV_STATE record.
+#[test]
+fn tcp_state_table_all_cells() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    let rs4 = v4(RS4);
+    // NAT in (INPUT), NAT out (OUTPUT), DR (INPUT_ONLY): one conn each.
+    let k_in = FlowKey::new(IPPROTO_TCP, c4, 50000, vip4, 80);
+    let k_out = FlowKey::new(IPPROTO_TCP, rs4, 8080, c4, 50000);
+    let k_dr = FlowKey::new(IPPROTO_TCP, c4, 50001, vip4, 80);
+    dp.insert_flow(
+        &k_in,
+        &FlowValue::new(action::NAT_IN, dir::INPUT, 2, 1, 1).with_dst(rs4, 8080),
+    )
+    .unwrap();
+    dp.insert_flow(
+        &k_out,
+        &FlowValue::new(action::NAT_OUT, dir::OUTPUT, 2, 1, 1).with_src(vip4, 80),
+    )
+    .unwrap();
+    dp.insert_flow(
+        &k_dr,
+        &FlowValue::new(action::DR, dir::INPUT_ONLY, 2, 2, 2).with_dst(rs4, 0),
+    )
+    .unwrap();
+    let frames = [
+        (
+            dir::INPUT,
+            1u32,
+            lab.vc0,
+            (CLIENT4, 50000, VIP4, 80, CLIENT_MAC, VC0_MAC),
+        ),
+        (
+            dir::OUTPUT,
+            1,
+            lab.vr0,
+            (RS4, 8080, CLIENT4, 50000, RS_MAC, VR0_MAC),
+        ),
+        (
+            dir::INPUT_ONLY,
+            2,
+            lab.vc0,
+            (CLIENT4, 50001, VIP4, 80, CLIENT_MAC, VC0_MAC),
+        ),
+    ];
+    let events: [(&str, u16); 5] = [
+        ("syn", TCP_SYN),
+        ("fin", TCP_FIN | TCP_ACK),
+        ("ack", TCP_ACK | TCP_PSH),
+        ("rst", TCP_RST | TCP_ACK),
+        ("none", 0),
+    ];
+    let mut cells = 0;
+    let mut failures = Vec::new();
+    while dp.next_event().is_some() {}
+    for (d, conn, ifx, (s, sp, t, tp, sm, tm)) in frames {
+        for (ev, flags) in events {
+            for st in TcpState::ALL {
+                dp.set_conn(
+                    conn,
+                    &ConnState {
+                        state: st as u8,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                let f = tcp4(s, sp, t, tp, sm, tm).tcp_flags(flags).build();
+                let r = dp.test_run(&f, Some(ifx)).unwrap();
+                assert!(
+                    matches!(r.verdict, XdpVerdict::Redirect),
+                    "{ev} {st}: {:?}",
+                    r.verdict
+                );
+                let f8 = flags as u8;
+                let want = transition(
+                    st,
+                    lvs_dir(d),
+                    f8 & 2 != 0,
+                    f8 & 1 != 0,
+                    f8 & 0x10 != 0,
+                    f8 & 4 != 0,
+                );
+                let got = dp.conn(conn).unwrap().state;
+                if got != want as u8 {
+                    failures.push(format!("dir {d} {ev} from {st}: got {got}, want {want}"));
+                }
+                let evt = dp.next_event();
+                if want != st {
+                    match evt {
+                        Some(e)
+                            if e.kind == EV_STATE
+                                && e.conn_id == conn
+                                && e.old_state == st as u8
+                                && e.new_state == want as u8
+                                && e.dir == d
+                                && e.tcp_flags == f8 => {}
+                        other => failures.push(format!("dir {d} {ev} from {st}: event {other:?}")),
+                    }
+                } else if let Some(e) = evt {
+                    failures.push(format!("dir {d} {ev} from {st}: unexpected event {e:?}"));
+                }
+                if ev != "none" {
+                    cells += 1;
+                }
+            }
+        }
+    }
+    println!("{cells} table cells (+33 no-flag cells) checked");
+    assert_eq!(cells, 132);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Handshake and close sequences through the NAT flows, compared step by step with
+/// lvs-core, plus per-connection and per-real-server counters and the event records.
+#[test]
+fn tcp_sequences_counters_events() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    let rs4 = v4(RS4);
+    let (conn, slot) = (7u32, 5u32);
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_TCP, c4, 51000, vip4, 80),
+        &FlowValue::new(action::NAT_IN, dir::INPUT, 2, conn, slot).with_dst(rs4, 8080),
+    )
+    .unwrap();
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_TCP, rs4, 8080, c4, 51000),
+        &FlowValue::new(action::NAT_OUT, dir::OUTPUT, 2, conn, slot).with_src(vip4, 80),
+    )
+    .unwrap();
+    dp.set_conn(conn, &ConnState::default()).unwrap();
+    dp.clear_dest_stats(slot).unwrap();
+    let seq: [(u8, u16, usize); 9] = [
+        (dir::INPUT, TCP_SYN, 0),
+        (dir::OUTPUT, TCP_SYN | TCP_ACK, 0),
+        (dir::INPUT, TCP_ACK, 0),
+        (dir::INPUT, TCP_ACK | TCP_PSH, 100),
+        (dir::OUTPUT, TCP_ACK | TCP_PSH, 1000),
+        (dir::INPUT, TCP_FIN | TCP_ACK, 0),
+        (dir::OUTPUT, TCP_ACK, 0),
+        (dir::OUTPUT, TCP_FIN | TCP_ACK, 0),
+        (dir::INPUT, TCP_ACK, 0),
+    ];
+    let mut state = TcpState::None;
+    let mut want = ConnState::default();
+    let mut want_events = Vec::new();
+    let t0 = dp.conn(conn).unwrap().last_seen_ns;
+    for (d, flags, len) in seq {
+        let payload = vec![0x61u8; len];
+        let f = if d == dir::INPUT {
+            tcp4(CLIENT4, 51000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        } else {
+            tcp4(RS4, 8080, CLIENT4, 51000, RS_MAC, VR0_MAC)
+        }
+        .tcp_flags(flags)
+        .payload(&payload)
+        .build();
+        let ifx = if d == dir::INPUT { lab.vc0 } else { lab.vr0 };
+        assert_eq!(
+            dp.test_run(&f, Some(ifx)).unwrap().verdict,
+            XdpVerdict::Redirect
+        );
+        let f8 = flags as u8;
+        let next = transition(
+            state,
+            lvs_dir(d),
+            f8 & 2 != 0,
+            f8 & 1 != 0,
+            f8 & 0x10 != 0,
+            f8 & 4 != 0,
+        );
+        if next != state {
+            want_events.push((state as u8, next as u8, d));
+        }
+        state = next;
+        let bytes = (20 + 20 + len) as u64;
+        if d == dir::OUTPUT {
+            want.pkts_out += 1;
+            want.bytes_out += bytes;
+        } else {
+            want.pkts_in += 1;
+            want.bytes_in += bytes;
+        }
+        let got = dp.conn(conn).unwrap();
+        assert_eq!(got.state, state as u8, "after {flags:#x} dir {d}");
+        assert_eq!(
+            (got.pkts_in, got.bytes_in, got.pkts_out, got.bytes_out),
+            (want.pkts_in, want.bytes_in, want.pkts_out, want.bytes_out)
+        );
+        assert!(got.last_seen_ns > t0);
+    }
+    assert_eq!(state, TcpState::TimeWait);
+    let ds = dp.dest_stats(slot).unwrap();
+    assert_eq!(
+        ds,
+        DestStats {
+            pkts_in: want.pkts_in,
+            bytes_in: want.bytes_in,
+            pkts_out: want.pkts_out,
+            bytes_out: want.bytes_out
+        }
+    );
+    let mut got_events = Vec::new();
+    while let Some(e) = dp.next_event() {
+        assert_eq!(e.kind, EV_STATE);
+        assert_eq!(e.conn_id, conn);
+        got_events.push((e.old_state, e.new_state, e.dir));
+        if e.dir == dir::INPUT {
+            assert_eq!(e.key, FlowKey::new(IPPROTO_TCP, c4, 51000, vip4, 80));
+        }
+    }
+    assert_eq!(got_events, want_events);
+    println!("events: {got_events:?}");
+
+    // IPv6 bytes = payload length + 40; UDP keeps state 0.
+    let c6 = v6(CLIENT6);
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_UDP, c6, 51001, v6(VIP6), 80),
+        &FlowValue::new(action::NAT_IN, dir::INPUT, 10, 8, 6).with_dst(v6(RS6), 80),
+    )
+    .unwrap();
+    dp.set_conn(8, &ConnState::default()).unwrap();
+    let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(&[1; 10])
+        .build();
+    assert_eq!(
+        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
+        XdpVerdict::Redirect
+    );
+    let cs = dp.conn(8).unwrap();
+    assert_eq!((cs.pkts_in, cs.bytes_in, cs.state), (1, 40 + 8 + 10, 0));
+    assert_eq!(dp.dest_stats(6).unwrap().bytes_in, 58);
+    // A punted packet (TTL 1) is not counted here: the slow path counts it.
+    let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .ttl(1)
+        .build();
+    assert_eq!(
+        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
+        XdpVerdict::Drop
+    );
+    assert_eq!(dp.conn(8).unwrap().pkts_in, 1);
+}
+
+// ---- real-server decapsulation ----------------------------------------------------------------------
+
+#[test]
+fn rs_decap_fixtures() {
+    require_root();
+    let mut rs = RsDecap::load().unwrap();
+    rs.add_vip(v4(VIP4)).unwrap();
+    rs.add_vip(v6(VIP6)).unwrap();
+    rs.add_local(v4(RS4)).unwrap();
+    rs.add_local(v6(RS6)).unwrap();
+    let o4 = Outer {
+        src_mac: VR0_MAC,
+        dst_mac: RS_MAC,
+        src: v4(DIR_R4),
+        dst: v4(RS4),
+    };
+    let o6 = Outer {
+        src_mac: VR0_MAC,
+        dst_mac: RS_MAC,
+        src: v6(DIR_R6),
+        dst: v6(RS6),
+    };
+    let in4 = tcp4(CLIENT4, 1000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"inner4")
+        .build();
+    let in6 = tcp6(CLIENT6, 1000, VIP6, 80, CLIENT_MAC, VC0_MAC)
+        .payload(b"inner6")
+        .build();
+    let other4 = tcp4(CLIENT4, 1000, [10, 0, 0, 99], 80, CLIENT_MAC, VC0_MAC).build();
+    let mut n = 0;
+    for (name, inner, outer, decap) in [
+        ("4in4", &in4, o4, true),
+        ("6in6", &in6, o6, true),
+        ("4in6", &in4, o6, true),
+        ("6in4", &in6, o4, true),
+        ("inner destination not a VIP", &other4, o4, false),
+        (
+            "outer destination not local",
+            &in4,
+            Outer {
+                dst: v4([10, 1, 0, 12]),
+                ..o4
+            },
+            false,
+        ),
+    ] {
+        let tunneled = wire_tun(inner, outer, None);
+        let r = rs.test_run(&tunneled).unwrap();
+        assert_eq!(r.verdict, XdpVerdict::Pass, "{name}");
+        if decap {
+            let mut want = tunneled.clone();
+            let range = lvs_wire::decap_ipip(&mut want).unwrap();
+            let want = want[range].to_vec();
+            assert_eq!(r.frame, want, "{name}: {}", diff(&want, &r.frame));
+        } else {
+            assert_eq!(r.frame, tunneled, "{name}: must be untouched");
+        }
+        n += 1;
+    }
+    // Padding after a tunnelled frame is trimmed; a plain packet to the VIP is untouched.
+    let small = udp4(CLIENT4, 1, VIP4, 53, CLIENT_MAC, VC0_MAC).build();
+    let mut padded = wire_tun(&small, o4, None);
+    let unpadded_len = padded.len();
+    padded.resize(unpadded_len.max(60) + 6, 0);
+    let r = rs.test_run(&padded).unwrap();
+    let mut want = padded[..unpadded_len].to_vec();
+    let range = lvs_wire::decap_ipip(&mut want).unwrap();
+    assert_eq!(r.frame, want[range].to_vec());
+    let r = rs.test_run(&in4).unwrap();
+    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &in4));
+    assert_eq!(rs.test_run(&arp_request()).unwrap().frame, arp_request());
+    rs.remove_vip(v4(VIP4)).unwrap();
+    rs.remove_vip(v4(VIP4)).unwrap(); // removing twice is fine
+    let tunneled = wire_tun(&in4, o4, None);
+    assert_eq!(rs.test_run(&tunneled).unwrap().frame, tunneled);
+    println!("{} decap cases", n + 4);
+}
+
+// ---- attach ---------------------------------------------------------------------------------------------
+
+#[test]
+fn attach_modes_on_veth() {
+    let _lab = Lab::new();
+    let mut dp = small_dataplane();
+    assert!(lvs_dataplane::is_virtual_interface("vc0"));
+    // Auto picks generic on a veth (see XdpModeChoice::Auto).
+    assert_eq!(
+        dp.attach("vc0", XdpModeChoice::Auto).unwrap(),
+        AttachedMode::Generic
+    );
+    // veth also has a native XDP driver.
+    assert_eq!(
+        dp.attach("vr0", XdpModeChoice::Native).unwrap(),
+        AttachedMode::Native
+    );
+    assert_eq!(dp.attached().len(), 2);
+    assert!(dp.attach("nosuchif0", XdpModeChoice::Generic).is_err());
+    dp.detach("vc0").unwrap();
+    assert!(dp.detach("vc0").is_err());
+    dp.detach_all().unwrap();
+    assert!(dp.attached().is_empty());
+    let mut rs = RsDecap::load().unwrap();
+    assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
+    rs.detach_all().unwrap();
+}
+
+// ---- ns/packet -------------------------------------------------------------------------------------------
+
+/// Mean ns/packet of `frame` over at least `total` program runs, in kernel batches of
+/// `batch` runs (`BPF_PROG_TEST_RUN` repeat) that each start from the original frame.
+///
+/// Why batches: with `repeat`, every run sees the frame the previous run left, and every
+/// forwarded packet has its TTL decremented, so run 64 of a TTL-64 frame would already be a
+/// TTL punt. A TTL-255 frame gives 254 hits per batch. The kernel times only its loop, so
+/// the per-call setup (which, for repeat > 1, swaps the XDP dispatcher and waits for an RCU
+/// grace period: ~10-20 ms wall time per call) is not in the figure, only in the test's
+/// run time.
+fn bench(
+    dp: &mut Dataplane,
+    frame: &[u8],
+    ifx: u32,
+    batch: u32,
+    total: u32,
+    want: XdpVerdict,
+) -> f64 {
+    let mut ns = 0f64;
+    let mut runs = 0u64;
+    while runs < u64::from(total) {
+        let r = dp.test_run_repeat(frame, Some(ifx), batch).unwrap();
+        assert_eq!(r.verdict, want);
+        ns += r.duration.as_nanos() as f64 * f64::from(batch);
+        runs += u64::from(batch);
+    }
+    ns / runs as f64
+}
+
+/// ns/packet of the hit paths. `LVS_PERF_RUNS` sets the number of runs per figure (default
+/// 50,800 = 200 batches, a few seconds; docs/perf.md uses 1,000,000).
+#[test]
+fn perf_hit_paths() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    let rs4 = v4(RS4);
+    // NAT in: VIP -> RS, then RS -> RS' and RS' -> RS, so that repeated runs (which see the
+    // frame the previous run rewrote) keep hitting instead of missing after the first
+    // rewrite. Both real servers have neighbour entries.
+    let rs4b = v4(RS4_SMALLMTU);
+    for (from, to) in [
+        ((vip4, 80), (rs4, 8080)),
+        ((rs4, 8080), (rs4b, 8080)),
+        ((rs4b, 8080), (rs4, 8080)),
+    ] {
+        dp.insert_flow(
+            &FlowKey::new(IPPROTO_TCP, c4, 52000, from.0, from.1),
+            &FlowValue::new(action::NAT_IN, dir::INPUT, 2, 1, 1).with_dst(to.0, to.1),
+        )
+        .unwrap();
+    }
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_TCP, c4, 52001, vip4, 80),
+        &FlowValue::new(action::DR, dir::INPUT_ONLY, 2, 2, 2).with_dst(rs4, 0),
+    )
+    .unwrap();
+    dp.insert_service(&SvcKey::new(IPPROTO_TCP, vip4, 80), &SvcValue::default())
+        .unwrap();
+    let frame = |port: u16, ttl: u8| {
+        tcp4(CLIENT4, port, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            .ttl(ttl)
+            .tcp_flags(TCP_ACK)
+            .payload(&[0; 64])
+            .build()
+    };
+    let nat = frame(52000, 255);
+    let dr = frame(52001, 255);
+    let ttl1 = frame(52001, 1);
+    let syn = tcp4(CLIENT4, 52003, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_SYN)
+        .build();
+    let pass = tcp4(CLIENT4, 52002, DIR_C4, 22, CLIENT_MAC, VC0_MAC)
+        .payload(&[0; 64])
+        .build();
+    let total: u32 = std::env::var("LVS_PERF_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_800);
+    let ns_nat = bench(&mut dp, &nat, lab.vc0, 254, total, XdpVerdict::Redirect);
+    let ns_dr = bench(&mut dp, &dr, lab.vc0, 254, total, XdpVerdict::Redirect);
+    // These paths do not modify the frame: one call with repeat = total.
+    let ns_punt = bench(&mut dp, &ttl1, lab.vc0, total, total, XdpVerdict::Drop);
+    let ns_new = bench(&mut dp, &syn, lab.vc0, total, total, XdpVerdict::Drop);
+    let ns_pass = bench(&mut dp, &pass, lab.vc0, total, total, XdpVerdict::Pass);
+    println!("ns/packet (BPF_PROG_TEST_RUN, {total} runs each):");
+    println!("  NAT in hit (fib, counters, TTL, DNAT, csums) : {ns_nat:.1}");
+    println!("  DR hit (fib, counters, TTL, MACs)           : {ns_dr:.1}");
+    println!("  flow hit, TTL 1 -> punt (no XSK)            : {ns_punt:.1}");
+    println!("  miss, service SYN -> punt (no XSK)          : {ns_new:.1}");
+    println!("  miss, not a service -> XDP_PASS            : {ns_pass:.1}");
+    assert!(ns_nat > 0.0 && ns_dr > 0.0 && ns_pass > 0.0);
+}
