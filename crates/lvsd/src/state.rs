@@ -1,0 +1,57 @@
+//! The daemon's shared state: the IPVS model plus what the data plane needs to mirror.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use lvs_core::{Ipvs, ServiceKey, Time};
+
+/// Everything lvsd owns, behind one lock.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The IPVS model: services, real servers, connections, stats.
+    pub ipvs: Ipvs,
+    /// FULLNAT services that send Proxy Protocol v2 to their real servers.
+    pub proxy_protocol: HashSet<ServiceKey>,
+    start: Instant,
+}
+
+impl Daemon {
+    /// A daemon with an empty table.
+    pub fn new() -> Daemon {
+        Daemon {
+            ipvs: Ipvs::default(),
+            proxy_protocol: HashSet::new(),
+            start: Instant::now(),
+        }
+    }
+
+    /// The model's clock: milliseconds since the daemon started.
+    pub fn now(&self) -> Time {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Time::from_millis(ms)
+    }
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon::new()
+    }
+}
+
+/// The daemon shared between the API server, the timers and the slow path.
+#[derive(Clone, Debug, Default)]
+pub struct Shared(Arc<Mutex<Daemon>>);
+
+impl Shared {
+    /// Wrap a daemon.
+    pub fn new(d: Daemon) -> Shared {
+        Shared(Arc::new(Mutex::new(d)))
+    }
+
+    /// Lock it. A panic while holding the lock leaves the model as it was at the panic;
+    /// we keep serving rather than cascade the panic into every request.
+    pub fn lock(&self) -> MutexGuard<'_, Daemon> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
