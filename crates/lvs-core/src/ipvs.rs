@@ -1511,13 +1511,14 @@ impl Ipvs {
     ) {
         while let Some(id) = self.conns.pop_expired(now) {
             if let Some(c) = self.conns.get(id)
-                && let Some(seen) = last_activity(id, c) {
-                    let due = seen.add_millis(u64::from(c.timeout_ms));
-                    if due > now {
-                        self.conns.set_expires(id, due);
-                        continue;
-                    }
+                && let Some(seen) = last_activity(id, c)
+            {
+                let due = seen.add_millis(u64::from(c.timeout_ms));
+                if due > now {
+                    self.conns.set_expires(id, due);
+                    continue;
                 }
+            }
             self.expire_conn(id, now, false);
         }
         let due = self.next_estimate;
