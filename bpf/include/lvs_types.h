@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lvs_types.h: the contract between the XDP programs and userspace (lvsd).
+ *
+ * Every struct here is mirrored 1:1 by crates/lvs-common (#[repr(C)]); sizes and offsets
+ * are checked on both sides (_Static_assert below, const asserts + tests in Rust).
+ * Change one side only together with the other.
+ *
+ * Conventions (all structs):
+ *  - Addresses are 16 bytes in network order; an IPv4 address fills the first 4 bytes and
+ *    the other 12 are zero ("Addr16", as lvs-core).
+ *  - Ports are in network order (__be16). Everything else is host order.
+ *  - af is 2 (AF_INET) or 10 (AF_INET6). proto is the IP protocol number.
+ *  - No implicit padding: every hole is a named pad field that the producer zeroes (hash
+ *    map keys are compared byte for byte).
+ */
+#ifndef LVS_TYPES_H
+#define LVS_TYPES_H
+
+#include <linux/types.h>
+
+#define LVS_AF_INET 2
+#define LVS_AF_INET6 10
+
+/* ---- LVS_SERVICES: which (proto, vaddr, vport) are virtual services ------------------ */
+
+/* Key of LVS_SERVICES. Producer: lvsd.
+ * port 0 = every port of the address (ipvsadm port 0 service).
+ * proto 0 + port 0 = "virtual address" marker: lvsd inserts one per address that has any
+ * service, so that IP fragments (no ports) to a VIP are punted (see lvs_xdp.bpf.c). */
+struct lvs_svc_key {
+	__u8 af;          /* 2 or 10 */
+	__u8 proto;       /* IPPROTO_TCP / IPPROTO_UDP, 0 for the address marker */
+	__be16 port;      /* network order; 0 = any port */
+	__u8 addr[16];    /* network order, Addr16 */
+};
+
+/* Value of LVS_SERVICES. Producer: lvsd. */
+struct lvs_svc_value {
+	__u32 svc_id;     /* host order: lvs-core ServiceId, opaque to XDP */
+	__u32 flags;      /* host order: LVS_SVC_F_* */
+};
+
+/* The entry is a virtual-address marker (proto 0, port 0). Informational for XDP. */
+#define LVS_SVC_F_VADDR (1U << 0)
+
+/* ---- LVS_FLOWS: one entry per direction of a connection ------------------------------ */
+
+/* Key of LVS_FLOWS: the tuple of a packet AS IT ARRIVES at the director. Producer: lvsd.
+ * In direction: client -> VIP. Out direction (NAT / FULLNAT only): real server -> client,
+ * or real server -> FULLNAT local address. */
+struct lvs_flow_key {
+	__u8 af;          /* 2 or 10 */
+	__u8 proto;       /* 6 (TCP) or 17 (UDP) */
+	__u16 pad;        /* zero */
+	__be16 sport;     /* network order */
+	__be16 dport;     /* network order */
+	__u8 saddr[16];   /* network order, Addr16 */
+	__u8 daddr[16];   /* network order, Addr16 */
+};
+
+/* lvs_flow_value.action */
+enum lvs_action {
+	LVS_A_NAT_IN = 0,   /* dst := new_daddr:new_dport */
+	LVS_A_NAT_OUT = 1,  /* src := new_saddr:new_sport */
+	LVS_A_FNAT_IN = 2,  /* src := new_saddr:new_sport (LIP:lport), dst := new_daddr:new_dport (RIP:rport) */
+	LVS_A_FNAT_OUT = 3, /* src := new_saddr:new_sport (VIP:vport), dst := new_daddr:new_dport (CIP:cport) */
+	LVS_A_DR = 4,       /* no L3 change but TTL; L2 next hop = new_daddr (the real server) */
+	LVS_A_TUN_IPIP = 5, /* outer src new_saddr, outer dst new_daddr, family out_af, proto 4/41 */
+	LVS_A_TUN_GUE = 6,  /* as IPIP + UDP(new_sport -> tun_port) + 4-byte GUE; IPv4 outer only */
+	LVS_A_DROP = 7,     /* drop silently (real server deleted, expire_nodest_conn = 0) */
+	LVS_A_PUNT = 8,     /* hand every packet of this flow to the slow path (AF_XDP) */
+	LVS_A_MAX = 9,
+};
+
+/* lvs_flow_value.dir: the row group of the IPVS TCP state table this direction uses. */
+enum lvs_dir {
+	LVS_DIR_INPUT = 0,      /* client -> real server, NAT/FULLNAT in direction */
+	LVS_DIR_OUTPUT = 1,     /* real server -> client (NAT/FULLNAT out direction) */
+	LVS_DIR_INPUT_ONLY = 2, /* client -> real server on a NOOUTPUT conn (DR, TUN) */
+};
+
+/* Value of LVS_FLOWS. Producer: lvsd (written once at connection setup, updated on
+ * state/method changes). XDP only reads it. */
+struct lvs_flow_value {
+	__u32 conn_id;      /* host order: lvs-core ConnId, index into LVS_CONNS */
+	__u32 dest_slot;    /* host order: index into LVS_DEST_STATS */
+	__u8 action;        /* enum lvs_action */
+	__u8 out_af;        /* family after rewriting/encapsulation (TUN: outer family) */
+	__u8 dir;           /* enum lvs_dir */
+	__u8 flags;         /* LVS_FF_*, zero today */
+	__u8 new_saddr[16]; /* network order, Addr16 (family out_af for TUN, af otherwise) */
+	__u8 new_daddr[16]; /* network order, Addr16 */
+	__be16 new_sport;   /* network order; TUN_GUE: the outer UDP source port (flow hash) */
+	__be16 new_dport;   /* network order */
+	__be16 tun_port;    /* network order: GUE destination port */
+	__u16 tun_flags;    /* host order: LVS_TUN_F_*, zero today */
+	__u8 pad[4];        /* zero */
+};
+
+/* ---- LVS_CONNS: per connection counters and TCP state ---------------------------------- */
+
+/* Value of LVS_CONNS (ARRAY, index conn_id). Producer: lvsd writes state at setup
+ * (and zeroes the counters); XDP updates the counters with atomic adds, last_seen_ns with
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC ns) and state with the IPVS TCP table. All host order.
+ * The in counters count directions LVS_DIR_INPUT and LVS_DIR_INPUT_ONLY, the out counters
+ * LVS_DIR_OUTPUT. Bytes = IP length (IPv4 total length; IPv6 payload length + 40). */
+struct lvs_conn_state {
+	__u64 last_seen_ns;
+	__u64 pkts_in;
+	__u64 bytes_in;
+	__u64 pkts_out;
+	__u64 bytes_out;
+	__u8 state;         /* lvs-core TcpState (0 NONE .. 10 SYNACK); 0 for UDP */
+	__u8 pad[7];
+};
+
+/* ---- LVS_DEST_STATS: per real server counters (PERCPU_ARRAY, index dest_slot) ---------- */
+
+/* Producer: XDP (per-CPU adds); lvsd sums the CPUs. Host order. Bytes as LVS_CONNS. */
+struct lvs_dest_stats {
+	__u64 pkts_in;
+	__u64 bytes_in;
+	__u64 pkts_out;
+	__u64 bytes_out;
+};
+
+/* ---- LVS_EVENTS: ring buffer records from XDP to lvsd ---------------------------------- */
+
+enum lvs_event_kind {
+	LVS_EV_STATE = 1, /* the in-kernel TCP transition changed LVS_CONNS[conn_id].state */
+};
+
+/* Producer: XDP. Host order except the key (as LVS_FLOWS). */
+struct lvs_event {
+	__u32 kind;        /* enum lvs_event_kind */
+	__u32 conn_id;
+	__u8 old_state;
+	__u8 new_state;
+	__u8 tcp_flags;    /* TCP header byte 13: FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 */
+	__u8 dir;          /* enum lvs_dir the transition used */
+	__u32 pad;
+	struct lvs_flow_key key; /* the flow key of the packet (as it arrived) */
+};
+
+/* ---- LVS_CONFIG (ARRAY[1]) --------------------------------------------------------------- */
+
+/* Producer: lvsd. Host order. */
+struct lvs_config {
+	__u32 flags;       /* LVS_CFG_* */
+};
+
+/* sloppy_tcp: a TCP packet without SYN (but without RST) may create a connection. */
+#define LVS_CFG_SLOPPY_TCP (1U << 0)
+
+/* ---- LVS_STATS (PERCPU_ARRAY of __u64, index enum lvs_stat) ---------------------------- */
+
+/* Global packet counters by outcome. Producer: XDP. Every received frame counts LVS_ST_RX
+ * and exactly one outcome counter among PASS_* / FWD_* / PUNT_* / DROP_ACTION; a punt
+ * additionally counts XSK_REDIRECT (a socket took it) or DROP_NO_XSK (none bound). */
+enum lvs_stat {
+	LVS_ST_RX = 0,               /* every frame seen */
+	LVS_ST_PASS_NOT_OURS = 1,    /* not IPv4/IPv6 TCP/UDP for a service, no flow: XDP_PASS */
+	LVS_ST_PASS_NON_SYN = 2,     /* TCP to a service, no flow, not a SYN (or RST): XDP_PASS */
+	LVS_ST_FWD_TX = 3,           /* flow hit forwarded out the ingress interface: XDP_TX */
+	LVS_ST_FWD_REDIRECT = 4,     /* flow hit forwarded out another interface: bpf_redirect */
+	LVS_ST_PUNT_NEW = 5,         /* no flow, new connection for a service: punted */
+	LVS_ST_PUNT_FIB = 6,         /* flow hit, bpf_fib_lookup failed (no neighbour, local, unreachable..): punted */
+	LVS_ST_PUNT_TTL = 7,         /* flow hit, TTL/hop limit <= 1: punted (slow path sends time exceeded) */
+	LVS_ST_PUNT_FRAG_NEEDED = 8, /* flow hit, packet larger than the route MTU: punted */
+	LVS_ST_PUNT_ICMP = 9,        /* ICMP error whose quoted tuple (inverted) is a flow: punted */
+	LVS_ST_PUNT_FRAG = 10,       /* IP fragment to a virtual address: punted */
+	LVS_ST_PUNT_ACTION = 11,     /* flow hit with action LVS_A_PUNT (or GUE over IPv6): punted */
+	LVS_ST_DROP_ACTION = 12,     /* flow hit with action LVS_A_DROP: XDP_DROP */
+	LVS_ST_DROP_NO_XSK = 13,     /* a punt found no AF_XDP socket (or no ifslot): XDP_DROP */
+	LVS_ST_XSK_REDIRECT = 14,    /* a punt was redirected to an AF_XDP socket */
+	LVS_ST_PARSE_ERROR = 15,     /* malformed IP/TCP/UDP header: XDP_PASS (the stack drops it) */
+	LVS_ST_PASS_UNSUPPORTED = 16,/* IPv6 extension headers etc.: XDP_PASS untouched */
+	LVS_ST_EVENT_LOST = 17,      /* LVS_EVENTS was full: a state event was not delivered */
+	LVS_ST_ENCAP_ERROR = 18,     /* bpf_xdp_adjust_head/tail failed: XDP_DROP */
+	LVS_ST_MAX = 32,             /* array size (room to grow) */
+};
+
+/* ---- LVS_XSKS / LVS_IFSLOTS --------------------------------------------------------------- */
+
+/* LVS_XSKS key = ifslot * LVS_XSK_QUEUES_PER_IF + rx_queue_index, ifslot from LVS_IFSLOTS. */
+#define LVS_XSK_QUEUES_PER_IF 64
+#define LVS_MAX_IFSLOTS 64
+
+/* ---- Defaults (the loader may override the max_entries) ---------------------------------- */
+
+#define LVS_DEFAULT_FLOWS_MAX (1U << 21)
+#define LVS_DEFAULT_CONNS_MAX (1U << 20)
+#define LVS_DEFAULT_DESTS_MAX 4096
+#define LVS_SERVICES_MAX 65536
+#define LVS_EVENTS_BYTES (1U << 20)
+#define LVS_RS_VIPS_MAX 4096
+
+/* ---- Sizes, checked here and in crates/lvs-common ---------------------------------------- */
+
+_Static_assert(sizeof(struct lvs_svc_key) == 20, "lvs_svc_key");
+_Static_assert(sizeof(struct lvs_svc_value) == 8, "lvs_svc_value");
+_Static_assert(sizeof(struct lvs_flow_key) == 40, "lvs_flow_key");
+_Static_assert(sizeof(struct lvs_flow_value) == 56, "lvs_flow_value");
+_Static_assert(__builtin_offsetof(struct lvs_flow_value, new_saddr) == 12, "new_saddr");
+_Static_assert(__builtin_offsetof(struct lvs_flow_value, new_sport) == 44, "new_sport");
+_Static_assert(__builtin_offsetof(struct lvs_flow_value, tun_port) == 48, "tun_port");
+_Static_assert(sizeof(struct lvs_conn_state) == 48, "lvs_conn_state");
+_Static_assert(__builtin_offsetof(struct lvs_conn_state, state) == 40, "state");
+_Static_assert(sizeof(struct lvs_dest_stats) == 32, "lvs_dest_stats");
+_Static_assert(sizeof(struct lvs_event) == 56, "lvs_event");
+_Static_assert(__builtin_offsetof(struct lvs_event, key) == 16, "event key");
+_Static_assert(sizeof(struct lvs_config) == 4, "lvs_config");
+
+#endif /* LVS_TYPES_H */

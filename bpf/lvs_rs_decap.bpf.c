@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lvs_rs_decap: LVS-TUN decapsulation on a real server whose kernel has no ipip module
+ * (`lvsadm realserver setup --method tun`).
+ *
+ * An IPv4 (protocol 4 / 41) or IPv6 (next header 4 / 41) packet whose outer destination
+ * is one of this host's addresses (LVS_RS_LOCAL) and whose inner destination is a VIP
+ * served here (LVS_RS_VIPS) loses its outer header: the Ethernet header is rewritten in
+ * front of the inner packet (same MAC addresses, ethertype of the inner family), Ethernet
+ * padding after the inner packet is trimmed, and the frame goes up the stack on the same
+ * interface (XDP_PASS). The twin is lvs_wire::decap_ipip. Everything else: XDP_PASS
+ * untouched. (The real server then needs rp_filter=0 and the VIP on lo.)
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lvs_types.h"
+#include "lvs_parse.h"
+#include "lvs_rewrite.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The VIPs this real server serves: Addr16 (network order) -> af (2 or 10). Written by
+ * lvsadm realserver setup through the loader (RsDecap::add_vip). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_RS_VIPS_MAX);
+	__type(key, __u8[16]);
+	__type(value, __u8);
+} LVS_RS_VIPS SEC(".maps");
+
+/* This host's own addresses that tunnels are sent to (the RIPs): Addr16 -> af. Written
+ * through the loader (RsDecap::add_local). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_RS_VIPS_MAX);
+	__type(key, __u8[16]);
+	__type(value, __u8);
+} LVS_RS_LOCAL SEC(".maps");
+
+/* Is addr (len 4 or 16 bytes at p) in map with value af? */
+static __always_inline int lvs_addr_in(void *map, const void *p, int v6)
+{
+	__u8 key[16] = {};
+	__u8 *af;
+
+	if (v6)
+		__builtin_memcpy(key, p, 16);
+	else
+		__builtin_memcpy(key, p, 4);
+	af = bpf_map_lookup_elem(map, key);
+	return af && *af == (v6 ? LVS_AF_INET6 : LVS_AF_INET);
+}
+
+/* The inner packet at off (protocol inner_proto) is for one of our VIPs: return its IP
+ * length, else 0. */
+static __always_inline __u32 lvs_inner_for_vip(void *data, void *data_end, __u32 off,
+					       __u8 inner_proto)
+{
+	if (inner_proto == LVS_IPPROTO_IPIP) {
+		struct iphdr *in = lvs_ptr(data, data_end, off, sizeof(*in));
+
+		if (!in || in->version != 4 || in->ihl < 5)
+			return 0;
+		if (!lvs_addr_in(&LVS_RS_VIPS, &in->daddr, 0))
+			return 0;
+		return bpf_ntohs(in->tot_len);
+	}
+	if (inner_proto == LVS_IPPROTO_IPV6) {
+		struct ipv6hdr *in6 = lvs_ptr(data, data_end, off, sizeof(*in6));
+
+		if (!in6 || in6->version != 6)
+			return 0;
+		if (!lvs_addr_in(&LVS_RS_VIPS, &in6->daddr, 1))
+			return 0;
+		return LVS_IPV6_HLEN + bpf_ntohs(in6->payload_len);
+	}
+	return 0;
+}
+
+SEC("xdp")
+int lvs_rs_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = lvs_ptr(data, data_end, 0, sizeof(*eth));
+	struct ethhdr *neth;
+	__u32 olen, inner_len, frame_len;
+	__u8 inner_proto;
+	__u16 ethertype;
+
+	if (!eth)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = lvs_ptr(data, data_end, LVS_L3_OFF, sizeof(*ip));
+
+		if (!ip || ip->version != 4 || ip->ihl < 5)
+			return XDP_PASS;
+		if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+			return XDP_PASS; /* the stack reassembles; we do not */
+		inner_proto = ip->protocol;
+		if (inner_proto != LVS_IPPROTO_IPIP && inner_proto != LVS_IPPROTO_IPV6)
+			return XDP_PASS;
+		if (!lvs_addr_in(&LVS_RS_LOCAL, &ip->daddr, 0))
+			return XDP_PASS;
+		olen = (__u32)(ip->ihl & 0xf) << 2;
+		if (bpf_ntohs(ip->tot_len) < olen)
+			return XDP_PASS;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = lvs_ptr(data, data_end, LVS_L3_OFF, sizeof(*ip6));
+
+		if (!ip6 || ip6->version != 6)
+			return XDP_PASS;
+		inner_proto = ip6->nexthdr;
+		if (inner_proto != LVS_IPPROTO_IPIP && inner_proto != LVS_IPPROTO_IPV6)
+			return XDP_PASS;
+		if (!lvs_addr_in(&LVS_RS_LOCAL, &ip6->daddr, 1))
+			return XDP_PASS;
+		olen = LVS_IPV6_HLEN;
+	} else {
+		return XDP_PASS;
+	}
+
+	inner_len = lvs_inner_for_vip(data, data_end, LVS_L3_OFF + olen, inner_proto);
+	if (!inner_len)
+		return XDP_PASS;
+	frame_len = data_end - data;
+	if (LVS_L3_OFF + olen + inner_len > frame_len)
+		return XDP_PASS; /* inner length beyond the frame: malformed */
+
+	/* New Ethernet header right in front of the inner packet (olen >= 20 > 14, so the
+	 * two headers do not overlap). */
+	neth = lvs_ptr(data, data_end, olen, sizeof(*neth));
+	if (!neth)
+		return XDP_PASS;
+	ethertype = inner_proto == LVS_IPPROTO_IPV6 ? ETH_P_IPV6 : ETH_P_IP;
+	__builtin_memcpy(neth->h_dest, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(neth->h_source, eth->h_source, ETH_ALEN);
+	neth->h_proto = bpf_htons(ethertype);
+	if (frame_len > LVS_L3_OFF + olen + inner_len) {
+		if (bpf_xdp_adjust_tail(ctx, (int)(LVS_L3_OFF + olen + inner_len) - (int)frame_len))
+			return XDP_DROP; /* headers already rewritten: do not pass a broken frame */
+	}
+	if (bpf_xdp_adjust_head(ctx, (int)olen))
+		return XDP_DROP;
+	return XDP_PASS;
+}

@@ -1,0 +1,719 @@
+//! `lvs-common`: the BPF map key and value types shared by the XDP programs and userspace.
+//!
+//! Every type here is the `#[repr(C)]` mirror of a struct in `bpf/include/lvs_types.h`,
+//! field for field; sizes and offsets are asserted at compile time on both sides (and the
+//! tests below print which one broke). Change both sides together.
+//!
+//! Conventions, for every type:
+//! * **Addresses** are [`Addr16`]: 16 bytes in network order, an IPv4 address in the first
+//!   four bytes and the other twelve zero (as `lvs-core`).
+//! * **Ports** are stored in **network order** in a `u16` field (`port.to_be()` to write,
+//!   `u16::from_be(field)` to read); the constructors and accessors here take and return
+//!   host-order ports. Every other integer is host order.
+//! * `af` is [`AF_INET`] (2) or [`AF_INET6`] (10); `proto` is the IP protocol number.
+//! * No implicit padding: every hole is a named `pad` field that must be zero (hash map
+//!   keys are compared byte for byte). `Default` gives all zeroes.
+//!
+//! The maps (producer in brackets):
+//!
+//! | map | type | key → value | producer |
+//! |---|---|---|---|
+//! | `LVS_SERVICES` | HASH | [`SvcKey`] → [`SvcValue`] | lvsd |
+//! | `LVS_FLOWS` | HASH | [`FlowKey`] → [`FlowValue`] | lvsd |
+//! | `LVS_CONNS` | ARRAY | conn_id → [`ConnState`] | lvsd sets up, XDP updates |
+//! | `LVS_DEST_STATS` | PERCPU_ARRAY | dest_slot → [`DestStats`] | XDP |
+//! | `LVS_EVENTS` | RINGBUF | records [`Event`] | XDP |
+//! | `LVS_XSKS` | XSKMAP | `ifslot * 64 + rx_queue` → AF_XDP socket | lvsd |
+//! | `LVS_IFSLOTS` | HASH | ifindex (`u32`) → ifslot (`u32`, < 64) | lvsd |
+//! | `LVS_STATS` | PERCPU_ARRAY | [`Stat`] index → `u64` | XDP |
+//! | `LVS_CONFIG` | ARRAY\[1\] | 0 → [`Config`] | lvsd |
+//! | `LVS_RS_VIPS` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
+//! | `LVS_RS_LOCAL` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
+
+#![no_std]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use core::net::IpAddr;
+
+/// A 16-byte address in network order; IPv4 in the first four bytes, the rest zero.
+pub type Addr16 = [u8; 16];
+
+/// `AF_INET`.
+pub const AF_INET: u8 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: u8 = 10;
+
+/// IP protocol number of TCP.
+pub const IPPROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const IPPROTO_UDP: u8 = 17;
+
+/// Default `max_entries` of `LVS_FLOWS` (2^21: two directions of 2^20 connections).
+pub const DEFAULT_FLOWS_MAX: u32 = 1 << 21;
+/// Default `max_entries` of `LVS_CONNS`.
+pub const DEFAULT_CONNS_MAX: u32 = 1 << 20;
+/// Default `max_entries` of `LVS_DEST_STATS`.
+pub const DEFAULT_DESTS_MAX: u32 = 4096;
+/// `max_entries` of `LVS_SERVICES`.
+pub const SERVICES_MAX: u32 = 65536;
+/// Size of the `LVS_EVENTS` ring buffer in bytes.
+pub const EVENTS_BYTES: u32 = 1 << 20;
+/// `max_entries` of `LVS_RS_VIPS` and `LVS_RS_LOCAL`.
+pub const RS_VIPS_MAX: u32 = 4096;
+/// `LVS_XSKS` key = `ifslot * XSK_QUEUES_PER_IF + rx_queue_index`.
+pub const XSK_QUEUES_PER_IF: u32 = 64;
+/// Number of interface slots (`LVS_IFSLOTS` values are below this).
+pub const MAX_IFSLOTS: u32 = 64;
+
+/// The [`Addr16`] form of `addr` and its family.
+#[inline]
+pub fn addr16(addr: IpAddr) -> (u8, Addr16) {
+    match addr {
+        IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (AF_INET, b)
+        }
+        IpAddr::V6(a) => (AF_INET6, a.octets()),
+    }
+}
+
+/// The address of family `af` stored as [`Addr16`] (`None` for an unknown family).
+#[inline]
+pub fn ip_from_addr16(af: u8, a: &Addr16) -> Option<IpAddr> {
+    match af {
+        AF_INET => Some(IpAddr::from([a[0], a[1], a[2], a[3]])),
+        AF_INET6 => Some(IpAddr::from(*a)),
+        _ => None,
+    }
+}
+
+// ---- LVS_SERVICES -------------------------------------------------------------------------
+
+/// Key of `LVS_SERVICES` (`struct lvs_svc_key`, 20 bytes). Producer: lvsd.
+///
+/// `port` 0 is a service on every port of the address. `proto` 0 with `port` 0 is the
+/// **virtual-address marker** ([`SvcKey::vaddr_marker`]): lvsd inserts one for every
+/// address that has a service (and every FULLNAT local address) so that IP fragments,
+/// which carry no ports, to that address are punted instead of passed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SvcKey {
+    /// [`AF_INET`] or [`AF_INET6`].
+    pub af: u8,
+    /// IP protocol (TCP/UDP), 0 for the virtual-address marker.
+    pub proto: u8,
+    /// Port, **network order**; 0 = every port.
+    pub port: u16,
+    /// Virtual address, network order, [`Addr16`].
+    pub addr: Addr16,
+}
+
+impl SvcKey {
+    /// The key of service `proto` `addr`:`port` (host-order port).
+    pub fn new(proto: u8, addr: IpAddr, port: u16) -> SvcKey {
+        let (af, addr) = addr16(addr);
+        SvcKey {
+            af,
+            proto,
+            port: port.to_be(),
+            addr,
+        }
+    }
+
+    /// The virtual-address marker of `addr` (proto 0, port 0).
+    pub fn vaddr_marker(addr: IpAddr) -> SvcKey {
+        SvcKey::new(0, addr, 0)
+    }
+}
+
+/// Value of `LVS_SERVICES` (`struct lvs_svc_value`, 8 bytes). Producer: lvsd.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SvcValue {
+    /// lvs-core `ServiceId` (opaque to XDP), host order.
+    pub svc_id: u32,
+    /// `SVC_F_*` bits, host order.
+    pub flags: u32,
+}
+
+/// [`SvcValue::flags`]: the entry is a virtual-address marker.
+pub const SVC_F_VADDR: u32 = 1 << 0;
+
+// ---- LVS_FLOWS ----------------------------------------------------------------------------
+
+/// Key of `LVS_FLOWS` (`struct lvs_flow_key`, 40 bytes): the tuple of a packet **as it
+/// arrives** at the director. Producer: lvsd.
+///
+/// In direction: client → VIP. Out direction (NAT/FULLNAT): real server → client (NAT) or
+/// real server → local address (FULLNAT).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// [`AF_INET`] or [`AF_INET6`].
+    pub af: u8,
+    /// [`IPPROTO_TCP`] or [`IPPROTO_UDP`].
+    pub proto: u8,
+    /// Zero.
+    pub pad: u16,
+    /// Source port, **network order**.
+    pub sport: u16,
+    /// Destination port, **network order**.
+    pub dport: u16,
+    /// Source address, [`Addr16`].
+    pub saddr: Addr16,
+    /// Destination address, [`Addr16`].
+    pub daddr: Addr16,
+}
+
+impl FlowKey {
+    /// The key of a `proto` packet `src`:`sport` → `dst`:`dport` (host-order ports).
+    /// The family is `src`'s; `dst` must be of the same family.
+    pub fn new(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FlowKey {
+        let (af, saddr) = addr16(src);
+        let (_, daddr) = addr16(dst);
+        FlowKey {
+            af,
+            proto,
+            pad: 0,
+            sport: sport.to_be(),
+            dport: dport.to_be(),
+            saddr,
+            daddr,
+        }
+    }
+
+    /// Source port, host order.
+    pub fn sport(&self) -> u16 {
+        u16::from_be(self.sport)
+    }
+
+    /// Destination port, host order.
+    pub fn dport(&self) -> u16 {
+        u16::from_be(self.dport)
+    }
+
+    /// The key of the packets travelling the other way (addresses and ports swapped).
+    pub fn reversed(&self) -> FlowKey {
+        FlowKey {
+            sport: self.dport,
+            dport: self.sport,
+            saddr: self.daddr,
+            daddr: self.saddr,
+            ..*self
+        }
+    }
+}
+
+/// [`FlowValue::action`] values (`enum lvs_action`).
+pub mod action {
+    /// NAT in: destination := `new_daddr`:`new_dport`.
+    pub const NAT_IN: u8 = 0;
+    /// NAT out: source := `new_saddr`:`new_sport`.
+    pub const NAT_OUT: u8 = 1;
+    /// FULLNAT in: source := `new_saddr`:`new_sport` (LIP:lport), destination :=
+    /// `new_daddr`:`new_dport` (RIP:rport).
+    pub const FNAT_IN: u8 = 2;
+    /// FULLNAT out: source := `new_saddr`:`new_sport` (VIP:vport), destination :=
+    /// `new_daddr`:`new_dport` (CIP:cport).
+    pub const FNAT_OUT: u8 = 3;
+    /// Direct routing: no L3 change but the TTL; the L2 next hop is `new_daddr` (the real
+    /// server).
+    pub const DR: u8 = 4;
+    /// IPIP tunnel: outer source `new_saddr`, outer destination `new_daddr`, outer family
+    /// `out_af`, protocol 4 (IPv4 inner) or 41 (IPv6 inner).
+    pub const TUN_IPIP: u8 = 5;
+    /// GUE tunnel (IPv4 outer only; IPv6 outer is punted): as [`TUN_IPIP`] plus UDP
+    /// `new_sport` → `tun_port` and a 4-byte GUE header.
+    pub const TUN_GUE: u8 = 6;
+    /// Drop silently (the real server was deleted, `expire_nodest_conn` = 0).
+    pub const DROP: u8 = 7;
+    /// Send every packet of the flow to the slow path.
+    pub const PUNT: u8 = 8;
+}
+
+/// Directions (`enum lvs_dir`): which row group of the IPVS TCP state table a flow uses.
+pub mod dir {
+    /// Client → real server (NAT/FULLNAT in direction).
+    pub const INPUT: u8 = 0;
+    /// Real server → client (NAT/FULLNAT out direction).
+    pub const OUTPUT: u8 = 1;
+    /// Client → real server on a `NOOUTPUT` connection (DR, TUN).
+    pub const INPUT_ONLY: u8 = 2;
+}
+
+/// Value of `LVS_FLOWS` (`struct lvs_flow_value`, 56 bytes). Producer: lvsd (written at
+/// connection setup, rewritten on state or method changes); XDP only reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowValue {
+    /// lvs-core `ConnId`: index into `LVS_CONNS`. Host order.
+    pub conn_id: u32,
+    /// Index into `LVS_DEST_STATS`. Host order.
+    pub dest_slot: u32,
+    /// One of [`action`].
+    pub action: u8,
+    /// Family of the packet after rewriting or encapsulation (TUN: the outer family).
+    pub out_af: u8,
+    /// One of [`dir`].
+    pub dir: u8,
+    /// `FF_*` bits; zero today.
+    pub flags: u8,
+    /// New source address ([`Addr16`]; NAT out, FULLNAT, TUN outer source).
+    pub new_saddr: Addr16,
+    /// New destination address ([`Addr16`]; NAT in, FULLNAT, DR next hop, TUN outer
+    /// destination).
+    pub new_daddr: Addr16,
+    /// New source port, **network order** (TUN_GUE: the outer UDP source port).
+    pub new_sport: u16,
+    /// New destination port, **network order**.
+    pub new_dport: u16,
+    /// GUE destination port, **network order**.
+    pub tun_port: u16,
+    /// `TUN_F_*` bits, host order; zero today.
+    pub tun_flags: u16,
+    /// Zero.
+    pub pad: [u8; 4],
+}
+
+impl FlowValue {
+    /// A value with `action`, `dir`, the connection and the real-server slot; addresses
+    /// and ports zero, `out_af` = `af`.
+    pub fn new(action: u8, dir: u8, af: u8, conn_id: u32, dest_slot: u32) -> FlowValue {
+        FlowValue {
+            conn_id,
+            dest_slot,
+            action,
+            out_af: af,
+            dir,
+            ..FlowValue::default()
+        }
+    }
+
+    /// Set the new source address and port (host-order port); `out_af` follows the
+    /// address.
+    pub fn with_src(mut self, addr: IpAddr, port: u16) -> FlowValue {
+        let (af, a) = addr16(addr);
+        self.out_af = af;
+        self.new_saddr = a;
+        self.new_sport = port.to_be();
+        self
+    }
+
+    /// Set the new destination address and port (host-order port); `out_af` follows the
+    /// address.
+    pub fn with_dst(mut self, addr: IpAddr, port: u16) -> FlowValue {
+        let (af, a) = addr16(addr);
+        self.out_af = af;
+        self.new_daddr = a;
+        self.new_dport = port.to_be();
+        self
+    }
+}
+
+// ---- LVS_CONNS / LVS_DEST_STATS -------------------------------------------------------------
+
+/// Value of `LVS_CONNS` (`struct lvs_conn_state`, 48 bytes), index `conn_id`.
+///
+/// lvsd writes `state` (and zero counters) at connection setup; XDP adds to the counters
+/// atomically, stores `bpf_ktime_get_ns()` (`CLOCK_MONOTONIC`, ns) in `last_seen_ns` and
+/// moves `state` with the IPVS TCP table. The `*_in` counters count directions
+/// [`dir::INPUT`] and [`dir::INPUT_ONLY`], the `*_out` ones [`dir::OUTPUT`]. Bytes are IP
+/// lengths (IPv4 total length; IPv6 payload length + 40), as IPVS counts. Host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnState {
+    /// Time of the last packet XDP forwarded, `CLOCK_MONOTONIC` nanoseconds.
+    pub last_seen_ns: u64,
+    /// Packets in (client → real server).
+    pub pkts_in: u64,
+    /// Bytes in.
+    pub bytes_in: u64,
+    /// Packets out (real server → client, NAT/FULLNAT).
+    pub pkts_out: u64,
+    /// Bytes out.
+    pub bytes_out: u64,
+    /// lvs-core `TcpState` as a number (0 NONE … 10 SYNACK); 0 for UDP.
+    pub state: u8,
+    /// Zero.
+    pub pad: [u8; 7],
+}
+
+/// Value of `LVS_DEST_STATS` (`struct lvs_dest_stats`, 32 bytes), per CPU, index
+/// `dest_slot`. Producer: XDP. Bytes as [`ConnState`]. Host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DestStats {
+    /// Packets in.
+    pub pkts_in: u64,
+    /// Bytes in.
+    pub bytes_in: u64,
+    /// Packets out.
+    pub pkts_out: u64,
+    /// Bytes out.
+    pub bytes_out: u64,
+}
+
+impl core::ops::AddAssign for DestStats {
+    fn add_assign(&mut self, o: DestStats) {
+        self.pkts_in += o.pkts_in;
+        self.bytes_in += o.bytes_in;
+        self.pkts_out += o.pkts_out;
+        self.bytes_out += o.bytes_out;
+    }
+}
+
+// ---- LVS_EVENTS ---------------------------------------------------------------------------------
+
+/// [`Event::kind`]: the in-kernel TCP transition changed `LVS_CONNS[conn_id].state`.
+pub const EV_STATE: u32 = 1;
+
+/// A record of the `LVS_EVENTS` ring buffer (`struct lvs_event`, 56 bytes). Producer: XDP.
+/// Host order except `key` (as in `LVS_FLOWS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// [`EV_STATE`].
+    pub kind: u32,
+    /// The connection.
+    pub conn_id: u32,
+    /// State before the packet.
+    pub old_state: u8,
+    /// State after the packet.
+    pub new_state: u8,
+    /// TCP flags byte of the packet (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10).
+    pub tcp_flags: u8,
+    /// The [`dir`] row group used.
+    pub dir: u8,
+    /// Zero.
+    pub pad: u32,
+    /// The packet's flow key (as it arrived).
+    pub key: FlowKey,
+}
+
+impl Event {
+    /// Decode a ring-buffer record (`None` if it is shorter than an [`Event`]).
+    pub fn from_bytes(b: &[u8]) -> Option<Event> {
+        if b.len() < core::mem::size_of::<Event>() {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        let mut saddr = [0u8; 16];
+        let mut daddr = [0u8; 16];
+        saddr.copy_from_slice(&b[24..40]);
+        daddr.copy_from_slice(&b[40..56]);
+        Some(Event {
+            kind: u32_at(0),
+            conn_id: u32_at(4),
+            old_state: b[8],
+            new_state: b[9],
+            tcp_flags: b[10],
+            dir: b[11],
+            pad: u32_at(12),
+            key: FlowKey {
+                af: b[16],
+                proto: b[17],
+                pad: u16_at(18),
+                sport: u16_at(20),
+                dport: u16_at(22),
+                saddr,
+                daddr,
+            },
+        })
+    }
+}
+
+// ---- LVS_CONFIG -------------------------------------------------------------------------------
+
+/// Value of `LVS_CONFIG[0]` (`struct lvs_config`, 4 bytes). Producer: lvsd. Host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// `CFG_*` bits.
+    pub flags: u32,
+}
+
+/// [`Config::flags`]: `sloppy_tcp`: a TCP segment without SYN (but without RST) to a
+/// service may create a connection (it is punted instead of passed).
+pub const CFG_SLOPPY_TCP: u32 = 1 << 0;
+
+// ---- LVS_STATS ----------------------------------------------------------------------------------
+
+/// Indices of `LVS_STATS` (`enum lvs_stat`), per-CPU `u64` counters. Every frame counts
+/// [`Stat::Rx`] and exactly one outcome among `Pass*`, `Fwd*`, `Punt*`, [`Stat::DropAction`],
+/// [`Stat::ParseError`] and [`Stat::EncapError`]; a punt also counts [`Stat::XskRedirect`]
+/// or [`Stat::DropNoXsk`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stat {
+    /// Every frame seen.
+    Rx = 0,
+    /// Not IPv4/IPv6 TCP/UDP to a service and no flow (ARP, VRRP, ssh, the director's own
+    /// traffic, ICMP not about a flow, fragments not to a virtual address): `XDP_PASS`.
+    PassNotOurs = 1,
+    /// TCP to a service, no flow, not a SYN or with RST: `XDP_PASS` (IPVS hands these to
+    /// the local stack).
+    PassNonSyn = 2,
+    /// Flow hit sent back out of the ingress interface: `XDP_TX`.
+    FwdTx = 3,
+    /// Flow hit sent out of another interface: `bpf_redirect`.
+    FwdRedirect = 4,
+    /// New connection for a service: punted.
+    PuntNew = 5,
+    /// Flow hit whose `bpf_fib_lookup` failed (no neighbour entry, local or unreachable
+    /// destination, forwarding disabled): punted, the slow path transmits through the
+    /// kernel stack.
+    PuntFib = 6,
+    /// Flow hit with TTL/hop limit ≤ 1: punted, the slow path sends ICMP time exceeded.
+    PuntTtl = 7,
+    /// Flow hit larger than the route MTU: punted, the slow path sends ICMP frag-needed or
+    /// fragments.
+    PuntFragNeeded = 8,
+    /// ICMP error quoting a flow's packet: punted, the slow path rewrites it.
+    PuntIcmp = 9,
+    /// IP fragment to a virtual address: punted.
+    PuntFrag = 10,
+    /// Flow with action PUNT (or GUE with an IPv6 outer header): punted.
+    PuntAction = 11,
+    /// Flow with action DROP: `XDP_DROP`.
+    DropAction = 12,
+    /// A punt found no AF_XDP socket (or the interface has no slot): `XDP_DROP`.
+    DropNoXsk = 13,
+    /// A punt was redirected to an AF_XDP socket.
+    XskRedirect = 14,
+    /// Malformed or truncated IP/TCP/UDP header: `XDP_PASS` (the stack drops it).
+    ParseError = 15,
+    /// IPv6 with extension headers (other than one Fragment header): `XDP_PASS`.
+    PassUnsupported = 16,
+    /// `LVS_EVENTS` was full: a state event was lost (the state itself was stored).
+    EventLost = 17,
+    /// `bpf_xdp_adjust_head`/`_tail` failed during encapsulation: `XDP_DROP`.
+    EncapError = 18,
+}
+
+impl Stat {
+    /// Size of `LVS_STATS` (room to grow).
+    pub const MAX: u32 = 32;
+
+    /// Every counter, in index order.
+    pub const ALL: [Stat; 19] = [
+        Stat::Rx,
+        Stat::PassNotOurs,
+        Stat::PassNonSyn,
+        Stat::FwdTx,
+        Stat::FwdRedirect,
+        Stat::PuntNew,
+        Stat::PuntFib,
+        Stat::PuntTtl,
+        Stat::PuntFragNeeded,
+        Stat::PuntIcmp,
+        Stat::PuntFrag,
+        Stat::PuntAction,
+        Stat::DropAction,
+        Stat::DropNoXsk,
+        Stat::XskRedirect,
+        Stat::ParseError,
+        Stat::PassUnsupported,
+        Stat::EventLost,
+        Stat::EncapError,
+    ];
+
+    /// The counter's name (snake case, for metrics).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stat::Rx => "rx",
+            Stat::PassNotOurs => "pass_not_ours",
+            Stat::PassNonSyn => "pass_non_syn",
+            Stat::FwdTx => "fwd_tx",
+            Stat::FwdRedirect => "fwd_redirect",
+            Stat::PuntNew => "punt_new",
+            Stat::PuntFib => "punt_fib",
+            Stat::PuntTtl => "punt_ttl",
+            Stat::PuntFragNeeded => "punt_frag_needed",
+            Stat::PuntIcmp => "punt_icmp",
+            Stat::PuntFrag => "punt_frag",
+            Stat::PuntAction => "punt_action",
+            Stat::DropAction => "drop_action",
+            Stat::DropNoXsk => "drop_no_xsk",
+            Stat::XskRedirect => "xsk_redirect",
+            Stat::ParseError => "parse_error",
+            Stat::PassUnsupported => "pass_unsupported",
+            Stat::EventLost => "event_lost",
+            Stat::EncapError => "encap_error",
+        }
+    }
+}
+
+// ---- aya::Pod -------------------------------------------------------------------------------------
+
+// SAFETY (all impls): `#[repr(C)]`, `Copy`, only integer and byte-array fields, no implicit
+// padding (sizes asserted below equal the sum of the fields), so every bit pattern is valid.
+#[cfg(feature = "user")]
+#[allow(unsafe_code)]
+mod pod {
+    unsafe impl aya::Pod for super::SvcKey {}
+    unsafe impl aya::Pod for super::SvcValue {}
+    unsafe impl aya::Pod for super::FlowKey {}
+    unsafe impl aya::Pod for super::FlowValue {}
+    unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::DestStats {}
+    unsafe impl aya::Pod for super::Event {}
+    unsafe impl aya::Pod for super::Config {}
+}
+
+// ---- Layout, checked against lvs_types.h --------------------------------------------------------
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<SvcKey>() == 20);
+    assert!(size_of::<SvcValue>() == 8);
+    assert!(size_of::<FlowKey>() == 40);
+    assert!(size_of::<FlowValue>() == 56);
+    assert!(offset_of!(FlowValue, new_saddr) == 12);
+    assert!(offset_of!(FlowValue, new_sport) == 44);
+    assert!(offset_of!(FlowValue, tun_port) == 48);
+    assert!(size_of::<ConnState>() == 48);
+    assert!(offset_of!(ConnState, state) == 40);
+    assert!(size_of::<DestStats>() == 32);
+    assert!(size_of::<Event>() == 56);
+    assert!(offset_of!(Event, key) == 16);
+    assert!(size_of::<Config>() == 4);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn svc_key_layout() {
+        assert_eq!(size_of::<SvcKey>(), 20);
+        assert_eq!(offset_of!(SvcKey, af), 0);
+        assert_eq!(offset_of!(SvcKey, proto), 1);
+        assert_eq!(offset_of!(SvcKey, port), 2);
+        assert_eq!(offset_of!(SvcKey, addr), 4);
+        assert_eq!(size_of::<SvcValue>(), 8);
+        assert_eq!(offset_of!(SvcValue, flags), 4);
+    }
+
+    #[test]
+    fn flow_key_layout() {
+        assert_eq!(size_of::<FlowKey>(), 40);
+        assert_eq!(align_of::<FlowKey>(), 2);
+        assert_eq!(offset_of!(FlowKey, proto), 1);
+        assert_eq!(offset_of!(FlowKey, pad), 2);
+        assert_eq!(offset_of!(FlowKey, sport), 4);
+        assert_eq!(offset_of!(FlowKey, dport), 6);
+        assert_eq!(offset_of!(FlowKey, saddr), 8);
+        assert_eq!(offset_of!(FlowKey, daddr), 24);
+    }
+
+    #[test]
+    fn flow_value_layout() {
+        assert_eq!(size_of::<FlowValue>(), 56);
+        assert_eq!(size_of::<FlowValue>() % 8, 0);
+        assert_eq!(offset_of!(FlowValue, dest_slot), 4);
+        assert_eq!(offset_of!(FlowValue, action), 8);
+        assert_eq!(offset_of!(FlowValue, out_af), 9);
+        assert_eq!(offset_of!(FlowValue, dir), 10);
+        assert_eq!(offset_of!(FlowValue, flags), 11);
+        assert_eq!(offset_of!(FlowValue, new_saddr), 12);
+        assert_eq!(offset_of!(FlowValue, new_daddr), 28);
+        assert_eq!(offset_of!(FlowValue, new_sport), 44);
+        assert_eq!(offset_of!(FlowValue, new_dport), 46);
+        assert_eq!(offset_of!(FlowValue, tun_port), 48);
+        assert_eq!(offset_of!(FlowValue, tun_flags), 50);
+        assert_eq!(offset_of!(FlowValue, pad), 52);
+    }
+
+    #[test]
+    fn conn_state_dest_stats_event_config_layout() {
+        assert_eq!(size_of::<ConnState>(), 48);
+        assert_eq!(offset_of!(ConnState, pkts_in), 8);
+        assert_eq!(offset_of!(ConnState, bytes_in), 16);
+        assert_eq!(offset_of!(ConnState, pkts_out), 24);
+        assert_eq!(offset_of!(ConnState, bytes_out), 32);
+        assert_eq!(offset_of!(ConnState, state), 40);
+        assert_eq!(size_of::<DestStats>(), 32);
+        assert_eq!(offset_of!(DestStats, bytes_out), 24);
+        assert_eq!(size_of::<Event>(), 56);
+        assert_eq!(offset_of!(Event, conn_id), 4);
+        assert_eq!(offset_of!(Event, old_state), 8);
+        assert_eq!(offset_of!(Event, new_state), 9);
+        assert_eq!(offset_of!(Event, tcp_flags), 10);
+        assert_eq!(offset_of!(Event, dir), 11);
+        assert_eq!(offset_of!(Event, pad), 12);
+        assert_eq!(offset_of!(Event, key), 16);
+        assert_eq!(size_of::<Config>(), 4);
+    }
+
+    #[test]
+    fn ports_are_network_order() {
+        let k = FlowKey::new(
+            IPPROTO_TCP,
+            Ipv4Addr::new(10, 0, 0, 2).into(),
+            40000,
+            Ipv4Addr::new(10, 0, 0, 100).into(),
+            80,
+        );
+        assert_eq!(k.dport.to_ne_bytes(), [0, 80]);
+        assert_eq!(k.dport(), 80);
+        assert_eq!(k.sport(), 40000);
+        assert_eq!(&k.saddr[..4], &[10, 0, 0, 2]);
+        assert_eq!(&k.saddr[4..], &[0; 12]);
+        assert_eq!(k.af, AF_INET);
+        let r = k.reversed();
+        assert_eq!((r.sport(), r.dport()), (80, 40000));
+        assert_eq!(r.reversed(), k);
+        let s = SvcKey::new(IPPROTO_UDP, Ipv6Addr::LOCALHOST.into(), 53);
+        assert_eq!(s.af, AF_INET6);
+        assert_eq!(s.port.to_ne_bytes(), [0, 53]);
+        assert_eq!(s.addr[15], 1);
+        let m = SvcKey::vaddr_marker(Ipv4Addr::new(1, 2, 3, 4).into());
+        assert_eq!((m.proto, m.port), (0, 0));
+    }
+
+    #[test]
+    fn flow_value_builders() {
+        let v = FlowValue::new(action::NAT_IN, dir::INPUT, AF_INET, 7, 3)
+            .with_dst(Ipv6Addr::LOCALHOST.into(), 8080);
+        assert_eq!(v.out_af, AF_INET6);
+        assert_eq!(v.new_dport.to_ne_bytes(), 8080u16.to_be_bytes());
+        assert_eq!((v.conn_id, v.dest_slot), (7, 3));
+        assert_eq!(
+            ip_from_addr16(AF_INET6, &v.new_daddr),
+            Some(Ipv6Addr::LOCALHOST.into())
+        );
+        assert_eq!(ip_from_addr16(0, &v.new_daddr), None);
+    }
+
+    #[test]
+    fn event_from_bytes() {
+        let mut b = [0u8; 56];
+        b[0..4].copy_from_slice(&EV_STATE.to_ne_bytes());
+        b[4..8].copy_from_slice(&9u32.to_ne_bytes());
+        b[8] = 0;
+        b[9] = 3;
+        b[10] = 0x02;
+        b[11] = dir::INPUT;
+        b[16] = AF_INET;
+        b[17] = IPPROTO_TCP;
+        b[22..24].copy_from_slice(&80u16.to_be_bytes());
+        b[24] = 10;
+        let e = Event::from_bytes(&b).unwrap();
+        assert_eq!((e.kind, e.conn_id, e.new_state), (EV_STATE, 9, 3));
+        assert_eq!(e.key.dport(), 80);
+        assert_eq!(e.key.saddr[0], 10);
+        assert!(Event::from_bytes(&b[..55]).is_none());
+    }
+
+    #[test]
+    fn stat_indices_are_dense() {
+        for (i, s) in Stat::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "{}", s.name());
+        }
+        assert!(Stat::ALL.len() as u32 <= Stat::MAX);
+    }
+}

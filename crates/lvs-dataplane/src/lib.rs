@@ -1,0 +1,755 @@
+//! `lvs-dataplane`: the userspace side of lvs-rs's XDP fast path.
+//!
+//! The XDP programs are C (`bpf/*.bpf.c` at the repository root), compiled by clang-19 in
+//! this crate's `build.rs` and embedded in the library. This crate loads them with aya 0.14,
+//! attaches them to interfaces and gives typed access to every map, with the key/value
+//! types of [`lvs_common`] (the mirror of `bpf/include/lvs_types.h`).
+//!
+//! The most important types:
+//! * [`Dataplane`]: the director's program `lvs_xdp` and its maps (services, flows,
+//!   connections, real-server stats, events, AF_XDP sockets, global stats, config).
+//! * [`RsDecap`]: the real server's tunnel decapsulator `lvs_rs_decap`.
+//! * [`TestRunOutput`]: one `BPF_PROG_TEST_RUN` of either program, for tests and
+//!   micro-benchmarks.
+//!
+//! # What the host needs
+//!
+//! * Root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON), bpffs is not required.
+//! * `net.ipv4.ip_forward = 1` and `net.ipv6.conf.all.forwarding = 1`: `bpf_fib_lookup`
+//!   answers `FWD_DISABLED` on an interface without forwarding, and every forwarded packet
+//!   is then punted to the slow path instead.
+//! * Neighbour entries for the next hops: `bpf_fib_lookup` does not resolve neighbours; a
+//!   packet whose next hop has no (valid) entry is punted, and the slow path's transmit
+//!   through the kernel resolves it, so later packets take the fast path.
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, RingBuf, XskMap};
+use aya::programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId};
+use aya::{Ebpf, EbpfError, EbpfLoader, TestRun, TestRunOptions};
+pub use lvs_common;
+use lvs_common::{
+    Addr16, Config, ConnState, DestStats, Event, FlowKey, FlowValue, Stat, SvcKey, SvcValue,
+    XSK_QUEUES_PER_IF, addr16,
+};
+
+/// The object file of `bpf/lvs_xdp.bpf.c`.
+static LVS_XDP_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lvs_xdp.o"));
+/// The object file of `bpf/lvs_rs_decap.bpf.c`.
+static LVS_RS_DECAP_OBJ: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lvs_rs_decap.o"));
+
+/// Errors of this crate; each names the object it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// The BPF object could not be loaded (map creation, relocation).
+    #[error("loading BPF object `{object}`")]
+    Load {
+        /// Object name (`lvs_xdp`, `lvs_rs_decap`).
+        object: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<EbpfError>,
+    },
+    /// A program is missing from its object, or the kernel rejected it (verifier).
+    #[error("program `{program}`")]
+    Program {
+        /// Program name.
+        program: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// A map is missing from its object or has another type or key/value size.
+    #[error("map `{map}`")]
+    Map {
+        /// Map name.
+        map: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<MapError>,
+    },
+    /// Attaching to an interface failed (in the mode that was asked for, or in both).
+    #[error("attaching `{program}` to interface `{ifname}` ({mode})")]
+    Attach {
+        /// Program name.
+        program: &'static str,
+        /// Interface name.
+        ifname: String,
+        /// The mode(s) tried.
+        mode: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// Detaching failed.
+    #[error("detaching from interface `{ifname}`")]
+    Detach {
+        /// Interface name.
+        ifname: String,
+        /// Cause.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// The program is not attached to this interface.
+    #[error("not attached to interface `{0}`")]
+    NotAttached(String),
+    /// `BPF_PROG_TEST_RUN` failed.
+    #[error("BPF_PROG_TEST_RUN of `{program}`")]
+    TestRun {
+        /// Program name.
+        program: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// An argument is out of range (slot, queue index).
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+/// `Result` with [`DataplaneError`].
+pub type Result<T, E = DataplaneError> = std::result::Result<T, E>;
+
+fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
+    move |e| DataplaneError::Map {
+        map,
+        source: Box::new(e),
+    }
+}
+
+/// A lookup that treats "no such key" as `None`.
+fn optional<V>(r: std::result::Result<V, MapError>, map: &'static str) -> Result<Option<V>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(MapError::KeyNotFound) => Ok(None),
+        Err(e) => Err(map_err(map)(e)),
+    }
+}
+
+/// A removal that treats "no such key" as success (nop is not an error).
+fn remove_ok(r: std::result::Result<(), MapError>, map: &'static str) -> Result<()> {
+    match r {
+        Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+        Err(e) => Err(map_err(map)(e)),
+    }
+}
+
+// ---- Attach modes -------------------------------------------------------------------------------
+
+/// How to attach an XDP program to an interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum XdpModeChoice {
+    /// Generic (SKB) mode on virtual interfaces (veth, bridges, ...: no
+    /// `/sys/class/net/IF/device`), native elsewhere with a fallback to generic (and a
+    /// warning) when the driver refuses.
+    ///
+    /// Why generic on veth: a native `XDP_TX`/`XDP_REDIRECT` into a veth only delivers when
+    /// the peer veth has NAPI enabled (an XDP program or GRO on the peer), which lvsd does
+    /// not control on container or lab peers; generic XDP goes through the normal transmit
+    /// path and always delivers.
+    #[default]
+    Auto,
+    /// Native (driver) mode only; fails if the driver has no XDP support.
+    Native,
+    /// Generic (SKB) mode only.
+    Generic,
+}
+
+/// The mode an attach ended up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AttachedMode {
+    /// Native (driver) XDP.
+    Native,
+    /// Generic (SKB) XDP.
+    Generic,
+}
+
+impl std::fmt::Display for AttachedMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AttachedMode::Native => "native",
+            AttachedMode::Generic => "generic",
+        })
+    }
+}
+
+/// Whether `ifname` is a virtual interface (no backing device: veth, bridge, dummy, ...).
+pub fn is_virtual_interface(ifname: &str) -> bool {
+    !Path::new("/sys/class/net")
+        .join(ifname)
+        .join("device")
+        .exists()
+}
+
+/// Attach `prog` to `ifname` in the chosen mode.
+fn attach_xdp(
+    prog: &mut Xdp,
+    program: &'static str,
+    ifname: &str,
+    choice: XdpModeChoice,
+) -> Result<(XdpLinkId, AttachedMode)> {
+    let err = |mode: &'static str, e: ProgramError| DataplaneError::Attach {
+        program,
+        ifname: ifname.to_string(),
+        mode,
+        source: Box::new(e),
+    };
+    match choice {
+        XdpModeChoice::Native => prog
+            .attach(ifname, XdpMode::Driver)
+            .map(|l| (l, AttachedMode::Native))
+            .map_err(|e| err("native", e)),
+        XdpModeChoice::Generic => prog
+            .attach(ifname, XdpMode::Skb)
+            .map(|l| (l, AttachedMode::Generic))
+            .map_err(|e| err("generic", e)),
+        XdpModeChoice::Auto if is_virtual_interface(ifname) => prog
+            .attach(ifname, XdpMode::Skb)
+            .map(|l| (l, AttachedMode::Generic))
+            .map_err(|e| err("generic (virtual interface)", e)),
+        XdpModeChoice::Auto => match prog.attach(ifname, XdpMode::Driver) {
+            Ok(l) => Ok((l, AttachedMode::Native)),
+            Err(native) => {
+                log::warn!(
+                    "{program}: native XDP on {ifname} failed ({native}); falling back to \
+                     generic XDP"
+                );
+                prog.attach(ifname, XdpMode::Skb)
+                    .map(|l| (l, AttachedMode::Generic))
+                    .map_err(|e| err("native, then generic", e))
+            }
+        },
+    }
+}
+
+// ---- Test runs ------------------------------------------------------------------------------------
+
+/// An XDP verdict (`enum xdp_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum XdpVerdict {
+    /// `XDP_ABORTED` (0).
+    Aborted,
+    /// `XDP_DROP` (1).
+    Drop,
+    /// `XDP_PASS` (2).
+    Pass,
+    /// `XDP_TX` (3).
+    Tx,
+    /// `XDP_REDIRECT` (4).
+    Redirect,
+    /// Anything else.
+    Other(u32),
+}
+
+impl XdpVerdict {
+    /// The verdict of a program return value.
+    pub fn from_u32(v: u32) -> XdpVerdict {
+        match v {
+            0 => XdpVerdict::Aborted,
+            1 => XdpVerdict::Drop,
+            2 => XdpVerdict::Pass,
+            3 => XdpVerdict::Tx,
+            4 => XdpVerdict::Redirect,
+            o => XdpVerdict::Other(o),
+        }
+    }
+}
+
+/// The result of one `BPF_PROG_TEST_RUN`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestRunOutput {
+    /// The program's verdict.
+    pub verdict: XdpVerdict,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// The kernel's average run time per repetition.
+    pub duration: Duration,
+}
+
+/// Room for the program to grow the frame (encapsulation adds at most 52 bytes).
+const TEST_RUN_HEADROOM: usize = 256;
+
+fn test_run_xdp(
+    prog: &Xdp,
+    program: &'static str,
+    input: &[u8],
+    ingress_ifindex: Option<u32>,
+    repeat: u32,
+) -> Result<TestRunOutput> {
+    // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+    // egress_ifindex }: the kernel wants data = data_meta = 0 and data_end = input size.
+    let mut ctx = [0u8; 24];
+    let ctx_in = ingress_ifindex.map(|ifindex| {
+        ctx[4..8].copy_from_slice(&(input.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        &ctx[..]
+    });
+    let mut out = vec![0u8; input.len() + TEST_RUN_HEADROOM];
+    let r = prog
+        .test_run(TestRunOptions {
+            data_in: Some(input),
+            data_out: Some(&mut out),
+            ctx_in,
+            repeat: repeat.max(1),
+            ..Default::default()
+        })
+        .map_err(|e| DataplaneError::TestRun {
+            program,
+            source: Box::new(e),
+        })?;
+    out.truncate(r.data_size_out as usize);
+    Ok(TestRunOutput {
+        verdict: XdpVerdict::from_u32(r.return_value),
+        frame: out,
+        duration: r.duration,
+    })
+}
+
+fn load_prog(ebpf: &mut Ebpf, program: &'static str) -> Result<()> {
+    let perr = |e: ProgramError| DataplaneError::Program {
+        program,
+        source: Box::new(e),
+    };
+    let prog: &mut Xdp = ebpf
+        .program_mut(program)
+        .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+        .try_into()
+        .map_err(perr)?;
+    prog.load().map_err(perr)
+}
+
+fn take_map(ebpf: &mut Ebpf, map: &'static str) -> Result<aya::maps::Map> {
+    ebpf.take_map(map)
+        .ok_or_else(|| map_err(map)(MapError::InvalidName { name: map.into() }))
+}
+
+fn xdp_prog<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut Xdp> {
+    let perr = |e: ProgramError| DataplaneError::Program {
+        program,
+        source: Box::new(e),
+    };
+    ebpf.program_mut(program)
+        .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+        .try_into()
+        .map_err(perr)
+}
+
+// ---- Dataplane ------------------------------------------------------------------------------------
+
+/// Sizes of the maps the loader chooses (`max_entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LoadOptions {
+    /// `LVS_FLOWS` entries (two per NAT/FULLNAT connection, one per DR/TUN connection).
+    /// Default 2^21. The hash map is not preallocated.
+    pub flows_max: u32,
+    /// `LVS_CONNS` entries: conn ids are below this. Default 2^20 (48 MiB, preallocated).
+    pub conns_max: u32,
+    /// `LVS_DEST_STATS` entries: dest slots are below this. Default 4096.
+    pub dests_max: u32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            flows_max: lvs_common::DEFAULT_FLOWS_MAX,
+            conns_max: lvs_common::DEFAULT_CONNS_MAX,
+            dests_max: lvs_common::DEFAULT_DESTS_MAX,
+        }
+    }
+}
+
+const PROG: &str = "lvs_xdp";
+
+/// The director's XDP program `lvs_xdp` with typed handles on its maps.
+///
+/// Map semantics are documented in [`lvs_common`] (and `bpf/include/lvs_types.h`). Lookups
+/// return `Ok(None)` for a missing key; removing a missing key is not an error.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    links: Vec<(String, XdpLinkId, AttachedMode)>,
+    services: HashMap<MapData, SvcKey, SvcValue>,
+    flows: HashMap<MapData, FlowKey, FlowValue>,
+    conns: Array<MapData, ConnState>,
+    dest_stats: PerCpuArray<MapData, DestStats>,
+    events: RingBuf<MapData>,
+    xsks: XskMap<MapData>,
+    ifslots: HashMap<MapData, u32, u32>,
+    stats: PerCpuArray<MapData, u64>,
+    config: Array<MapData, Config>,
+}
+
+impl std::fmt::Debug for Dataplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataplane")
+            .field("attached", &self.attached())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dataplane {
+    /// Load `lvs_xdp` and create its maps (not attached anywhere yet).
+    pub fn load(opts: LoadOptions) -> Result<Dataplane> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("LVS_FLOWS", opts.flows_max)
+            .map_max_entries("LVS_CONNS", opts.conns_max)
+            .map_max_entries("LVS_DEST_STATS", opts.dests_max)
+            .load(LVS_XDP_OBJ)
+            .map_err(|e| DataplaneError::Load {
+                object: PROG,
+                source: Box::new(e),
+            })?;
+        load_prog(&mut ebpf, PROG)?;
+        macro_rules! typed {
+            ($ty:ident, $name:literal) => {
+                $ty::try_from(take_map(&mut ebpf, $name)?).map_err(map_err($name))?
+            };
+        }
+        Ok(Dataplane {
+            services: typed!(HashMap, "LVS_SERVICES"),
+            flows: typed!(HashMap, "LVS_FLOWS"),
+            conns: typed!(Array, "LVS_CONNS"),
+            dest_stats: typed!(PerCpuArray, "LVS_DEST_STATS"),
+            events: typed!(RingBuf, "LVS_EVENTS"),
+            xsks: typed!(XskMap, "LVS_XSKS"),
+            ifslots: typed!(HashMap, "LVS_IFSLOTS"),
+            stats: typed!(PerCpuArray, "LVS_STATS"),
+            config: typed!(Array, "LVS_CONFIG"),
+            ebpf,
+            links: Vec::new(),
+        })
+    }
+
+    /// Attach to `ifname`; returns the mode used (see [`XdpModeChoice::Auto`]).
+    pub fn attach(&mut self, ifname: &str, mode: XdpModeChoice) -> Result<AttachedMode> {
+        let prog = xdp_prog(&mut self.ebpf, PROG)?;
+        let (link, m) = attach_xdp(prog, PROG, ifname, mode)?;
+        self.links.push((ifname.to_string(), link, m));
+        Ok(m)
+    }
+
+    /// The interfaces the program is attached to, with their modes.
+    pub fn attached(&self) -> Vec<(String, AttachedMode)> {
+        self.links.iter().map(|(n, _, m)| (n.clone(), *m)).collect()
+    }
+
+    /// Detach from `ifname`.
+    pub fn detach(&mut self, ifname: &str) -> Result<()> {
+        let i = self
+            .links
+            .iter()
+            .position(|(n, _, _)| n == ifname)
+            .ok_or_else(|| DataplaneError::NotAttached(ifname.to_string()))?;
+        let (name, link, _) = self.links.remove(i);
+        xdp_prog(&mut self.ebpf, PROG)?
+            .detach(link)
+            .map_err(|e| DataplaneError::Detach {
+                ifname: name,
+                source: Box::new(e),
+            })
+    }
+
+    /// Detach from every interface (also done when the `Dataplane` is dropped).
+    pub fn detach_all(&mut self) -> Result<()> {
+        while let Some(name) = self.links.first().map(|l| l.0.clone()) {
+            self.detach(&name)?;
+        }
+        Ok(())
+    }
+
+    // -- LVS_SERVICES
+
+    /// Add or replace a virtual service (or a virtual-address marker).
+    pub fn insert_service(&mut self, key: &SvcKey, value: &SvcValue) -> Result<()> {
+        self.services
+            .insert(key, value, 0)
+            .map_err(map_err("LVS_SERVICES"))
+    }
+
+    /// Remove a virtual service.
+    pub fn remove_service(&mut self, key: &SvcKey) -> Result<()> {
+        remove_ok(self.services.remove(key), "LVS_SERVICES")
+    }
+
+    /// Look a service up.
+    pub fn service(&self, key: &SvcKey) -> Result<Option<SvcValue>> {
+        optional(self.services.get(key, 0), "LVS_SERVICES")
+    }
+
+    // -- LVS_FLOWS
+
+    /// Add or replace the flow entry of one direction of a connection.
+    pub fn insert_flow(&mut self, key: &FlowKey, value: &FlowValue) -> Result<()> {
+        self.flows
+            .insert(key, value, 0)
+            .map_err(map_err("LVS_FLOWS"))
+    }
+
+    /// Remove a flow entry.
+    pub fn remove_flow(&mut self, key: &FlowKey) -> Result<()> {
+        remove_ok(self.flows.remove(key), "LVS_FLOWS")
+    }
+
+    /// Look a flow entry up.
+    pub fn flow(&self, key: &FlowKey) -> Result<Option<FlowValue>> {
+        optional(self.flows.get(key, 0), "LVS_FLOWS")
+    }
+
+    /// Every flow entry (a full map walk: slow, for diagnostics).
+    pub fn flows(&self) -> Result<Vec<(FlowKey, FlowValue)>> {
+        self.flows
+            .iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(map_err("LVS_FLOWS"))
+    }
+
+    // -- LVS_CONNS
+
+    /// Write a connection's state record (at setup: the initial TCP state, zero counters).
+    pub fn set_conn(&mut self, conn_id: u32, state: &ConnState) -> Result<()> {
+        self.conns
+            .set(conn_id, state, 0)
+            .map_err(map_err("LVS_CONNS"))
+    }
+
+    /// Read a connection's counters, last-seen time and TCP state.
+    pub fn conn(&self, conn_id: u32) -> Result<ConnState> {
+        self.conns.get(&conn_id, 0).map_err(map_err("LVS_CONNS"))
+    }
+
+    // -- LVS_DEST_STATS
+
+    /// A real server's counters, summed over the CPUs.
+    pub fn dest_stats(&self, dest_slot: u32) -> Result<DestStats> {
+        let per_cpu = self
+            .dest_stats
+            .get(&dest_slot, 0)
+            .map_err(map_err("LVS_DEST_STATS"))?;
+        let mut sum = DestStats::default();
+        for v in per_cpu.iter() {
+            sum += *v;
+        }
+        Ok(sum)
+    }
+
+    /// Zero a real server's counters (when its slot is reused).
+    pub fn clear_dest_stats(&mut self, dest_slot: u32) -> Result<()> {
+        let n = aya::util::nr_cpus().map_err(|(_, e)| map_err("LVS_DEST_STATS")(e.into()))?;
+        let zero = PerCpuValues::try_from(vec![DestStats::default(); n])
+            .map_err(|e| map_err("LVS_DEST_STATS")(e.into()))?;
+        self.dest_stats
+            .set(dest_slot, zero, 0)
+            .map_err(map_err("LVS_DEST_STATS"))
+    }
+
+    // -- LVS_EVENTS
+
+    /// The next event record, if one is ready (non-blocking).
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.next().and_then(|item| Event::from_bytes(&item))
+    }
+
+    /// The ring buffer's file descriptor, to wait for events with epoll/poll (readable
+    /// when records are available).
+    pub fn events_fd(&self) -> BorrowedFd<'_> {
+        self.events.as_fd()
+    }
+
+    // -- LVS_XSKS / LVS_IFSLOTS
+
+    /// Give interface `ifindex` the AF_XDP slot `ifslot` (< 64).
+    pub fn set_ifslot(&mut self, ifindex: u32, ifslot: u32) -> Result<()> {
+        if ifslot >= lvs_common::MAX_IFSLOTS {
+            return Err(DataplaneError::Invalid(format!("ifslot {ifslot} >= 64")));
+        }
+        self.ifslots
+            .insert(ifindex, ifslot, 0)
+            .map_err(map_err("LVS_IFSLOTS"))
+    }
+
+    /// Remove an interface's slot (its punts are then dropped).
+    pub fn remove_ifslot(&mut self, ifindex: u32) -> Result<()> {
+        remove_ok(self.ifslots.remove(&ifindex), "LVS_IFSLOTS")
+    }
+
+    /// Bind the AF_XDP socket `socket` to (ifslot, rx queue).
+    pub fn set_xsk(&mut self, ifslot: u32, queue: u32, socket: impl AsRawFd) -> Result<()> {
+        let idx = xsk_index(ifslot, queue)?;
+        self.xsks.set(idx, socket, 0).map_err(map_err("LVS_XSKS"))
+    }
+
+    /// Unbind the socket of (ifslot, rx queue).
+    pub fn unset_xsk(&mut self, ifslot: u32, queue: u32) -> Result<()> {
+        let idx = xsk_index(ifslot, queue)?;
+        remove_ok(self.xsks.unset(idx), "LVS_XSKS")
+    }
+
+    // -- LVS_STATS / LVS_CONFIG
+
+    /// One global counter, summed over the CPUs.
+    pub fn stat(&self, stat: Stat) -> Result<u64> {
+        let v = self
+            .stats
+            .get(&(stat as u32), 0)
+            .map_err(map_err("LVS_STATS"))?;
+        Ok(v.iter().sum())
+    }
+
+    /// Every global counter, summed over the CPUs.
+    pub fn stats(&self) -> Result<Vec<(Stat, u64)>> {
+        Stat::ALL
+            .iter()
+            .map(|s| self.stat(*s).map(|v| (*s, v)))
+            .collect()
+    }
+
+    /// Write the global switches.
+    pub fn set_config(&mut self, config: &Config) -> Result<()> {
+        self.config.set(0, config, 0).map_err(map_err("LVS_CONFIG"))
+    }
+
+    /// Read the global switches.
+    pub fn config(&self) -> Result<Config> {
+        self.config.get(&0, 0).map_err(map_err("LVS_CONFIG"))
+    }
+
+    // -- tests
+
+    /// Run `lvs_xdp` once on `frame` with `BPF_PROG_TEST_RUN` (as if received on
+    /// `ingress_ifindex`, which matters for `bpf_fib_lookup`; `None` = the loopback device
+    /// of the caller's network namespace). Maps are the real ones.
+    pub fn test_run(
+        &mut self,
+        frame: &[u8],
+        ingress_ifindex: Option<u32>,
+    ) -> Result<TestRunOutput> {
+        self.test_run_repeat(frame, ingress_ifindex, 1)
+    }
+
+    /// As [`Dataplane::test_run`], `repeat` times in the kernel (each run sees the frame
+    /// the previous one left); `duration` is the mean per run.
+    pub fn test_run_repeat(
+        &mut self,
+        frame: &[u8],
+        ingress_ifindex: Option<u32>,
+        repeat: u32,
+    ) -> Result<TestRunOutput> {
+        let prog = xdp_prog(&mut self.ebpf, PROG)?;
+        test_run_xdp(prog, PROG, frame, ingress_ifindex, repeat)
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        let _ = self.detach_all();
+    }
+}
+
+fn xsk_index(ifslot: u32, queue: u32) -> Result<u32> {
+    if ifslot >= lvs_common::MAX_IFSLOTS || queue >= XSK_QUEUES_PER_IF {
+        return Err(DataplaneError::Invalid(format!(
+            "ifslot {ifslot} / queue {queue} out of range (64 / 64)"
+        )));
+    }
+    Ok(ifslot * XSK_QUEUES_PER_IF + queue)
+}
+
+// ---- RsDecap ----------------------------------------------------------------------------------------
+
+const DECAP_PROG: &str = "lvs_rs_decap";
+
+/// The real server's IPIP decapsulator `lvs_rs_decap` (for kernels without the ipip
+/// module): strips the outer header of tunnel packets sent to one of
+/// [`RsDecap::add_local`]'s addresses whose inner destination is one of
+/// [`RsDecap::add_vip`]'s, and passes the inner packet to the stack.
+#[derive(Debug)]
+pub struct RsDecap {
+    ebpf: Ebpf,
+    links: Vec<(String, XdpLinkId, AttachedMode)>,
+    vips: HashMap<MapData, Addr16, u8>,
+    locals: HashMap<MapData, Addr16, u8>,
+}
+
+impl RsDecap {
+    /// Load `lvs_rs_decap` and create its maps.
+    pub fn load() -> Result<RsDecap> {
+        let mut ebpf = Ebpf::load(LVS_RS_DECAP_OBJ).map_err(|e| DataplaneError::Load {
+            object: DECAP_PROG,
+            source: Box::new(e),
+        })?;
+        load_prog(&mut ebpf, DECAP_PROG)?;
+        let vips = HashMap::try_from(take_map(&mut ebpf, "LVS_RS_VIPS")?)
+            .map_err(map_err("LVS_RS_VIPS"))?;
+        let locals = HashMap::try_from(take_map(&mut ebpf, "LVS_RS_LOCAL")?)
+            .map_err(map_err("LVS_RS_LOCAL"))?;
+        Ok(RsDecap {
+            ebpf,
+            links: Vec::new(),
+            vips,
+            locals,
+        })
+    }
+
+    /// Attach to `ifname` (mode as [`XdpModeChoice::Auto`]: generic on virtual interfaces).
+    pub fn attach(&mut self, ifname: &str) -> Result<AttachedMode> {
+        let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;
+        let (link, m) = attach_xdp(prog, DECAP_PROG, ifname, XdpModeChoice::Auto)?;
+        self.links.push((ifname.to_string(), link, m));
+        Ok(m)
+    }
+
+    /// Detach from every interface (also done on drop).
+    pub fn detach_all(&mut self) -> Result<()> {
+        while let Some((name, link, _)) = self.links.pop() {
+            xdp_prog(&mut self.ebpf, DECAP_PROG)?
+                .detach(link)
+                .map_err(|e| DataplaneError::Detach {
+                    ifname: name,
+                    source: Box::new(e),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Decapsulate tunnel packets whose inner destination is `vip`.
+    pub fn add_vip(&mut self, vip: IpAddr) -> Result<()> {
+        let (af, a) = addr16(vip);
+        self.vips.insert(a, af, 0).map_err(map_err("LVS_RS_VIPS"))
+    }
+
+    /// Stop decapsulating for `vip`.
+    pub fn remove_vip(&mut self, vip: IpAddr) -> Result<()> {
+        remove_ok(self.vips.remove(&addr16(vip).1), "LVS_RS_VIPS")
+    }
+
+    /// Accept tunnel packets whose outer destination is `addr` (one of this host's
+    /// addresses, the real server address the director tunnels to).
+    pub fn add_local(&mut self, addr: IpAddr) -> Result<()> {
+        let (af, a) = addr16(addr);
+        self.locals
+            .insert(a, af, 0)
+            .map_err(map_err("LVS_RS_LOCAL"))
+    }
+
+    /// Stop accepting tunnel packets to `addr`.
+    pub fn remove_local(&mut self, addr: IpAddr) -> Result<()> {
+        remove_ok(self.locals.remove(&addr16(addr).1), "LVS_RS_LOCAL")
+    }
+
+    /// Run `lvs_rs_decap` once on `frame` with `BPF_PROG_TEST_RUN`.
+    pub fn test_run(&mut self, frame: &[u8]) -> Result<TestRunOutput> {
+        let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;
+        test_run_xdp(prog, DECAP_PROG, frame, None, 1)
+    }
+}
+
+impl Drop for RsDecap {
+    fn drop(&mut self) {
+        let _ = self.detach_all();
+    }
+}
