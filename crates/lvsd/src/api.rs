@@ -50,10 +50,7 @@ pub fn router(state: Shared) -> Router {
                 .delete(del_service),
         )
         .route(paths::CLEAR, post(clear))
-        .route(
-            paths::DESTS,
-            post(add_dest).put(edit_dest).delete(del_dest),
-        )
+        .route(paths::DESTS, post(add_dest).put(edit_dest).delete(del_dest))
         .route(paths::CONNS, get(list_conns))
         .route(paths::ZERO, post(zero))
         .route(paths::TIMEOUTS, get(get_timeouts).put(set_timeouts))
@@ -113,6 +110,7 @@ async fn add_service(State(s): State<Shared>, Json(spec): Json<api::ServiceSpec>
     if spec.proxy_protocol {
         d.proxy_protocol.insert(cfg.key);
     }
+    d.changed();
     Ok(Json(()))
 }
 
@@ -128,6 +126,7 @@ async fn edit_service(
     } else {
         d.proxy_protocol.remove(&cfg.key);
     }
+    d.changed();
     Ok(Json(()))
 }
 
@@ -137,6 +136,7 @@ async fn del_service(State(s): State<Shared>, Json(key): Json<api::ServiceKey>) 
     let k = key_in(&key);
     d.ipvs.del_service(&k, now).map_err(|e| fail(&e))?;
     d.proxy_protocol.remove(&k);
+    d.changed();
     Ok(Json(()))
 }
 
@@ -145,6 +145,7 @@ async fn clear(State(s): State<Shared>) -> ApiResult<()> {
     let now = d.now();
     d.ipvs.flush(now);
     d.proxy_protocol.clear();
+    d.changed();
     Ok(Json(()))
 }
 
@@ -153,6 +154,7 @@ async fn add_dest(State(s): State<Shared>, Json(r): Json<api::DestRequest>) -> A
     d.ipvs
         .add_dest(&key_in(&r.service), &dest_in(&r.dest))
         .map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 
@@ -161,6 +163,7 @@ async fn edit_dest(State(s): State<Shared>, Json(r): Json<api::DestRequest>) -> 
     d.ipvs
         .edit_dest(&key_in(&r.service), &dest_in(&r.dest))
         .map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 
@@ -170,6 +173,7 @@ async fn del_dest(State(s): State<Shared>, Json(r): Json<api::DestDelete>) -> Ap
     d.ipvs
         .del_dest(&key_in(&r.service), r.addr, r.port, now)
         .map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 
@@ -191,6 +195,7 @@ async fn zero(State(s): State<Shared>, Json(r): Json<api::ZeroRequest>) -> ApiRe
         Some(k) => d.ipvs.zero_service(&key_in(&k)).map_err(|e| fail(&e))?,
         None => d.ipvs.zero_all(),
     }
+    d.changed();
     Ok(Json(()))
 }
 
@@ -205,6 +210,7 @@ async fn set_timeouts(State(s): State<Shared>, Json(t): Json<api::Timeouts>) -> 
     d.ipvs
         .set_timeouts(t.tcp, t.tcpfin, t.udp)
         .map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 
@@ -215,6 +221,7 @@ async fn add_laddr(State(s): State<Shared>, Json(r): Json<api::LaddrRequest>) ->
         return Err(bad("local address family differs from the service's"));
     }
     d.ipvs.add_laddr(&k, r.addr).map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 
@@ -223,6 +230,7 @@ async fn del_laddr(State(s): State<Shared>, Json(r): Json<api::LaddrRequest>) ->
     d.ipvs
         .del_laddr(&key_in(&r.service), r.addr)
         .map_err(|e| fail(&e))?;
+    d.changed();
     Ok(Json(()))
 }
 

@@ -5,9 +5,13 @@
 
 mod api;
 mod convert;
+mod dataplane;
 mod state;
+mod xsk;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -19,6 +23,7 @@ Usage: lvsd [--socket PATH] [--interface IF]...
 
   --socket PATH     control socket (default /run/lvsd.sock, or $LVSD_SOCKET)
   --interface IF    interface to serve (repeatable; default: every up non-loopback one)
+  --no-dataplane    control API and model only, no XDP (for tests without privileges)
   -h, --help        this text
 ";
 
@@ -27,6 +32,7 @@ Usage: lvsd [--socket PATH] [--interface IF]...
 struct Options {
     socket: Option<PathBuf>,
     interfaces: Vec<String>,
+    no_dataplane: bool,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
@@ -49,6 +55,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
         match flag {
             "--socket" => o.socket = Some(PathBuf::from(value("--socket")?)),
             "--interface" | "-i" => o.interfaces.push(value("--interface")?),
+            "--no-dataplane" => o.no_dataplane = true,
             "-h" | "--help" => return Ok(None),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
@@ -69,9 +76,8 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let socket = lvs_api::client::Client::socket_path(
-        opts.socket.as_ref().and_then(|p| p.to_str()),
-    );
+    let socket =
+        lvs_api::client::Client::socket_path(opts.socket.as_ref().and_then(|p| p.to_str()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,15 +87,26 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(socket: PathBuf, opts: Options) -> anyhow::Result<()> {
     let shared = Shared::new(Daemon::new());
-    if !opts.interfaces.is_empty() {
-        tracing::info!(interfaces = ?opts.interfaces, "interfaces requested");
-    }
-    // Timers: connection expiry, the rate estimator, scheduler housekeeping.
+    let stop = Arc::new(AtomicBool::new(false));
+    // The slow path runs the model's timers itself; without a data plane a task does.
+    let slow_path = if opts.no_dataplane {
+        None
+    } else {
+        Some(dataplane::spawn(
+            &opts.interfaces,
+            shared.clone(),
+            stop.clone(),
+        )?)
+    };
+    let slow_path_running = slow_path.is_some();
     let timer_state = shared.clone();
     let timers = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
+            if slow_path_running {
+                continue;
+            }
             let mut d = timer_state.lock();
             let now = d.now();
             d.ipvs.poll(now);
@@ -106,6 +123,11 @@ async fn run(socket: PathBuf, opts: Options) -> anyhow::Result<()> {
     };
     let result = api::serve(&socket, shared, shutdown).await;
     timers.abort();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = slow_path {
+        // The thread detaches XDP on its way out.
+        let _ = t.join();
+    }
     result
 }
 
@@ -119,9 +141,15 @@ mod tests {
 
     #[test]
     fn options() {
-        let o = parse_args(&args(&["--socket", "/tmp/x.sock", "--interface", "eth0", "--interface=eth1"]))
-            .unwrap()
-            .unwrap();
+        let o = parse_args(&args(&[
+            "--socket",
+            "/tmp/x.sock",
+            "--interface",
+            "eth0",
+            "--interface=eth1",
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(o.socket, Some(PathBuf::from("/tmp/x.sock")));
         assert_eq!(o.interfaces, ["eth0", "eth1"]);
         assert!(parse_args(&args(&["-h"])).unwrap().is_none());

@@ -13,6 +13,8 @@ pub struct Daemon {
     pub ipvs: Ipvs,
     /// FULLNAT services that send Proxy Protocol v2 to their real servers.
     pub proxy_protocol: HashSet<ServiceKey>,
+    /// Bumped by every configuration change, so the data plane knows to re-sync.
+    pub config_gen: u64,
     start: Instant,
 }
 
@@ -22,8 +24,14 @@ impl Daemon {
         Daemon {
             ipvs: Ipvs::default(),
             proxy_protocol: HashSet::new(),
+            config_gen: 0,
             start: Instant::now(),
         }
+    }
+
+    /// Note a configuration change.
+    pub fn changed(&mut self) {
+        self.config_gen = self.config_gen.wrapping_add(1);
     }
 
     /// The model's clock: milliseconds since the daemon started.
