@@ -209,6 +209,30 @@ impl Drop for Lab {
     }
 }
 
+/// Path of a binary of this workspace built next to the running test
+/// (`target/<profile>/NAME`); `make test` builds every binary first.
+pub fn bin_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .context("test binary directory")?;
+    let p = dir.join(name);
+    if !p.exists() {
+        bail!(
+            "{} not found: build the workspace binaries first (cargo build --workspace --bins)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
 fn nix_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()

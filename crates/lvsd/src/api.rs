@@ -104,13 +104,16 @@ async fn list_services(State(s): State<Shared>) -> ApiResult<Vec<api::ServiceInf
 }
 
 async fn add_service(State(s): State<Shared>, Json(spec): Json<api::ServiceSpec>) -> ApiResult<()> {
-    let mut d = s.lock();
-    let cfg = service_in(&spec);
-    d.ipvs.add_service(&cfg).map_err(|e| fail(&e))?;
-    if spec.proxy_protocol {
-        d.proxy_protocol.insert(cfg.key);
+    {
+        let mut d = s.lock();
+        let cfg = service_in(&spec);
+        d.ipvs.add_service(&cfg).map_err(|e| fail(&e))?;
+        if spec.proxy_protocol {
+            d.proxy_protocol.insert(cfg.key);
+        }
+        d.changed();
     }
-    d.changed();
+    s.applied().await;
     Ok(Json(()))
 }
 
@@ -118,62 +121,80 @@ async fn edit_service(
     State(s): State<Shared>,
     Json(spec): Json<api::ServiceSpec>,
 ) -> ApiResult<()> {
-    let mut d = s.lock();
-    let cfg = service_in(&spec);
-    d.ipvs.edit_service(&cfg).map_err(|e| fail(&e))?;
-    if spec.proxy_protocol {
-        d.proxy_protocol.insert(cfg.key);
-    } else {
-        d.proxy_protocol.remove(&cfg.key);
+    {
+        let mut d = s.lock();
+        let cfg = service_in(&spec);
+        d.ipvs.edit_service(&cfg).map_err(|e| fail(&e))?;
+        if spec.proxy_protocol {
+            d.proxy_protocol.insert(cfg.key);
+        } else {
+            d.proxy_protocol.remove(&cfg.key);
+        }
+        d.changed();
     }
-    d.changed();
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn del_service(State(s): State<Shared>, Json(key): Json<api::ServiceKey>) -> ApiResult<()> {
-    let mut d = s.lock();
-    let now = d.now();
-    let k = key_in(&key);
-    d.ipvs.del_service(&k, now).map_err(|e| fail(&e))?;
-    d.proxy_protocol.remove(&k);
-    d.changed();
+    {
+        let mut d = s.lock();
+        let now = d.now();
+        let k = key_in(&key);
+        d.ipvs.del_service(&k, now).map_err(|e| fail(&e))?;
+        d.proxy_protocol.remove(&k);
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn clear(State(s): State<Shared>) -> ApiResult<()> {
-    let mut d = s.lock();
-    let now = d.now();
-    d.ipvs.flush(now);
-    d.proxy_protocol.clear();
-    d.changed();
+    {
+        let mut d = s.lock();
+        let now = d.now();
+        d.ipvs.flush(now);
+        d.proxy_protocol.clear();
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn add_dest(State(s): State<Shared>, Json(r): Json<api::DestRequest>) -> ApiResult<()> {
-    let mut d = s.lock();
-    d.ipvs
-        .add_dest(&key_in(&r.service), &dest_in(&r.dest))
-        .map_err(|e| fail(&e))?;
-    d.changed();
+    {
+        let mut d = s.lock();
+        d.ipvs
+            .add_dest(&key_in(&r.service), &dest_in(&r.dest))
+            .map_err(|e| fail(&e))?;
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn edit_dest(State(s): State<Shared>, Json(r): Json<api::DestRequest>) -> ApiResult<()> {
-    let mut d = s.lock();
-    d.ipvs
-        .edit_dest(&key_in(&r.service), &dest_in(&r.dest))
-        .map_err(|e| fail(&e))?;
-    d.changed();
+    {
+        let mut d = s.lock();
+        d.ipvs
+            .edit_dest(&key_in(&r.service), &dest_in(&r.dest))
+            .map_err(|e| fail(&e))?;
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn del_dest(State(s): State<Shared>, Json(r): Json<api::DestDelete>) -> ApiResult<()> {
-    let mut d = s.lock();
-    let now = d.now();
-    d.ipvs
-        .del_dest(&key_in(&r.service), r.addr, r.port, now)
-        .map_err(|e| fail(&e))?;
-    d.changed();
+    {
+        let mut d = s.lock();
+        let now = d.now();
+        d.ipvs
+            .del_dest(&key_in(&r.service), r.addr, r.port, now)
+            .map_err(|e| fail(&e))?;
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
@@ -190,12 +211,15 @@ async fn list_conns(State(s): State<Shared>) -> ApiResult<Vec<api::ConnInfo>> {
 }
 
 async fn zero(State(s): State<Shared>, Json(r): Json<api::ZeroRequest>) -> ApiResult<()> {
-    let mut d = s.lock();
-    match r.service {
-        Some(k) => d.ipvs.zero_service(&key_in(&k)).map_err(|e| fail(&e))?,
-        None => d.ipvs.zero_all(),
+    {
+        let mut d = s.lock();
+        match r.service {
+            Some(k) => d.ipvs.zero_service(&key_in(&k)).map_err(|e| fail(&e))?,
+            None => d.ipvs.zero_all(),
+        }
+        d.changed();
     }
-    d.changed();
+    s.applied().await;
     Ok(Json(()))
 }
 
@@ -206,31 +230,40 @@ async fn get_timeouts(State(s): State<Shared>) -> ApiResult<api::Timeouts> {
 }
 
 async fn set_timeouts(State(s): State<Shared>, Json(t): Json<api::Timeouts>) -> ApiResult<()> {
-    let mut d = s.lock();
-    d.ipvs
-        .set_timeouts(t.tcp, t.tcpfin, t.udp)
-        .map_err(|e| fail(&e))?;
-    d.changed();
+    {
+        let mut d = s.lock();
+        d.ipvs
+            .set_timeouts(t.tcp, t.tcpfin, t.udp)
+            .map_err(|e| fail(&e))?;
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn add_laddr(State(s): State<Shared>, Json(r): Json<api::LaddrRequest>) -> ApiResult<()> {
-    let mut d = s.lock();
-    let k = key_in(&r.service);
-    if !crate::convert::same_family(&r.addr, &k.af().unspecified()) {
-        return Err(bad("local address family differs from the service's"));
+    {
+        let mut d = s.lock();
+        let k = key_in(&r.service);
+        if !crate::convert::same_family(&r.addr, &k.af().unspecified()) {
+            return Err(bad("local address family differs from the service's"));
+        }
+        d.ipvs.add_laddr(&k, r.addr).map_err(|e| fail(&e))?;
+        d.changed();
     }
-    d.ipvs.add_laddr(&k, r.addr).map_err(|e| fail(&e))?;
-    d.changed();
+    s.applied().await;
     Ok(Json(()))
 }
 
 async fn del_laddr(State(s): State<Shared>, Json(r): Json<api::LaddrRequest>) -> ApiResult<()> {
-    let mut d = s.lock();
-    d.ipvs
-        .del_laddr(&key_in(&r.service), r.addr)
-        .map_err(|e| fail(&e))?;
-    d.changed();
+    {
+        let mut d = s.lock();
+        d.ipvs
+            .del_laddr(&key_in(&r.service), r.addr)
+            .map_err(|e| fail(&e))?;
+        d.changed();
+    }
+    s.applied().await;
     Ok(Json(()))
 }
 

@@ -338,6 +338,7 @@ impl Plane {
             return;
         }
         self.config_gen = d.config_gen;
+        d.applied_gen = Some(d.config_gen);
         let mut want = HashSet::new();
         for s in d.ipvs.services() {
             if let ServiceKey::Addr {
@@ -404,6 +405,10 @@ impl Plane {
         mut frame: Vec<u8>,
         now: Time,
     ) -> anyhow::Result<()> {
+        // Frames from checksum-offloaded senders (veth) carry only the checksum seed; the
+        // frame leaves as a plain packet, so complete it (and drop corrupt ones, as the
+        // kernel would).
+        lvs_wire::complete_partial_checksum(&mut frame).map_err(|e| anyhow!("checksum: {e:?}"))?;
         let info = lvs_wire::parse_frame(&frame).map_err(|e| anyhow!("parse: {e:?}"))?;
         if info.icmp_error.is_some() {
             bail!("ICMP errors for connections are not handled by the slow path yet");

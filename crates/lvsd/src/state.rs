@@ -15,6 +15,8 @@ pub struct Daemon {
     pub proxy_protocol: HashSet<ServiceKey>,
     /// Bumped by every configuration change, so the data plane knows to re-sync.
     pub config_gen: u64,
+    /// The last `config_gen` the data plane has applied (`None`: no data plane).
+    pub applied_gen: Option<u64>,
     start: Instant,
 }
 
@@ -25,6 +27,7 @@ impl Daemon {
             ipvs: Ipvs::default(),
             proxy_protocol: HashSet::new(),
             config_gen: 0,
+            applied_gen: None,
             start: Instant::now(),
         }
     }
@@ -44,6 +47,29 @@ impl Daemon {
 impl Default for Daemon {
     fn default() -> Self {
         Daemon::new()
+    }
+}
+
+impl Shared {
+    /// Wait (up to 2 s) until the data plane has applied every configuration change made
+    /// so far, so that a command that returned is in force for the next packet.
+    pub async fn applied(&self) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            {
+                let d = self.lock();
+                match d.applied_gen {
+                    None => return,
+                    Some(g) if g == d.config_gen => return,
+                    Some(_) => {}
+                }
+            }
+            if Instant::now() > deadline {
+                tracing::warn!("data plane did not apply a configuration change within 2 s");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
 

@@ -1,4 +1,7 @@
 //! `lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny real server for tests.
+//! `lvs-echo --udp-client ADDR:PORT [COUNT]`: send COUNT datagrams (from one socket) and
+//! print each reply on its own line; `--udp-clients` uses a new socket (source port) each
+//! time.
 //!
 //! TCP: reads an HTTP/1.x request and answers `server=NAME client=IP:PORT\n`; a request
 //! for `/bytes/N` instead returns N bytes of a fixed pseudo-random pattern (for integrity
@@ -61,6 +64,11 @@ fn serve_tcp(name: String, s: TcpStream) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--udp-client")
+        || args.first().map(String::as_str) == Some("--udp-clients")
+    {
+        return udp_client(&args);
+    }
     let Some(name) = args.first().cloned() else {
         bail!("usage: lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...");
     };
@@ -96,6 +104,31 @@ fn main() -> anyhow::Result<()> {
     }
     for h in handles {
         let _ = h.join();
+    }
+    Ok(())
+}
+
+fn udp_client(args: &[String]) -> anyhow::Result<()> {
+    let fresh = args[0] == "--udp-clients";
+    let addr: std::net::SocketAddr = args.get(1).context("address")?.parse()?;
+    let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1);
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let mut sock = UdpSocket::bind(bind)?;
+    let mut buf = [0u8; 2048];
+    for i in 0..count {
+        if fresh && i > 0 {
+            sock = UdpSocket::bind(bind)?;
+        }
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        sock.send_to(format!("ping {i}").as_bytes(), addr)?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) => print!("{}", String::from_utf8_lossy(&buf[..n])),
+            Err(_) => println!("timeout"),
+        }
     }
     Ok(())
 }
