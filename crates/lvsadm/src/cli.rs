@@ -295,7 +295,12 @@ const COMMANDS_V_OPTIONS: [&[u8; NUMBER_OF_OPT]; 17] = [
 ];
 
 const TUN_NAMES: [&str; 3] = ["ipip", "gue", "gre"];
-const TUN_OPTS: [usize; 4] = [OPTC_TUN_PORT, OPTC_TUN_NOCSUM, OPTC_TUN_CSUM, OPTC_TUN_REMCSUM];
+const TUN_OPTS: [usize; 4] = [
+    OPTC_TUN_PORT,
+    OPTC_TUN_NOCSUM,
+    OPTC_TUN_CSUM,
+    OPTC_TUN_REMCSUM,
+];
 const TUNNEL_TYPES_V_OPTIONS: [&[u8; 4]; 3] = [b"xxxx", b"+111", b"x11x"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -614,9 +619,7 @@ fn parse_sched_flags(sched: &str, arg: &str) -> Result<u32, CliError> {
             "mh-fallback" => (SVC_F_SCHED1, Some("mh")),
             "mh-port" => (SVC_F_SCHED2, Some("mh")),
             _ => {
-                return Err(CliError::fail(format!(
-                    "invalid scheduler flag `{flag}'"
-                )));
+                return Err(CliError::fail(format!("invalid scheduler flag `{flag}'")));
             }
         };
         flags |= bits;
@@ -1057,18 +1060,14 @@ pub(crate) fn parse_argv(
                     match a.parse::<Ipv6Addr>() {
                         Ok(g) if g.is_multicast() => st.daemon.mcast_group = Some(IpAddr::V6(g)),
                         _ => {
-                            return Err(CliError::fail(format!(
-                                "invalid IPv6 mcast-group `{a}'"
-                            )));
+                            return Err(CliError::fail(format!("invalid IPv6 mcast-group `{a}'")));
                         }
                     }
                 } else {
                     match a.parse::<Ipv4Addr>() {
                         Ok(g) if g.is_multicast() => st.daemon.mcast_group = Some(IpAddr::V4(g)),
                         _ => {
-                            return Err(CliError::fail(format!(
-                                "invalid IPv4 mcast-group `{a}'"
-                            )));
+                            return Err(CliError::fail(format!("invalid IPv4 mcast-group `{a}'")));
                         }
                     }
                 }
@@ -1216,11 +1215,10 @@ pub(crate) fn parse_argv(
 
     let command = match cmd {
         Cmd::List => {
-            let conflicts = (st.has(OPTC_CONNECTION)
-                || st.has(OPTC_TIMEOUT)
-                || st.has(OPTC_DAEMON))
-                && (st.has(OPTC_STATS) || st.has(OPTC_RATE) || st.has(OPTC_THRESHOLDS))
-                || (st.has(OPTC_TIMEOUT) || st.has(OPTC_DAEMON)) && st.has(OPTC_PERSISTENTCONN);
+            let conflicts =
+                (st.has(OPTC_CONNECTION) || st.has(OPTC_TIMEOUT) || st.has(OPTC_DAEMON))
+                    && (st.has(OPTC_STATS) || st.has(OPTC_RATE) || st.has(OPTC_THRESHOLDS))
+                    || (st.has(OPTC_TIMEOUT) || st.has(OPTC_DAEMON)) && st.has(OPTC_PERSISTENTCONN);
             if conflicts {
                 return Err(CliError::fail("options conflicts in the list command"));
             }

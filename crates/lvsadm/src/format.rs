@@ -45,7 +45,12 @@ pub struct Format {
 
 /// `IP_VS_VERSION_CODE` as `NVERSION` prints it.
 fn nversion(code: u32) -> String {
-    format!("{}.{}.{}", (code >> 16) & 0xff, (code >> 8) & 0xff, code & 0xff)
+    format!(
+        "{}.{}.{}",
+        (code >> 16) & 0xff,
+        (code >> 8) & 0xff,
+        code & 0xff
+    )
 }
 
 /// `print_largenum`: a 9-column (or wider with `--exact`) number, abbreviated with
@@ -124,11 +129,13 @@ fn svc_proto(key: &ServiceKey) -> ServProto {
 /// `svc_name` of `print_service_entry`.
 fn svc_name(key: &ServiceKey, format: &Format, resolver: &dyn Resolver) -> String {
     match key {
+        // Debian's ipvsadm 1.31 prints the mark with %d (upstream fixed it to %u after the
+        // release): marks of 2^31 and more print negative, as there.
         ServiceKey::Fwmark { family, mark } => match (format.rule, family) {
-            (true, Family::Inet6) => format!("-f {mark} -6"),
-            (true, Family::Inet) => format!("-f {mark}"),
-            (false, Family::Inet6) => format!("FWM  {mark} IPv6"),
-            (false, Family::Inet) => format!("FWM  {mark}"),
+            (true, Family::Inet6) => format!("-f {} -6", *mark as i32),
+            (true, Family::Inet) => format!("-f {}", *mark as i32),
+            (false, Family::Inet6) => format!("FWM  {} IPv6", *mark as i32),
+            (false, Family::Inet) => format!("FWM  {}", *mark as i32),
         },
         ServiceKey::Addr {
             protocol,
@@ -746,13 +753,17 @@ pub fn list_laddrs(
         "VIP:VPORT", "TOTAL", "SNAT_IP", "CONFLICTS", "CONNS"
     );
     let vname = svc_name(service, &list_fmt, resolver);
-    let vname = vname.split_once(' ').map_or(vname.as_str(), |(_, v)| v.trim_start());
+    let vname = vname
+        .split_once(' ')
+        .map_or(vname.as_str(), |(_, v)| v.trim_start());
     let total = laddrs.len();
     for l in laddrs {
         let ip = if format.numeric {
             ntop(&l.addr)
         } else {
-            resolver.addr_to_host(l.addr).unwrap_or_else(|| ntop(&l.addr))
+            resolver
+                .addr_to_host(l.addr)
+                .unwrap_or_else(|| ntop(&l.addr))
         };
         let _ = writeln!(
             out,

@@ -120,13 +120,13 @@ impl<'a, T: Copy> Popt<'a, T> {
         while let Some(pos) = rest.find('!') {
             out.push_str(&rest[..pos]);
             let after = &rest[pos + 1..];
-            if after.starts_with("#:+") {
+            if let Some(tail) = after.strip_prefix("#:+") {
                 if a.is_none() {
                     a = self.take_next_plain_arg();
                 }
                 if let Some(a) = &a {
                     out.push_str(a);
-                    rest = &after[3..];
+                    rest = tail;
                     continue;
                 }
             }
@@ -170,11 +170,7 @@ impl<'a, T: Copy> Popt<'a, T> {
                     None => (body, None),
                 };
                 // No option of ipvsadm's table is ONEDASH, so "-name" is always a cluster.
-                let found = if one_dash {
-                    None
-                } else {
-                    self.find_long(name)
-                };
+                let found = if one_dash { None } else { self.find_long(name) };
                 match found {
                     Some(o) => {
                         opt = o;
@@ -269,7 +265,9 @@ mod tests {
         ]
     }
 
-    fn run(args: &[&str]) -> (Vec<Result<(char, Option<String>), PoptError>>, Vec<String>) {
+    type Events = Vec<Result<(char, Option<String>), PoptError>>;
+
+    fn run(args: &[&str]) -> (Events, Vec<String>) {
         let argv: Vec<String> = std::iter::once("prog")
             .chain(args.iter().copied())
             .map(String::from)

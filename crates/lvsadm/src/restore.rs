@@ -117,9 +117,7 @@ pub struct RestoreLine {
 pub fn parse_restore(input: &[u8], program: &str, resolver: &dyn Resolver) -> Vec<RestoreLine> {
     let mut out = Vec::new();
     for tokens in restore_lines(input) {
-        let argv: Vec<String> = std::iter::once(program.to_string())
-            .chain(tokens)
-            .collect();
+        let argv: Vec<String> = std::iter::once(program.to_string()).chain(tokens).collect();
         let result = parse_argv(&argv, resolver, true);
         let stop = matches!(&result, Err(e) if e.aborts_restore());
         out.push(RestoreLine { argv, result });
@@ -140,7 +138,10 @@ mod tests {
 
     #[test]
     fn tokenizer() {
-        assert_eq!(lines("-A -t x\n\n  \n-C"), vec![vec!["-A", "-t", "x"], vec!["-C"]]);
+        assert_eq!(
+            lines("-A -t x\n\n  \n-C"),
+            vec![vec!["-A", "-t", "x"], vec!["-C"]]
+        );
         assert_eq!(lines("ipvsadm -C ipvsadm\nipvsadm\n"), vec![vec!["-C"]]);
         assert_eq!(lines("\t-C\r\n"), vec![vec!["-C"]]);
         assert_eq!(lines("-C\n-L \t"), vec![vec!["-C"]]);

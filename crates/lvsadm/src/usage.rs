@@ -16,15 +16,19 @@ pub fn usage(program: &str) -> String {
     s.push_str(&format!("  {p} -C\n"));
     s.push_str(&format!("  {p} -R\n"));
     s.push_str(&format!("  {p} -S [-n]\n"));
-    s.push_str(&format!("  {p} -a|e virtual-service -r server-address [options]\n"));
+    s.push_str(&format!(
+        "  {p} -a|e virtual-service -r server-address [options]\n"
+    ));
     s.push_str(&format!("  {p} -d virtual-service -r server-address\n"));
     s.push_str(&format!("  {p} -L|l [virtual-service] [options]\n"));
     s.push_str(&format!("  {p} -Z [virtual-service]\n"));
     s.push_str(&format!("  {p} --set tcp tcpfin udp\n"));
-    s.push_str(&format!("  {p} --start-daemon {{master|backup}} [daemon-options]\n"));
+    s.push_str(&format!(
+        "  {p} --start-daemon {{master|backup}} [daemon-options]\n"
+    ));
     s.push_str(&format!("  {p} --stop-daemon {{master|backup}}\n"));
     s.push_str(&format!("  {p} -h\n"));
-    s.push_str("\n");
+    s.push('\n');
     s.push_str("Commands:\n");
     s.push_str("Either long or short options are allowed.\n");
     s.push_str("  --add-service     -A        add virtual service with options\n");
@@ -42,13 +46,13 @@ pub fn usage(program: &str) -> String {
     s.push_str("  --start-daemon              start connection sync daemon\n");
     s.push_str("  --stop-daemon               stop connection sync daemon\n");
     s.push_str("  --help            -h        display this help message\n");
-    s.push_str("\n");
+    s.push('\n');
     s.push_str("virtual-service:\n");
     s.push_str("  --tcp-service|-t  service-address   service-address is host[:port]\n");
     s.push_str("  --udp-service|-u  service-address   service-address is host[:port]\n");
     s.push_str("  --sctp-service    service-address   service-address is host[:port]\n");
     s.push_str("  --fwmark-service|-f fwmark          fwmark is an integer greater than zero\n");
-    s.push_str("\n");
+    s.push('\n');
     s.push_str("Options:\n");
     s.push_str("  --ipv6         -6                   fwmark entry uses IPv6\n");
     s.push_str("  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh,\n");
@@ -79,7 +83,9 @@ pub fn usage(program: &str) -> String {
     s.push_str("  --thresholds                        output of thresholds information\n");
     s.push_str("  --persistent-conn                   output of persistent connection info\n");
     s.push_str("  --tun-info                          output of tunnel information\n");
-    s.push_str("  --nosort                            disable sorting output of service/server entries\n");
+    s.push_str(
+        "  --nosort                            disable sorting output of service/server entries\n",
+    );
     s.push_str("  --sort                              does nothing, for backwards compatibility\n");
     s.push_str("  --ops          -o                   one-packet scheduling\n");
     s.push_str("  --numeric      -n                   numeric output of addresses and ports\n");
