@@ -117,12 +117,12 @@ fn svc_is_v6(key: &ServiceKey) -> bool {
     }
 }
 
-/// The protocol a service's ports are named with (fwmark services: TCP, which is what
-/// ipvsadm's `-f` registers them with).
+/// The protocol a service's ports are named with. The kernel does not report a protocol
+/// for fwmark services, so their real servers' ports stay numeric.
 fn svc_proto(key: &ServiceKey) -> ServProto {
     match key {
         ServiceKey::Addr { protocol, .. } => ServProto::from(*protocol),
-        ServiceKey::Fwmark { .. } => ServProto::Tcp,
+        ServiceKey::Fwmark { .. } => ServProto::Ip,
     }
 }
 
@@ -340,7 +340,8 @@ pub fn cmp_services(a: &ServiceKey, b: &ServiceKey) -> i32 {
             ServiceKey::Fwmark { family, mark } => {
                 let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
                 let af = if *family == Family::Inet6 { 10 } else { 2 };
-                (*mark, af, 6, unspecified, 0)
+                // The kernel reports neither protocol nor address for fwmark services.
+                (*mark, af, 0, unspecified, 0)
             }
             ServiceKey::Addr {
                 protocol,

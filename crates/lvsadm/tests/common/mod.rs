@@ -39,7 +39,53 @@ pub struct Model {
 
 type KErr = (Operation, ErrorKind, &'static str);
 
+/// Bits 8..15 of the address of the guest's `struct netns_ipvs`, which the kernel mixes into
+/// its service hash: inferred from the order the real ipvsadm printed services whose
+/// comparisons wrap around (golden cases sort_wrap_v6 and fwmark_big, same boot).
+const NETNS_HASH_BYTE: u32 = 0x80;
+
+/// The kernel's service hash bucket (ip_vs_svc_hashkey / ip_vs_svc_fwm_hashkey), with the
+/// fwmark table after the address table.
+fn kernel_bucket(key: &ServiceKey) -> (u8, u32) {
+    match key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let fold = match addr {
+                IpAddr::V4(a) => u32::from(*a),
+                IpAddr::V6(a) => {
+                    let o = a.octets();
+                    (0..4).fold(0, |f, i| {
+                        f ^ u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+                    })
+                }
+            };
+            let proto = match protocol {
+                lvs_api::Protocol::Tcp => 6,
+                lvs_api::Protocol::Udp => 17,
+                lvs_api::Protocol::Sctp => 132,
+            };
+            let porth = u32::from(*port);
+            (
+                0,
+                (proto ^ fold ^ NETNS_HASH_BYTE ^ (porth >> 8) ^ porth) & 255,
+            )
+        }
+        ServiceKey::Fwmark { mark, .. } => (1, (NETNS_HASH_BYTE ^ mark) & 255),
+    }
+}
+
 impl Model {
+    /// Services in the kernel's dump order: hash bucket order, newest first in a bucket
+    /// (`services` is kept in insertion order).
+    pub fn kernel_order(&self) -> Vec<ServiceInfo> {
+        let mut v: Vec<(usize, &ServiceInfo)> = self.services.iter().enumerate().collect();
+        v.sort_by_key(|(i, s)| (kernel_bucket(&s.spec.key), std::cmp::Reverse(*i)));
+        v.into_iter().map(|(_, s)| s.clone()).collect()
+    }
+
     fn timeouts(&self) -> Timeouts {
         self.timeouts.unwrap_or(Timeouts {
             tcp: 900,
@@ -254,7 +300,7 @@ fn exec(model: &mut Model, cmd: Command, stdin: &[u8], program: &str) -> Outcome
                         conn_tab_size: 4096,
                         num_services: model.services.len() as u32,
                     };
-                    format::list_all(&info, &model.services, &req.format, &r)
+                    format::list_all(&info, &model.kernel_order(), &req.format, &r)
                 }
                 ListWhat::Service(key) => match model.find(&key) {
                     Some(i) => format::list_service(&model.services[i], &req.format, &r),
@@ -280,7 +326,7 @@ fn exec(model: &mut Model, cmd: Command, stdin: &[u8], program: &str) -> Outcome
                 conn_tab_size: 4096,
                 num_services: 0,
             },
-            &model.services,
+            &model.kernel_order(),
             &f,
             &r,
         )),

@@ -324,3 +324,46 @@ with open("cases.tsv", "w") as f:
 print(len(cases))
 names = [c[0] for c in cases]
 assert len(names) == len(set(names))
+
+extra = [
+("sort_wrap_services", "ipvsadm -A -t 192.168.0.1:80; ipvsadm -A -t 10.0.0.1:80; ipvsadm -A -t 172.16.0.1:80; ipvsadm -A -t 10.0.0.1:81; ipvsadm -A -t 200.0.0.1:80", "-Ln", "", "-Sn"),
+("sort_wrap_dests", "ipvsadm -A -t 10.0.0.1:80; ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.1 -m; ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.1 -m; ipvsadm -a -t 10.0.0.1:80 -r 172.16.1.1 -m; ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.2 -m; ipvsadm -a -t 10.0.0.1:80 -r 200.1.1.1 -m", "-Ln", "", "-Ln --nosort"),
+("sort_wrap_v6", "ipvsadm -A -t [2001:db8::1]:80; ipvsadm -A -t [fe80::1]:80; ipvsadm -A -t [::1]:80; ipvsadm -A -t [a000::1]:80", "-Ln", "", ""),
+("fwmark_big", "ipvsadm -A -f 2147483648; ipvsadm -A -f 1; ipvsadm -A -f 4294967295; ipvsadm -A -f 2147483647", "-Ln", "", "-Sn"),
+("popt_expand", "", "-A -t '10.0.0.1:!#:+' 80", "", "-Ln"),
+("popt_expand_twice", "", "-A -t '!#:+:!#:+' 10.0.0.1 -s rr", "", "-Ln"),
+("v6_mapped", "", "-A -t [::ffff:10.0.0.1]:80", "", "-Ln"),
+("v6_compat", "", "-A -t [::10.0.0.1]:80", "", "-Ln"),
+("v6_zero_run", "", "-A -t [1:0:0:1:0:0:0:1]:80", "", "-Ln"),
+("addr_port_space", "", "-A -t '10.0.0.1: 80'", "", "-Ln"),
+("addr_host_trailing_space", "", "-A -t '10.0.0.1 :80'", "", "-Ln"),
+("addr_port_hex", "", "-A -t 10.0.0.1:0x50", "", ""),
+("addr_sctp_name", "", "-A --sctp-service 10.0.0.1:http", "", "-Ln"),
+("rs_udp_name", "ipvsadm -A -u 10.0.0.1:53", "-a -u 10.0.0.1:53 -r 10.0.1.1:domain -m", "", "-L"),
+("mgroup_leading_zero", "", "--start-daemon master --mcast-interface dummy0 --mcast-group 224.000.0.1", "", ""),
+("list_one_tuninfo", "ipvsadm -A -t 10.0.0.1:80; ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.1 -i --tun-type gue --tun-port 5555 --tun-remcsum", "-L -n -t 10.0.0.1:80 --tun-info", "", "-Ln --thresholds --tun-info"),
+("list_one_rate_exact", "ipvsadm -A -u 10.0.0.1:53", "-L -n -u 10.0.0.1:53 --rate --exact", "", ""),
+("edit_ops_tcp", "ipvsadm -A -t 10.0.0.1:80", "-E -t 10.0.0.1:80 -o", "", ""),
+("edit_pe", "ipvsadm -A -t 10.0.0.1:80", "-E -t 10.0.0.1:80 --pe sip", "", "-Sn"),
+("dest_zero_weight", "ipvsadm -A -t 10.0.0.1:80", "-a -t 10.0.0.1:80 -r 10.0.1.1 -w 0 -x 0 -y 0", "", "-Ln --thresholds"),
+("set_spaces", "", "--set ' 10' '+20' 30", "", "-L --timeout"),
+("zero_all_svc", "ipvsadm -A -t 10.0.0.1:80; ipvsadm -A -f 3", "-Z", "", "-Ln --rate"),
+("list_names_long_dest", "ipvsadm -A -t 10.9.9.8:80; ipvsadm -a -t 10.9.9.8:80 -r 10.9.9.9:8080 -m; ipvsadm -a -t 10.9.9.8:80 -r 10.9.1.1:3128 -m", "-L", "", "-L --stats"),
+("list_names_v6", "ipvsadm -A -t [2001:db8::9]:443 -s rr; ipvsadm -a -t [2001:db8::9]:443 -r [2001:db8::9]:443 -m; ipvsadm -A -t [::1]:22", "-L", "", "-L --rate"),
+("save_names_fwm", "ipvsadm -A -f 5 -p; ipvsadm -a -f 5 -r 10.9.9.9:80 -m; ipvsadm -a -f 5 -r localhost -m", "-S", "", ""),
+("mask_host", "", "-A -t 10.0.0.1:80 -p -M short.example", "", "-Ln"),
+("six_twice_no_f", "", "-L -6 -6", "", ""),
+("restore_crlf_only", "", "-R", "\\r\\n-A -t 10.0.0.1:80\\r\\n", "-Sn"),
+("restore_kernel_then_popt", "", "-R", "-A -t 10.0.0.1:80\\n-A -t 10.0.0.1:80\\n-L --nope\\n", "-Sn"),
+("restore_popt_then_ok", "", "-R", "-L --nope\\n-A -t 10.0.0.1:80\\n", "-Sn"),
+("restore_version_inside", "", "-R", "-A -t 10.0.0.1:80\\n-v\\n-A -t 10.0.0.2:80\\n", "-Sn"),
+("restore_list_missing_inside", "", "-R", "-L -t 10.0.0.9:80\\n-A -t 10.0.0.2:80\\n", "-Sn"),
+("restore_tabs_and_ipvsadm", "", "-R", "\\tipvsadm\\t-A\\t-t\\t10.0.0.1:80\\t-s\\trr\\t\\n", "-Sn"),
+]
+with open("cases2.tsv", "w") as f:
+    for c in extra:
+        assert len(c) == 5, c
+        f.write("\x1f".join(c) + "\n")
+names2 = [c[0] for c in extra]
+assert not set(names2) & set(names)
+print(len(extra))

@@ -23,6 +23,10 @@ OVERRIDES = {
         "difference": "non-contiguous IPv4 persistence masks are refused (the API has prefix lengths)",
         "rc": 2, "stderr": "non-contiguous persistent mask 255.0.255.0 is not supported\n",
         "post-stdout": HEADER},
+    "mask_host": {
+        "difference": "non-contiguous IPv4 persistence masks are refused (the API has prefix lengths)",
+        "rc": 2, "stderr": "non-contiguous persistent mask 10.9.9.8 is not supported\n",
+        "post-stdout": HEADER},
     "mask_number": {
         "difference": "non-contiguous IPv4 persistence masks are refused (the API has prefix lengths)",
         "rc": 2, "stderr": "non-contiguous persistent mask 0.0.0.24 is not supported\n",
