@@ -173,7 +173,7 @@ fn addr(v6: bool) -> impl Strategy<Value = IpAddr> {
     if v6 {
         any::<[u8; 16]>()
             .prop_filter("unicast", |o| o[0] != 0xff && o.iter().any(|b| *b != 0))
-            .prop_map(|o| IpAddr::from(o))
+            .prop_map(IpAddr::from)
             .boxed()
     } else {
         (1u8..224, any::<[u8; 3]>())

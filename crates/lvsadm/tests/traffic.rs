@@ -71,11 +71,11 @@ fn key_name(s: &ServiceInfo) -> String {
         .join(" ")
 }
 
+type RowFn<'a> = &'a dyn Fn(&mut ServiceInfo, Option<usize>, &[u64]);
+
 /// Fills counters, rates and connection counts from the recorded numeric listings.
 fn fill(services: &mut [ServiceInfo]) {
-    let apply = |services: &mut [ServiceInfo],
-                 listing: &str,
-                 f: &dyn Fn(&mut ServiceInfo, Option<usize>, &[u64])| {
+    let apply = |services: &mut [ServiceInfo], listing: &str, f: RowFn<'_>| {
         let mut cur: Option<usize> = None;
         for (dest, name, nums) in rows(listing) {
             if !dest {
