@@ -30,5 +30,5 @@ while IFS=$'\x1f' read -r name setup args stdin post; do
     ipvsadm "$@" > out/$name.post.stdout 2> out/$name.post.stderr
     echo $? > out/$name.post.rc
   fi
-done < cases.tsv
+done < ${CASES:-cases.tsv}
 echo harness-done
