@@ -1,14 +1,16 @@
-//! `lvsadm` (also installable as `ipvsadm`): parses an ipvsadm command line.
+//! `lvsadm` (also installable as `ipvsadm`): the ipvsadm-compatible CLI of lvsd.
 //!
-//! TEMPORARY: until lvsadm is wired to lvsd's control API, a valid command line is printed
-//! as JSON (what would be sent) and the exit status is 0. `-h`, `-v` and every parse error
-//! already behave exactly as ipvsadm 1.31 (text and exit status).
+//! Parses an ipvsadm 1.31 command line, carries it out through lvsd's control API
+//! (`--socket PATH`, `$LVSD_SOCKET`, or `/run/lvsd.sock`) and prints what ipvsadm prints,
+//! with ipvsadm's exit status.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lvsadm::{Command, SystemResolver, parse_invocation, parse_restore, usage};
+use lvs_api::client::Client;
+use lvsadm::exec::execute;
+use lvsadm::{CliError, Command, SystemResolver, parse_invocation, parse_restore, usage};
 
 fn main() -> ExitCode {
     match run() {
@@ -20,6 +22,11 @@ fn main() -> ExitCode {
     }
 }
 
+fn report(e: &CliError) -> u8 {
+    eprint!("{}", e.stderr_text());
+    e.exit_code() as u8
+}
+
 fn run() -> anyhow::Result<u8> {
     let argv: Vec<String> = std::env::args().collect();
     let resolver = SystemResolver::new();
@@ -27,19 +34,17 @@ fn run() -> anyhow::Result<u8> {
     let mut out = stdout.lock();
     let inv = match parse_invocation(&argv, &resolver) {
         Ok(inv) => inv,
-        Err(e) => {
-            eprint!("{}", e.stderr_text());
-            return Ok(e.exit_code() as u8);
-        }
+        Err(e) => return Ok(report(&e)),
     };
+    let client = Client::new(Client::socket_path(inv.socket.as_deref()));
     match &inv.command {
         Command::Help { program } => {
             out.write_all(usage::usage(program).as_bytes())?;
-            return Ok(0);
+            Ok(0)
         }
         Command::Version => {
             out.write_all(usage::version().as_bytes())?;
-            return Ok(0);
+            Ok(0)
         }
         Command::Restore => {
             let mut input = Vec::new();
@@ -47,28 +52,39 @@ fn run() -> anyhow::Result<u8> {
                 .read_to_end(&mut input)
                 .context("reading standard input")?;
             let program = argv.first().map_or("ipvsadm", String::as_str);
+            // fail() ends the run; daemon errors are printed and the run goes on; the exit
+            // status is the last line's.
             let mut status = 0u8;
             for line in parse_restore(&input, program, &resolver) {
-                match line.result {
-                    Ok(inv) => {
-                        serde_json::to_writer(&mut out, &inv)?;
-                        writeln!(out)?;
-                        status = 0;
-                    }
+                let result = line.result.and_then(|inv| {
+                    let c = match &inv.socket {
+                        Some(p) => Client::new(p),
+                        None => client.clone(),
+                    };
+                    execute(&inv.command, &c, &resolver, &mut out)
+                });
+                match result {
+                    Ok(()) => status = 0,
                     Err(e) => {
-                        eprint!("{}", e.stderr_text());
+                        status = report(&e);
                         if e.aborts_restore() {
-                            return Ok(e.exit_code() as u8);
+                            return Ok(status);
                         }
-                        status = e.exit_code() as u8;
                     }
                 }
             }
-            return Ok(status);
+            out.flush()?;
+            Ok(status)
         }
-        _ => {}
+        cmd => match execute(cmd, &client, &resolver, &mut out) {
+            Ok(()) => {
+                out.flush()?;
+                Ok(0)
+            }
+            Err(e) => {
+                out.flush()?;
+                Ok(report(&e))
+            }
+        },
     }
-    serde_json::to_writer(&mut out, &inv)?;
-    writeln!(out)?;
-    Ok(0)
 }
