@@ -73,9 +73,22 @@ pub struct Routed {
 
 impl Routed {
     /// Separate subnets: client link and one link per real server, the director routing
-    /// between them (NAT, FULLNAT and TUN topologies). Real servers route via the director
-    /// when `rs_default_via_director`, else they have no route to the client (FULLNAT).
+    /// between them (NAT, FULLNAT and TUN topologies), with the VIP on the director.
+    /// Real servers route via the director when `rs_default_via_director`, else they have
+    /// no route to the client (FULLNAT).
     pub fn new(tag: &str, plan: Plan, rs_default_via_director: bool) -> anyhow::Result<Routed> {
+        Routed::build(tag, plan, rs_default_via_director, true)
+    }
+
+    /// As [`Routed::new`], choosing whether the director owns the VIP. A tunnelling
+    /// director must not: the real servers' replies (source VIP) are routed back through
+    /// it, and a router drops packets whose source is one of its own addresses.
+    pub fn build(
+        tag: &str,
+        plan: Plan,
+        rs_default_via_director: bool,
+        vip_on_director: bool,
+    ) -> anyhow::Result<Routed> {
         let mut lab = Lab::new(tag)?;
         for n in ["c", "d", "r1", "r2"] {
             lab.add_ns(n)?;
@@ -88,7 +101,9 @@ impl Routed {
         lab.route("c", &["default", "via", plan.dir_client])?;
         lab.addr("d", "eth0", &format!("{}/{p}", plan.dir_client))?;
         let full = if plan.vip.contains(':') { 128 } else { 32 };
-        lab.addr("d", "eth0", &format!("{}/{full}", plan.vip))?;
+        if vip_on_director {
+            lab.addr("d", "eth0", &format!("{}/{full}", plan.vip))?;
+        }
         for (i, rs) in ["r1", "r2"].iter().enumerate() {
             lab.addr(
                 "d",
@@ -173,6 +188,34 @@ impl Routed {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    /// Run `lvsadm ARGS` in the director's namespace against this lab's lvsd and return
+    /// (exit status, stdout, stderr).
+    pub fn lvsadm(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let bin = bin_path("lvsadm")?;
+        let mut full = vec![bin.to_str().context("path")?, "--socket", &self.socket];
+        full.extend_from_slice(args);
+        let out = self.lab.try_exec("d", &full)?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        ))
+    }
+
+    /// Run `lvsadm ARGS` and fail unless it succeeds; its standard output.
+    pub fn adm(&self, args: &[&str]) -> anyhow::Result<String> {
+        let (code, out, err) = self.lvsadm(args)?;
+        if code != 0 {
+            bail!("lvsadm {args:?} exited {code}: {err}");
+        }
+        Ok(out)
+    }
+
+    /// `n` HTTP GETs from the client: the echo lines.
+    pub fn http_gets(&self, port: u16, n: usize) -> anyhow::Result<Vec<String>> {
+        (0..n).map(|_| self.http_get(port)).collect()
+    }
+
     /// SIGTERM lvsd and wait for it.
     pub fn stop_lvsd(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.lab.terminate(self.lvsd)
@@ -204,4 +247,121 @@ pub fn client_of(line: &str) -> Option<String> {
             .trim_end_matches(']')
             .to_string(),
     )
+}
+
+/// A shared L2 segment (a bridge in namespace `s`) with the client `c`, the director `d`
+/// (owning the VIP) and the real servers `r1`, `r2` (DR and same-segment topologies).
+#[derive(Debug)]
+pub struct Bridged {
+    /// The namespaces.
+    pub lab: Lab,
+    /// Client address.
+    pub client: String,
+    /// Virtual address.
+    pub vip: String,
+    /// Real servers' addresses.
+    pub rs: [String; 2],
+    /// Control socket of lvsd.
+    pub socket: String,
+}
+
+impl Bridged {
+    /// Build the segment; `v6` picks fd00:2::/64 instead of 10.2.0.0/24.
+    pub fn new(tag: &str, v6: bool) -> anyhow::Result<Bridged> {
+        let mut lab = Lab::new(tag)?;
+        for n in ["s", "c", "d", "r1", "r2"] {
+            lab.add_ns(n)?;
+        }
+        lab.bridge("s", "br0")?;
+        let (net, plen, full) = if v6 {
+            ("fd00:2::", 64, 128)
+        } else {
+            ("10.2.0.", 24, 32)
+        };
+        let a = |host: &str| format!("{net}{host}");
+        for (i, n) in ["c", "d", "r1", "r2"].iter().enumerate() {
+            let port = format!("p{i}");
+            lab.veth(n, "eth0", "s", &port)?;
+            lab.enslave("s", &port, "br0")?;
+        }
+        lab.addr("c", "eth0", &format!("{}/{plen}", a("2")))?;
+        lab.addr("d", "eth0", &format!("{}/{plen}", a("1")))?;
+        lab.addr("d", "eth0", &format!("{}/{full}", a("100")))?;
+        lab.addr("r1", "eth0", &format!("{}/{plen}", a("11")))?;
+        lab.addr("r2", "eth0", &format!("{}/{plen}", a("12")))?;
+        let socket = format!("/tmp/{}-lvsd.sock", lab.ns_name("d"));
+        let lvsd = bin_path("lvsd")?;
+        lab.spawn("d", &[lvsd.to_str().context("path")?, "--socket", &socket])?;
+        let me = Bridged {
+            lab,
+            client: a("2"),
+            vip: a("100"),
+            rs: [a("11"), a("12")],
+            socket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Client::new(&me.socket).info().is_err() {
+            if Instant::now() > deadline {
+                bail!("lvsd did not come up");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(me)
+    }
+
+    /// Run `lvsadm ARGS` in the director's namespace; fail unless it succeeds.
+    pub fn adm(&self, args: &[&str]) -> anyhow::Result<String> {
+        let bin = bin_path("lvsadm")?;
+        let mut full = vec![bin.to_str().context("path")?, "--socket", &self.socket];
+        full.extend_from_slice(args);
+        let out = self.lab.try_exec("d", &full)?;
+        if !out.status.success() {
+            bail!(
+                "lvsadm {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// Start `lvs-echo` on both real servers, listening on the VIP (TCP and UDP `port`).
+    pub fn start_echo_on_vip(&mut self, port: u16) -> anyhow::Result<()> {
+        let echo = bin_path("lvs-echo")?;
+        let echo = echo.to_str().context("path")?.to_string();
+        let hp = hostport(&self.vip, port);
+        for (i, rs) in ["r1", "r2"].iter().enumerate() {
+            self.lab.spawn(
+                rs,
+                &[&echo, &format!("rs{}", i + 1), "--tcp", &hp, "--udp", &hp],
+            )?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for rs in ["r1", "r2"] {
+            let filter = format!("sport = :{port}");
+            while self
+                .lab
+                .try_exec(rs, &["ss", "-Hltn", &filter])?
+                .stdout
+                .is_empty()
+            {
+                if Instant::now() > deadline {
+                    bail!("lvs-echo did not start on {rs}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// One HTTP GET from the client to the VIP.
+    pub fn http_get(&self, port: u16) -> anyhow::Result<String> {
+        let url = format!("http://{}/", hostport(&self.vip, port));
+        let out = self
+            .lab
+            .try_exec("c", &["curl", "-s", "-m", "5", "-g", &url])?;
+        if !out.status.success() {
+            bail!("curl {url} failed: {}", out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
 }
