@@ -223,5 +223,40 @@ fn bench_conn(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_conn);
+/// The peer: `std::collections::HashMap` keyed by the in-lookup tuple, same entries, same
+/// lookups, measured in the same run. It supports one lookup direction and no expiry.
+fn bench_peer(c: &mut Criterion) {
+    type Key = (u8, [u8; 16], u16, [u8; 16], u16);
+    for n in sizes() {
+        let start = Instant::now();
+        let mut m: std::collections::HashMap<Key, Conn> = std::collections::HashMap::new();
+        for i in 0..n {
+            let k = in_key(i);
+            m.insert((6, k.caddr.0, k.cport, k.vaddr.0, k.vport), conn(i, SPAN));
+        }
+        let bytes = m.capacity() * (std::mem::size_of::<(Key, Conn)>() + 1);
+        println!(
+            "peer std HashMap: {n} entries built in {:.2?}; ~{} bytes = {:.1} bytes/conn",
+            start.elapsed(),
+            bytes,
+            bytes as f64 / n as f64
+        );
+        let mut g = c.benchmark_group(format!("peer_std_hashmap/{n}"));
+        g.sample_size(if n >= 5_000_000 { 10 } else { 20 })
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        let mut j = 0u64;
+        g.bench_function("get_hit", |b| {
+            b.iter(|| {
+                j += 1;
+                let k = in_key(pick(j, n));
+                m.get(black_box(&(6, k.caddr.0, k.cport, k.vaddr.0, k.vport)))
+                    .map(|c| c.dport)
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_conn, bench_peer);
 criterion_main!(benches);

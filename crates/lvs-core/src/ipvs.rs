@@ -265,6 +265,8 @@ pub struct Ipvs {
     stats: Stats,
     next_estimate: Time,
     next_sched_timer: Time,
+    /// Entries removed since the last [`Ipvs::drain_removed`], when journaling is on.
+    removed: Option<Vec<(ConnId, Conn)>>,
 }
 
 impl Default for Ipvs {
@@ -303,6 +305,7 @@ impl Ipvs {
             conns: ConnTable::with_seed(seed),
             stats: Stats::default(),
             next_estimate: Time::ZERO.add_millis(ESTIMATOR_PERIOD_MS),
+            removed: None,
             next_sched_timer: Time::ZERO,
         }
     }
@@ -947,6 +950,9 @@ impl Ipvs {
         self.unbind_dest(&c);
         self.release_lport(&c);
         self.conns.remove(id);
+        if let Some(j) = self.removed.as_mut() {
+            j.push((id, c));
+        }
         if let Some(ct) = drop_ct {
             self.expire_conn(ct, now, true);
         }
@@ -1439,34 +1445,50 @@ impl Ipvs {
         OutVerdict::Forward { id, conn }
     }
 
-    /// Record traffic the fast path forwarded on its own for connection `id` (packets,
-    /// bytes, the last TCP flags seen per direction), as if each packet had passed
-    /// [`Ipvs::process_in`] / [`Ipvs::process_out`]; re-arms the timer from `last_seen`.
-    pub fn account_fast_path(
-        &mut self,
-        id: ConnId,
-        inbound: (u64, u64),
-        outbound: (u64, u64),
-        last_seen: Time,
-    ) {
-        let Some(c) = self.conns.get(id).copied() else {
+    /// Keep a journal of removed entries for [`Ipvs::drain_removed`] (the data path uses it
+    /// to delete its own copies of expired connections).
+    pub fn set_journal(&mut self, on: bool) {
+        self.removed = on.then(Vec::new);
+    }
+
+    /// Entries removed (expired, flushed) since the last call, with their last contents.
+    pub fn drain_removed(&mut self) -> Vec<(ConnId, Conn)> {
+        match self.removed.as_mut() {
+            Some(j) => std::mem::take(j),
+            None => Vec::new(),
+        }
+    }
+
+    /// A TCP packet of connection `id` that the fast path forwarded on its own, in
+    /// direction `dir` (Input or Output): run the state machine (with active/inactive
+    /// accounting and template assurance) and re-arm the timer, as `ip_vs_in`/`ip_vs_out`
+    /// would have.
+    pub fn observe(&mut self, id: ConnId, dir: Direction, flags: TcpFlags, now: Time) {
+        if self.conns.get(id).is_none() {
+            return;
+        }
+        self.set_state(id, dir, flags);
+        self.conn_put(id, now);
+    }
+
+    /// Add traffic the fast path counted for real server `dest` (packets and bytes each
+    /// way) to the server, its service and the totals, while the server is available.
+    pub fn add_dest_traffic(&mut self, dest: DestId, inbound: (u64, u64), outbound: (u64, u64)) {
+        let Some(d) = self.dests.try_get_mut(dest) else {
             return;
         };
-        if let Some(d) = c.dest().and_then(|d| self.dests.try_get_mut(d))
-            && d.is_available()
-        {
-            d.stats.count_in(inbound.0, inbound.1);
-            d.stats.count_out(outbound.0, outbound.1);
-            let sid = d.svc;
-            if let Some(svc) = sid.and_then(|s| self.services.get_mut(s.0 as usize)?.as_deref_mut())
-            {
-                svc.stats.count_in(inbound.0, inbound.1);
-                svc.stats.count_out(outbound.0, outbound.1);
-            }
-            self.stats.count_in(inbound.0, inbound.1);
-            self.stats.count_out(outbound.0, outbound.1);
+        if !d.is_available() {
+            return;
         }
-        self.conn_put(id, last_seen);
+        d.stats.count_in(inbound.0, inbound.1);
+        d.stats.count_out(outbound.0, outbound.1);
+        let sid = d.svc;
+        if let Some(svc) = sid.and_then(|s| self.services.get_mut(s.0 as usize)?.as_deref_mut()) {
+            svc.stats.count_in(inbound.0, inbound.1);
+            svc.stats.count_out(outbound.0, outbound.1);
+        }
+        self.stats.count_in(inbound.0, inbound.1);
+        self.stats.count_out(outbound.0, outbound.1);
     }
 
     // ------------------------------------------------------------------ timers
@@ -1475,7 +1497,28 @@ impl Ipvs {
     /// scheduler housekeeping (lblc/lblcr) and the destination trash. Call at least once
     /// a second.
     pub fn poll(&mut self, now: Time) {
+        self.poll_with(now, |_, _| None);
+    }
+
+    /// [`Ipvs::poll`] for a director whose fast path forwards packets without telling the
+    /// core each time: before an entry expires, `last_activity` is asked when the fast path
+    /// last saw it; if that is recent enough the entry is re-armed from then instead
+    /// (`ip_vs_conn_put` as it would have happened on that packet).
+    pub fn poll_with(
+        &mut self,
+        now: Time,
+        mut last_activity: impl FnMut(ConnId, &Conn) -> Option<Time>,
+    ) {
         while let Some(id) = self.conns.pop_expired(now) {
+            if let Some(c) = self.conns.get(id)
+                && let Some(seen) = last_activity(id, c)
+            {
+                let due = seen.add_millis(u64::from(c.timeout_ms));
+                if due > now {
+                    self.conns.set_expires(id, due);
+                    continue;
+                }
+            }
             self.expire_conn(id, now, false);
         }
         let due = self.next_estimate;

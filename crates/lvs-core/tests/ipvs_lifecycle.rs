@@ -870,3 +870,43 @@ fn set_timeouts_changes_established_fin_and_udp() {
     let _ = TcpState::Established;
     let _ = Protocol::Tcp;
 }
+
+// ---------------------------------------------------------------- fast-path hooks
+
+#[test]
+fn fast_path_activity_keeps_connections_alive_and_counts() {
+    use lvs_core::conn::Direction;
+    let mut ipvs = director("rr", ForwardMethod::Masq, 80, 1);
+    ipvs.set_journal(true);
+    let id = match ipvs.process_in(&syn("1.1.1.1", 1), t(0)) {
+        InVerdict::Forward { id: Some(id), .. } => id,
+        other => panic!("{other:?}"),
+    };
+    // The fast path saw the handshake's ACK: ESTABLISHED, active.
+    ipvs.observe(id, Direction::Input, TcpFlags::ACK, t(1));
+    let c = *ipvs.conns().get(id).unwrap();
+    assert_eq!(Ipvs::state_name(&c), "ESTABLISHED");
+    assert_eq!(counts(&ipvs, "192.168.1.1"), (1, 0, 0));
+    // 900 s after t=1 the entry would expire; the fast path saw it at t=800.
+    ipvs.poll_with(t(901), |_, _| Some(t(800)));
+    assert!(
+        ipvs.conns().get(id).is_some(),
+        "re-armed from the last fast-path packet"
+    );
+    assert!(ipvs.drain_removed().is_empty());
+    ipvs.poll_with(t(1700), |_, _| Some(t(800)));
+    assert!(ipvs.conns().get(id).is_none());
+    let removed = ipvs.drain_removed();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].0, id);
+    assert_eq!(removed[0].1.caddr_ip(), ip("1.1.1.1"));
+    // Fast-path counters land on the dest, the service and the totals.
+    let did = ipvs.dests_of(&tcp_svc())[0].0;
+    ipvs.add_dest_traffic(did, (10, 1000), (5, 500));
+    let s = ipvs.service(&tcp_svc()).unwrap().stats.shown();
+    assert_eq!(
+        (s.inpkts, s.inbytes, s.outpkts, s.outbytes),
+        (11, 1060, 5, 500)
+    );
+    assert_eq!(ipvs.stats().shown().outbytes, 500);
+}

@@ -84,8 +84,9 @@ pub use generate::{
 };
 pub use parse::{Embedded, Fragment, FrameInfo, TcpFlags, parse_frame};
 pub use rewrite::{
-    decrement_ttl, rewrite_icmp_error, rewrite_icmp_error_in, rewrite_icmp_error_in_fullnat,
-    rewrite_icmp_error_out, rewrite_icmp_error_out_fullnat, rewrite_tuple, set_macs,
+    complete_partial_checksum, decrement_ttl, rewrite_icmp_error, rewrite_icmp_error_in,
+    rewrite_icmp_error_in_fullnat, rewrite_icmp_error_out, rewrite_icmp_error_out_fullnat,
+    rewrite_tuple, set_macs,
 };
 
 /// A byte range of a header field.

@@ -237,6 +237,62 @@ pub fn rewrite_tuple(
     Ok(())
 }
 
+/// Turn a transport checksum that is only the pseudo-header seed of a checksum-offloaded
+/// sender into the full checksum; leave a correct full checksum alone.
+///
+/// A packet that a Linux sender handed to a device with transmit checksum offload
+/// (`CHECKSUM_PARTIAL`, e.g. any veth) carries in its TCP/UDP checksum field the folded,
+/// uncomplemented sum of the pseudo-header, and the device fills in the rest. When such a
+/// frame is copied out of the kernel (AF_XDP) and sent again as a plain packet, nothing fills
+/// it in any more. Returns `Ok(true)` when the seed was replaced by the full checksum,
+/// `Ok(false)` when the checksum already verified (or is an IPv4 UDP "no checksum" 0, or the
+/// packet is a fragment or not TCP/UDP), and [`Error::BadChecksum`] when it is neither.
+pub fn complete_partial_checksum(frame: &mut [u8]) -> Result<bool> {
+    let info = parse_frame(frame)?;
+    if info.fragment != Fragment::No {
+        return Ok(false);
+    }
+    let field = match info.protocol {
+        proto::TCP => tcp::CHECKSUM,
+        proto::UDP => udp::CHECKSUM,
+        _ => return Ok(false),
+    };
+    let l4 = info.l4_offset;
+    let at = l4 + field.start;
+    let current = be16(frame, at);
+    if info.protocol == proto::UDP && current == 0 && info.af == Af::Inet {
+        return Ok(false);
+    }
+    let alen = info.af.addr_len();
+    let segment = &frame[l4..info.l3_end];
+    let full = checksum::transport(
+        &info.saddr[..alen],
+        &info.daddr[..alen],
+        info.protocol,
+        segment,
+        field,
+    );
+    let full = if info.protocol == proto::UDP {
+        checksum::udp_nonzero(full)
+    } else {
+        full
+    };
+    if current == full {
+        return Ok(false);
+    }
+    let seed = checksum::pseudo_header(
+        &info.saddr[..alen],
+        &info.daddr[..alen],
+        info.protocol,
+        segment.len() as u32,
+    );
+    if current != seed {
+        return Err(Error::BadChecksum);
+    }
+    put16(frame, at, full);
+    Ok(true)
+}
+
 /// Rewrite an ICMP/ICMPv6 error message about a connection: the outer addresses, and the
 /// addresses and ports of the quoted packet. The general form of the four
 /// `rewrite_icmp_error_*` functions.

@@ -8,9 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use lvs_wire::build::{Builder, internet_checksum, ip_packet, verify_frame};
 use lvs_wire::{
     Af, Error, Fragment, Outer, build_icmp_frag_needed, build_icmp_port_unreachable,
-    build_icmp_time_exceeded, decap_gue, decap_ipip, decrement_ttl, encap_gue, encap_ipip,
-    parse_frame, rewrite_icmp_error_in, rewrite_icmp_error_in_fullnat, rewrite_icmp_error_out,
-    rewrite_icmp_error_out_fullnat, rewrite_tuple, set_macs,
+    build_icmp_time_exceeded, complete_partial_checksum, decap_gue, decap_ipip, decrement_ttl,
+    encap_gue, encap_ipip, parse_frame, rewrite_icmp_error_in, rewrite_icmp_error_in_fullnat,
+    rewrite_icmp_error_out, rewrite_icmp_error_out_fullnat, rewrite_tuple, set_macs,
 };
 use proptest::prelude::*;
 
@@ -1311,5 +1311,59 @@ proptest! {
         let _ = encap_gue(&bytes, &mut out, &outer4(DIP, RIP), 1, 2);
         let _ = build_icmp_frag_needed(&bytes, 1280, &mut out, ip6(DIP6));
         let _ = build_icmp_time_exceeded(&bytes, &mut out, ip4(DIP));
+    }
+}
+
+/// A checksum-offloaded sender leaves only the pseudo-header seed in the transport
+/// checksum; the slow path must replace it by the full checksum before sending the frame
+/// as a plain packet, leave correct checksums alone and refuse anything else.
+#[test]
+fn partial_checksum_seed_is_completed() {
+    use lvs_wire::checksum::pseudo_header;
+    let frames = [
+        Builder::new([2; 6], [4; 6])
+            .ipv4([10, 1, 0, 2], [10, 1, 0, 100])
+            .udp(40000, 53)
+            .payload(b"ping 0")
+            .build(),
+        Builder::new([2; 6], [4; 6])
+            .ipv4([10, 1, 0, 2], [10, 1, 0, 100])
+            .tcp(40000, 80)
+            .payload(b"GET / HTTP/1.0\r\n\r\n")
+            .build(),
+        Builder::new([2; 6], [4; 6])
+            .ipv6(
+                "fd01::2".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+                "fd01::100".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            )
+            .udp(40000, 53)
+            .payload(b"ping 1")
+            .build(),
+    ];
+    for good in frames {
+        let info = lvs_wire::parse_frame(&good).unwrap();
+        let at = info.l4_offset + if info.protocol == 6 { 16 } else { 6 };
+        let alen = if info.l4_offset == 34 { 4 } else { 16 };
+        let seed = pseudo_header(
+            &info.saddr[..alen],
+            &info.daddr[..alen],
+            info.protocol,
+            (info.l3_end - info.l4_offset) as u32,
+        );
+        let mut f = good.clone();
+        assert_eq!(
+            complete_partial_checksum(&mut f),
+            Ok(false),
+            "already complete"
+        );
+        assert_eq!(f, good);
+        f[at..at + 2].copy_from_slice(&seed.to_be_bytes());
+        assert_eq!(complete_partial_checksum(&mut f), Ok(true));
+        assert_eq!(f, good, "seed replaced by the full checksum");
+        verify_frame(&f).unwrap();
+        f[at] ^= 0x55;
+        let before = f.clone();
+        assert_eq!(complete_partial_checksum(&mut f), Err(Error::BadChecksum));
+        assert_eq!(f, before, "untouched on error");
     }
 }

@@ -1,0 +1,367 @@
+//! Shared set-up of the end-to-end tests: labs with a client, a director running `lvsd`
+//! and real servers running `lvs-echo`, all in network namespaces of their own.
+//!
+//! Every test builds its own lab with a unique prefix; the lab deletes its namespaces when
+//! dropped, also when the test fails.
+
+#![warn(missing_docs, rust_2018_idioms)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use lvs_api::client::Client;
+use lvs_testkit::{Lab, bin_path};
+
+/// Addresses of one lab, for one address family.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Client address.
+    pub client: &'static str,
+    /// Virtual address.
+    pub vip: &'static str,
+    /// Real servers' addresses.
+    pub rs: [&'static str; 2],
+    /// Prefix length of the links.
+    pub plen: u8,
+    /// Director's address on the client link.
+    pub dir_client: &'static str,
+    /// Director's addresses on the real-server links.
+    pub dir_rs: [&'static str; 2],
+}
+
+/// IPv4 addresses.
+pub const V4: Plan = Plan {
+    client: "10.1.0.2",
+    vip: "10.1.0.100",
+    rs: ["10.2.1.11", "10.2.2.12"],
+    plen: 24,
+    dir_client: "10.1.0.1",
+    dir_rs: ["10.2.1.1", "10.2.2.1"],
+};
+
+/// IPv6 addresses.
+pub const V6: Plan = Plan {
+    client: "fd01::2",
+    vip: "fd01::100",
+    rs: ["fd02:1::11", "fd02:2::12"],
+    plen: 64,
+    dir_client: "fd01::1",
+    dir_rs: ["fd02:1::1", "fd02:2::1"],
+};
+
+/// `addr:port` with IPv6 brackets.
+pub fn hostport(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+/// A running lab: namespaces `c` (client), `d` (director), `r1`, `r2` (real servers).
+#[derive(Debug)]
+pub struct Routed {
+    /// The namespaces.
+    pub lab: Lab,
+    /// The addresses.
+    pub plan: Plan,
+    /// Control socket of lvsd.
+    pub socket: String,
+    lvsd: usize,
+}
+
+impl Routed {
+    /// Separate subnets: client link and one link per real server, the director routing
+    /// between them (NAT, FULLNAT and TUN topologies), with the VIP on the director.
+    /// Real servers route via the director when `rs_default_via_director`, else they have
+    /// no route to the client (FULLNAT).
+    pub fn new(tag: &str, plan: Plan, rs_default_via_director: bool) -> anyhow::Result<Routed> {
+        Routed::build(tag, plan, rs_default_via_director, true)
+    }
+
+    /// As [`Routed::new`], choosing whether the director owns the VIP. A tunnelling
+    /// director must not: the real servers' replies (source VIP) are routed back through
+    /// it, and a router drops packets whose source is one of its own addresses.
+    pub fn build(
+        tag: &str,
+        plan: Plan,
+        rs_default_via_director: bool,
+        vip_on_director: bool,
+    ) -> anyhow::Result<Routed> {
+        let mut lab = Lab::new(tag)?;
+        for n in ["c", "d", "r1", "r2"] {
+            lab.add_ns(n)?;
+        }
+        let p = plan.plen;
+        lab.veth("c", "eth0", "d", "eth0")?;
+        lab.veth("d", "eth1", "r1", "eth0")?;
+        lab.veth("d", "eth2", "r2", "eth0")?;
+        lab.addr("c", "eth0", &format!("{}/{p}", plan.client))?;
+        lab.route("c", &["default", "via", plan.dir_client])?;
+        lab.addr("d", "eth0", &format!("{}/{p}", plan.dir_client))?;
+        let full = if plan.vip.contains(':') { 128 } else { 32 };
+        if vip_on_director {
+            lab.addr("d", "eth0", &format!("{}/{full}", plan.vip))?;
+        }
+        for (i, rs) in ["r1", "r2"].iter().enumerate() {
+            lab.addr(
+                "d",
+                &format!("eth{}", i + 1),
+                &format!("{}/{p}", plan.dir_rs[i]),
+            )?;
+            lab.addr(rs, "eth0", &format!("{}/{p}", plan.rs[i]))?;
+            if rs_default_via_director {
+                lab.route(rs, &["default", "via", plan.dir_rs[i]])?;
+            }
+        }
+        let socket = format!("/tmp/{}-lvsd.sock", lab.ns_name("d"));
+        let lvsd = bin_path("lvsd")?;
+        let lvsd = lab.spawn("d", &[lvsd.to_str().context("path")?, "--socket", &socket])?;
+        let me = Routed {
+            lab,
+            plan,
+            socket,
+            lvsd,
+        };
+        me.wait_ready()?;
+        Ok(me)
+    }
+
+    fn wait_ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.api().info().is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("lvsd did not come up on {}", self.socket);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The control API client.
+    pub fn api(&self) -> Client {
+        Client::new(&self.socket)
+    }
+
+    /// Start `lvs-echo` on both real servers (TCP and UDP on `port`).
+    pub fn start_echo(&mut self, port: u16) -> anyhow::Result<()> {
+        let echo = bin_path("lvs-echo")?;
+        let echo = echo.to_str().context("path")?.to_string();
+        for (i, rs) in ["r1", "r2"].iter().enumerate() {
+            let hp = hostport(self.plan.rs[i], port);
+            self.lab.spawn(
+                rs,
+                &[&echo, &format!("rs{}", i + 1), "--tcp", &hp, "--udp", &hp],
+            )?;
+        }
+        // Wait until both listen (TCP and UDP), so no first packet meets a closed port.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for rs in ["r1", "r2"] {
+            loop {
+                let filter = format!("sport = :{port}");
+                let t = self.lab.try_exec(rs, &["ss", "-Hltn", &filter])?;
+                let u = self.lab.try_exec(rs, &["ss", "-Hlun", &filter])?;
+                if !t.stdout.is_empty() && !u.stdout.is_empty() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("lvs-echo did not start on {rs}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// One HTTP GET from the client to `vip:port` path `/`: the echo server's line.
+    pub fn http_get(&self, port: u16) -> anyhow::Result<String> {
+        let url = format!("http://{}/", hostport(self.plan.vip, port));
+        let out = self
+            .lab
+            .try_exec("c", &["curl", "-s", "-m", "5", "-g", &url])?;
+        if !out.status.success() {
+            bail!("curl {url} failed: {}", out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Run `lvsadm ARGS` in the director's namespace against this lab's lvsd and return
+    /// (exit status, stdout, stderr).
+    pub fn lvsadm(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let bin = bin_path("lvsadm")?;
+        let mut full = vec![bin.to_str().context("path")?, "--socket", &self.socket];
+        full.extend_from_slice(args);
+        let out = self.lab.try_exec("d", &full)?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        ))
+    }
+
+    /// Run `lvsadm ARGS` and fail unless it succeeds; its standard output.
+    pub fn adm(&self, args: &[&str]) -> anyhow::Result<String> {
+        let (code, out, err) = self.lvsadm(args)?;
+        if code != 0 {
+            bail!("lvsadm {args:?} exited {code}: {err}");
+        }
+        Ok(out)
+    }
+
+    /// `n` HTTP GETs from the client: the echo lines.
+    pub fn http_gets(&self, port: u16, n: usize) -> anyhow::Result<Vec<String>> {
+        (0..n).map(|_| self.http_get(port)).collect()
+    }
+
+    /// SIGTERM lvsd and wait for it.
+    pub fn stop_lvsd(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.lab.terminate(self.lvsd)
+    }
+}
+
+/// Count lines like `server=rs1 client=...` by server.
+pub fn tally<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in lines {
+        if let Some(s) = l.split_whitespace().find_map(|w| w.strip_prefix("server=")) {
+            *m.entry(s.to_string()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// The client address an echo line reports (`client=IP:PORT`), without the port.
+pub fn client_of(line: &str) -> Option<String> {
+    let hp = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("client="))?;
+    let host = match hp.rfind(':') {
+        Some(i) => &hp[..i],
+        None => hp,
+    };
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+}
+
+/// A shared L2 segment (a bridge in namespace `s`) with the client `c`, the director `d`
+/// (owning the VIP) and the real servers `r1`, `r2` (DR and same-segment topologies).
+#[derive(Debug)]
+pub struct Bridged {
+    /// The namespaces.
+    pub lab: Lab,
+    /// Client address.
+    pub client: String,
+    /// Virtual address.
+    pub vip: String,
+    /// Real servers' addresses.
+    pub rs: [String; 2],
+    /// Control socket of lvsd.
+    pub socket: String,
+}
+
+impl Bridged {
+    /// Build the segment; `v6` picks fd00:2::/64 instead of 10.2.0.0/24.
+    pub fn new(tag: &str, v6: bool) -> anyhow::Result<Bridged> {
+        let mut lab = Lab::new(tag)?;
+        for n in ["s", "c", "d", "r1", "r2"] {
+            lab.add_ns(n)?;
+        }
+        lab.bridge("s", "br0")?;
+        let (net, plen, full) = if v6 {
+            ("fd00:2::", 64, 128)
+        } else {
+            ("10.2.0.", 24, 32)
+        };
+        let a = |host: &str| format!("{net}{host}");
+        for (i, n) in ["c", "d", "r1", "r2"].iter().enumerate() {
+            let port = format!("p{i}");
+            lab.veth(n, "eth0", "s", &port)?;
+            lab.enslave("s", &port, "br0")?;
+        }
+        lab.addr("c", "eth0", &format!("{}/{plen}", a("2")))?;
+        lab.addr("d", "eth0", &format!("{}/{plen}", a("1")))?;
+        lab.addr("d", "eth0", &format!("{}/{full}", a("100")))?;
+        lab.addr("r1", "eth0", &format!("{}/{plen}", a("11")))?;
+        lab.addr("r2", "eth0", &format!("{}/{plen}", a("12")))?;
+        let socket = format!("/tmp/{}-lvsd.sock", lab.ns_name("d"));
+        let lvsd = bin_path("lvsd")?;
+        lab.spawn("d", &[lvsd.to_str().context("path")?, "--socket", &socket])?;
+        let me = Bridged {
+            lab,
+            client: a("2"),
+            vip: a("100"),
+            rs: [a("11"), a("12")],
+            socket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Client::new(&me.socket).info().is_err() {
+            if Instant::now() > deadline {
+                bail!("lvsd did not come up");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(me)
+    }
+
+    /// Run `lvsadm ARGS` in the director's namespace; fail unless it succeeds.
+    pub fn adm(&self, args: &[&str]) -> anyhow::Result<String> {
+        let bin = bin_path("lvsadm")?;
+        let mut full = vec![bin.to_str().context("path")?, "--socket", &self.socket];
+        full.extend_from_slice(args);
+        let out = self.lab.try_exec("d", &full)?;
+        if !out.status.success() {
+            bail!(
+                "lvsadm {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// Start `lvs-echo` on both real servers, listening on the VIP (TCP and UDP `port`).
+    pub fn start_echo_on_vip(&mut self, port: u16) -> anyhow::Result<()> {
+        let echo = bin_path("lvs-echo")?;
+        let echo = echo.to_str().context("path")?.to_string();
+        let hp = hostport(&self.vip, port);
+        for (i, rs) in ["r1", "r2"].iter().enumerate() {
+            self.lab.spawn(
+                rs,
+                &[&echo, &format!("rs{}", i + 1), "--tcp", &hp, "--udp", &hp],
+            )?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for rs in ["r1", "r2"] {
+            let filter = format!("sport = :{port}");
+            while self
+                .lab
+                .try_exec(rs, &["ss", "-Hltn", &filter])?
+                .stdout
+                .is_empty()
+            {
+                if Instant::now() > deadline {
+                    bail!("lvs-echo did not start on {rs}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// One HTTP GET from the client to the VIP.
+    pub fn http_get(&self, port: u16) -> anyhow::Result<String> {
+        let url = format!("http://{}/", hostport(&self.vip, port));
+        let out = self
+            .lab
+            .try_exec("c", &["curl", "-s", "-m", "5", "-g", &url])?;
+        if !out.status.success() {
+            bail!("curl {url} failed: {}", out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}

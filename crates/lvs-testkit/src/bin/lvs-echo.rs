@@ -1,0 +1,134 @@
+//! `lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny real server for tests.
+//! `lvs-echo --udp-client ADDR:PORT [COUNT]`: send COUNT datagrams (from one socket) and
+//! print each reply on its own line; `--udp-clients` uses a new socket (source port) each
+//! time.
+//!
+//! TCP: reads an HTTP/1.x request and answers `server=NAME client=IP:PORT\n`; a request
+//! for `/bytes/N` instead returns N bytes of a fixed pseudo-random pattern (for integrity
+//! checks). UDP: answers every datagram with `server=NAME client=IP:PORT\n`. It tells which
+//! real server answered and which client address it saw.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::thread;
+
+use anyhow::{Context, bail};
+
+/// The byte at position `i` of the `/bytes/N` pattern (xorshift-like, cheap, not constant).
+fn pattern(i: u64) -> u8 {
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 29;
+    (x & 0xff) as u8
+}
+
+fn serve_tcp(name: String, s: TcpStream) -> anyhow::Result<()> {
+    let peer = s.peer_addr()?;
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    // Skip headers.
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut w = s;
+    if let Some(n) = path.strip_prefix("/bytes/") {
+        let n: u64 = n.parse().context("byte count")?;
+        write!(
+            w,
+            "HTTP/1.0 200 OK\r\nContent-Length: {n}\r\nX-Server: {name}\r\n\r\n"
+        )?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut sent = 0u64;
+        while sent < n {
+            let k = (n - sent).min(buf.len() as u64) as usize;
+            for (j, b) in buf[..k].iter_mut().enumerate() {
+                *b = pattern(sent + j as u64);
+            }
+            w.write_all(&buf[..k])?;
+            sent += k as u64;
+        }
+    } else {
+        let body = format!("server={name} client={peer}\n");
+        write!(
+            w,
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nX-Server: {name}\r\n\r\n{body}",
+            body.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--udp-client")
+        || args.first().map(String::as_str) == Some("--udp-clients")
+    {
+        return udp_client(&args);
+    }
+    let Some(name) = args.first().cloned() else {
+        bail!("usage: lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...");
+    };
+    let mut handles = Vec::new();
+    let mut it = args[1..].iter();
+    while let Some(flag) = it.next() {
+        let addr = it.next().context("address expected")?.clone();
+        let name = name.clone();
+        match flag.as_str() {
+            "--tcp" => {
+                let l = TcpListener::bind(&addr).with_context(|| format!("bind tcp {addr}"))?;
+                handles.push(thread::spawn(move || {
+                    for s in l.incoming().flatten() {
+                        let name = name.clone();
+                        thread::spawn(move || {
+                            let _ = serve_tcp(name, s);
+                        });
+                    }
+                }));
+            }
+            "--udp" => {
+                let u = UdpSocket::bind(&addr).with_context(|| format!("bind udp {addr}"))?;
+                handles.push(thread::spawn(move || {
+                    let mut buf = [0u8; 2048];
+                    while let Ok((_, peer)) = u.recv_from(&mut buf) {
+                        let msg = format!("server={name} client={peer}\n");
+                        let _ = u.send_to(msg.as_bytes(), peer);
+                    }
+                }));
+            }
+            other => bail!("unknown option {other}"),
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+fn udp_client(args: &[String]) -> anyhow::Result<()> {
+    let fresh = args[0] == "--udp-clients";
+    let addr: std::net::SocketAddr = args.get(1).context("address")?.parse()?;
+    let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1);
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let mut sock = UdpSocket::bind(bind)?;
+    let mut buf = [0u8; 2048];
+    for i in 0..count {
+        if fresh && i > 0 {
+            sock = UdpSocket::bind(bind)?;
+        }
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        sock.send_to(format!("ping {i}").as_bytes(), addr)?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) => print!("{}", String::from_utf8_lossy(&buf[..n])),
+            Err(_) => println!("timeout"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Carrying out a parsed [`Command`] against lvsd's control API, printing what ipvsadm
+//! prints and returning ipvsadm's exit status.
+
+use std::io::Write;
+
+use lvs_api::client::{Client, ClientError};
+use lvs_api::{ErrorKind, ServiceInfo};
+
+use crate::cli::{Command, ListWhat};
+use crate::error::{CliError, Operation, daemon_error};
+use crate::format::{self, Format};
+use crate::resolve::Resolver;
+
+/// What went wrong talking to lvsd, as ipvsadm would report it.
+fn api_error(op: Operation, e: ClientError) -> CliError {
+    match e {
+        ClientError::Api(a) => daemon_error(op, a.kind, &a.message),
+        ClientError::Connect { path, source } => {
+            CliError::Init(format!("cannot reach lvsd at {}: {source}", path.display()))
+        }
+        other => daemon_error(op, ErrorKind::Internal, &other.to_string()),
+    }
+}
+
+fn find<'a>(services: &'a [ServiceInfo], key: &lvs_api::ServiceKey) -> Option<&'a ServiceInfo> {
+    services.iter().find(|s| &s.spec.key == key)
+}
+
+/// Carry out `cmd` (not `-h`, `-v` or `-R`, which need no daemon) and write its output.
+pub fn execute(
+    cmd: &Command,
+    client: &Client,
+    resolver: &dyn Resolver,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Kernel(format!("writing output: {e}"));
+    match cmd {
+        Command::AddService(s) => client
+            .add_service(s)
+            .map_err(|e| api_error(Operation::AddService, e)),
+        Command::EditService(s) => client
+            .edit_service(s)
+            .map_err(|e| api_error(Operation::EditService, e)),
+        Command::DeleteService(k) => client
+            .del_service(k)
+            .map_err(|e| api_error(Operation::DeleteService, e)),
+        Command::Clear => client.clear().map_err(|e| api_error(Operation::Clear, e)),
+        Command::AddDest(r) => client
+            .add_dest(r)
+            .map_err(|e| api_error(Operation::AddDest, e)),
+        Command::EditDest(r) => client
+            .edit_dest(r)
+            .map_err(|e| api_error(Operation::EditDest, e)),
+        Command::DeleteDest(r) => client
+            .del_dest(r)
+            .map_err(|e| api_error(Operation::DeleteDest, e)),
+        Command::Zero(r) => client
+            .zero(r.service)
+            .map_err(|e| api_error(Operation::Zero, e)),
+        Command::SetTimeouts(t) => client
+            .set_timeouts(t)
+            .map_err(|e| api_error(Operation::SetTimeouts, e)),
+        Command::StartDaemon(_) => Err(CliError::Kernel(
+            "Sync daemon not supported by lvsd yet".to_string(),
+        )),
+        Command::StopDaemon(_) => Err(daemon_error(
+            Operation::StopDaemon,
+            ErrorKind::NoSuchService,
+            "",
+        )),
+        Command::Save(format) => {
+            let services = client
+                .services()
+                .map_err(|e| api_error(Operation::List, e))?;
+            let text = format::save(&services, format.numeric, resolver);
+            out.write_all(text.as_bytes()).map_err(io)
+        }
+        Command::List(req) => list(&req.what, &req.format, client, resolver, out),
+        Command::AddLaddr(r) => client
+            .add_laddr(r)
+            .map_err(|e| api_error(Operation::Laddr, e)),
+        Command::DeleteLaddr(r) => client
+            .del_laddr(r)
+            .map_err(|e| api_error(Operation::Laddr, e)),
+        Command::GetLaddr { service, format } => {
+            let l = client
+                .laddrs(service)
+                .map_err(|e| api_error(Operation::Laddr, e))?;
+            let text = format::list_laddrs(service, &l, format, resolver);
+            out.write_all(text.as_bytes()).map_err(io)
+        }
+        Command::Help { .. } | Command::Version | Command::Restore => Ok(()),
+    }
+}
+
+fn list(
+    what: &ListWhat,
+    format: &Format,
+    client: &Client,
+    resolver: &dyn Resolver,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Kernel(format!("writing output: {e}"));
+    let text = match what {
+        ListWhat::All => {
+            let info = client.info().map_err(|e| api_error(Operation::List, e))?;
+            let services = client
+                .services()
+                .map_err(|e| api_error(Operation::List, e))?;
+            format::list_all(&info, &services, format, resolver)
+        }
+        ListWhat::Service(key) => {
+            let services = client
+                .services()
+                .map_err(|e| api_error(Operation::List, e))?;
+            let svc = find(&services, key)
+                .ok_or_else(|| daemon_error(Operation::List, ErrorKind::NoSuchService, ""))?;
+            format::list_service(svc, format, resolver)
+        }
+        ListWhat::Connections => {
+            let conns = client.conns().map_err(|e| api_error(Operation::List, e))?;
+            format::list_conns(&conns, format, resolver)
+        }
+        ListWhat::Timeout => {
+            let t = client
+                .timeouts()
+                .map_err(|e| api_error(Operation::List, e))?;
+            format::list_timeout(&t)
+        }
+        // No sync daemon exists in lvsd yet: nothing runs, nothing is listed.
+        ListWhat::Daemon => format::list_daemons(&[]),
+    };
+    out.write_all(text.as_bytes()).map_err(io)
+}

@@ -1,0 +1,742 @@
+//! The data plane: the XDP fast path (`lvs-dataplane`) driven by the slow path here.
+//!
+//! * New flows: XDP redirects the first packet into an AF_XDP socket ([`crate::xsk`]). The
+//!   slow path parses it (`lvs-wire`), asks the model (`lvs-core`) for a verdict, installs
+//!   the connection's flow entries in `LVS_FLOWS` (one per direction that passes the
+//!   director) and transmits the rewritten packet itself.
+//! * Established flows never leave XDP. The XDP program counts them and runs the IPVS TCP
+//!   table; state changes come back as ring-buffer events, which the slow path feeds to the
+//!   model (`Ipvs::observe`) so listings, accounting and timeouts stay exact.
+//! * Timers: before the model expires an entry it asks when XDP last saw it
+//!   (`Ipvs::poll_with`); expired entries have their flow entries removed.
+//! * Counters: XDP's per-real-server counters are folded into the model every second.
+//!
+//! Transmitting from the slow path: packets whose destination is a routable address (NAT,
+//! FULLNAT, tunnels, replies) go through a raw IP socket, so the kernel routes them and
+//! resolves the next hop's MAC address (which later lets XDP's `bpf_fib_lookup` succeed).
+//! Direct-routing packets keep the VIP as destination, so they are sent as Ethernet frames
+//! to the real server's MAC address through the AF_XDP socket of the egress interface.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use lvs_common::{FlowKey, FlowValue, SvcKey, SvcValue, action, dir};
+use lvs_core::conn::{Conn, ConnFlags, ConnId, Direction};
+use lvs_core::{
+    ForwardMethod, InVerdict, OutVerdict, PacketMeta, Protocol, ServiceKey, TcpFlags, Time,
+};
+use lvs_dataplane::{Dataplane, LoadOptions, XdpModeChoice};
+use socket2::{Domain, Socket, Type};
+
+use crate::state::Shared;
+use crate::xsk::{XskPort, poll_readable};
+
+/// One interface lvsd serves.
+#[derive(Debug, Clone)]
+pub struct Iface {
+    /// Name.
+    pub name: String,
+    /// Index.
+    pub ifindex: u32,
+    /// MAC address.
+    pub mac: [u8; 6],
+}
+
+/// The data plane owned by the slow-path thread.
+pub struct Plane {
+    dp: Dataplane,
+    ifaces: Vec<Iface>,
+    ports: Vec<XskPort>,
+    raw4: Socket,
+    raw6: Socket,
+    /// Flow keys installed per connection.
+    installed: HashMap<ConnId, Vec<FlowKey>>,
+    services: HashSet<SvcKey>,
+    dests_max: u32,
+    dest_prev: HashMap<u32, lvs_common::DestStats>,
+    dest_slots: HashMap<u32, lvs_core::DestId>,
+    mono_start_ns: u64,
+    config_gen: u64,
+}
+
+impl std::fmt::Debug for Plane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plane")
+            .field("ifaces", &self.ifaces)
+            .finish()
+    }
+}
+
+/// Read an interface attribute from sysfs.
+fn sysfs(ifname: &str, attr: &str) -> anyhow::Result<String> {
+    let p = format!("/sys/class/net/{ifname}/{attr}");
+    Ok(std::fs::read_to_string(&p)
+        .with_context(|| format!("reading {p}"))?
+        .trim()
+        .to_string())
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut m {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(m)
+}
+
+/// Every up, non-loopback interface of the namespace.
+pub fn default_interfaces() -> anyhow::Result<Vec<String>> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/sys/class/net").context("listing interfaces")? {
+        let name = e?.file_name().to_string_lossy().to_string();
+        if name == "lo" {
+            continue;
+        }
+        let flags = u32::from_str_radix(sysfs(&name, "flags")?.trim_start_matches("0x"), 16)?;
+        let is_bridge = std::path::Path::new(&format!("/sys/class/net/{name}/bridge")).exists();
+        // IFF_UP; bridges are served through their ports.
+        if flags & 1 != 0 && !is_bridge {
+            v.push(name);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn rx_queues(ifname: &str) -> u32 {
+    std::fs::read_dir(format!("/sys/class/net/{ifname}/queues"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+                .count() as u32
+        })
+        .unwrap_or(1)
+        .clamp(1, lvs_common::XSK_QUEUES_PER_IF)
+}
+
+/// CLOCK_MONOTONIC now, in nanoseconds (the clock of `bpf_ktime_get_ns`).
+#[allow(unsafe_code)]
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn write_sysctl(path: &str, value: &str) {
+    if let Err(e) = std::fs::write(path, value) {
+        tracing::warn!(%path, error = %e, "could not set sysctl");
+    }
+}
+
+/// The address the kernel would use as source towards `dst` (no packet is sent).
+fn route_source(dst: IpAddr) -> anyhow::Result<IpAddr> {
+    let any: SocketAddr = if dst.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let s = UdpSocket::bind(any)?;
+    s.connect(SocketAddr::new(dst, 9))
+        .with_context(|| format!("no route to {dst}"))?;
+    Ok(s.local_addr()?.ip())
+}
+
+/// The neighbour entry (interface, MAC) of `ip`, if the kernel has a usable one.
+fn neighbour(ip: IpAddr) -> Option<(String, [u8; 6])> {
+    let out = std::process::Command::new("ip")
+        .args([
+            if ip.is_ipv4() { "-4" } else { "-6" },
+            "neigh",
+            "show",
+            &ip.to_string(),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        // "10.0.0.2 dev eth0 lladdr aa:bb:cc:dd:ee:ff REACHABLE"
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let dev = f
+            .iter()
+            .position(|x| *x == "dev")
+            .and_then(|i| f.get(i + 1));
+        let mac = f
+            .iter()
+            .position(|x| *x == "lladdr")
+            .and_then(|i| f.get(i + 1));
+        if let (Some(dev), Some(mac)) = (dev, mac) {
+            if line.contains("FAILED") || line.contains("INCOMPLETE") {
+                continue;
+            }
+            if let Some(m) = parse_mac(mac) {
+                return Some((dev.to_string(), m));
+            }
+        }
+    }
+    None
+}
+
+/// Make the kernel resolve `ip`'s MAC address: a datagram to the discard port.
+fn provoke_neighbour(ip: IpAddr) {
+    let any: SocketAddr = if ip.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    if let Ok(s) = UdpSocket::bind(any) {
+        let _ = s.send_to(b"lvsd-arp", SocketAddr::new(ip, 9));
+    }
+}
+
+fn tcp_flags(f: lvs_wire::TcpFlags) -> TcpFlags {
+    TcpFlags {
+        syn: f.syn(),
+        fin: f.fin(),
+        ack: f.ack(),
+        rst: f.rst(),
+    }
+}
+
+fn to_ip(af: lvs_wire::Af, a: &[u8; 16]) -> IpAddr {
+    match af {
+        lvs_wire::Af::Inet => IpAddr::from([a[0], a[1], a[2], a[3]]),
+        lvs_wire::Af::Inet6 => IpAddr::from(*a),
+    }
+}
+
+impl Plane {
+    /// Load the XDP program, attach it to `names`, open the AF_XDP sockets.
+    pub fn start(names: &[String]) -> anyhow::Result<Plane> {
+        // bpf_fib_lookup only forwards on interfaces with forwarding on; a NAT director
+        // needs it anyway.
+        write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+        write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+        let opts = LoadOptions::default();
+        let dests_max = opts.dests_max;
+        let mut dp = Dataplane::load(opts).context("loading the XDP program")?;
+        let mut ifaces = Vec::new();
+        let mut ports = Vec::new();
+        for (slot, name) in names.iter().enumerate() {
+            let slot = u32::try_from(slot)?;
+            if slot >= lvs_common::MAX_IFSLOTS {
+                bail!("at most {} interfaces", lvs_common::MAX_IFSLOTS);
+            }
+            let ifindex: u32 = sysfs(name, "ifindex")?.parse()?;
+            let mac = parse_mac(&sysfs(name, "address")?).unwrap_or([0; 6]);
+            let mode = dp
+                .attach(name, XdpModeChoice::Auto)
+                .with_context(|| format!("attaching XDP to {name}"))?;
+            tracing::info!(interface = %name, %mode, "XDP attached");
+            dp.set_ifslot(ifindex, slot)?;
+            for q in 0..rx_queues(name) {
+                let port = XskPort::open(name, q)
+                    .with_context(|| format!("AF_XDP socket on {name} queue {q}"))?;
+                dp.set_xsk(slot, q, port.fd())?;
+                ports.push(port);
+            }
+            ifaces.push(Iface {
+                name: name.clone(),
+                ifindex,
+                mac,
+            });
+        }
+        let raw4 = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(socket2::Protocol::from(libc::IPPROTO_RAW)),
+        )
+        .context("raw IPv4 socket")?;
+        let raw6 = Socket::new(
+            Domain::IPV6,
+            Type::RAW,
+            Some(socket2::Protocol::from(libc::IPPROTO_RAW)),
+        )
+        .context("raw IPv6 socket")?;
+        // Sending with a client's (non-local) source address.
+        let _ = raw6.set_ip_transparent_v6(true);
+        Ok(Plane {
+            dp,
+            ifaces,
+            ports,
+            raw4,
+            raw6,
+            installed: HashMap::new(),
+            services: HashSet::new(),
+            dests_max,
+            dest_prev: HashMap::new(),
+            dest_slots: HashMap::new(),
+            mono_start_ns: 0,
+            config_gen: u64::MAX,
+        })
+    }
+
+    /// Detach every XDP program.
+    pub fn stop(&mut self) {
+        if let Err(e) = self.dp.detach_all() {
+            tracing::warn!(error = %e, "detaching XDP");
+        }
+    }
+
+    /// The slow-path loop; returns when `stop` is set.
+    pub fn run(mut self, shared: Shared, stop: Arc<AtomicBool>) {
+        // Align the model's clock with CLOCK_MONOTONIC once.
+        {
+            let d = shared.lock();
+            let now_ms = d.now().as_millis();
+            self.mono_start_ns = monotonic_ns().saturating_sub(now_ms * 1_000_000);
+        }
+        let mut last_stats = Instant::now();
+        let mut last_poll = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let mut fds: Vec<i32> = self.ports.iter().map(XskPort::fd).collect();
+            {
+                use std::os::fd::AsRawFd;
+                fds.push(self.dp.events_fd().as_raw_fd());
+            }
+            let ready = poll_readable(&fds, 20);
+            let mut frames: Vec<(u32, Vec<u8>)> = Vec::new();
+            for i in ready {
+                if let Some(p) = self.ports.get_mut(i) {
+                    let ifindex = p.ifindex;
+                    p.recv(|f| frames.push((ifindex, f.to_vec())));
+                }
+            }
+            let mut d = shared.lock();
+            let now = d.now();
+            self.sync_config(&mut d);
+            for (ifindex, f) in frames {
+                if let Err(e) = self.handle_frame(&mut d, ifindex, f, now) {
+                    tracing::debug!(error = %e, "slow path dropped a packet");
+                }
+            }
+            self.drain_events(&mut d, now);
+            if last_poll.elapsed() >= Duration::from_millis(100) {
+                last_poll = Instant::now();
+                self.expire(&mut d, now);
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                self.fold_dest_stats(&mut d);
+            }
+        }
+        self.stop();
+    }
+
+    /// Mirror the services into `LVS_SERVICES` and re-point flows of connections whose
+    /// real server went away, when the configuration changed.
+    fn sync_config(&mut self, d: &mut crate::state::Daemon) {
+        if d.config_gen == self.config_gen {
+            return;
+        }
+        self.config_gen = d.config_gen;
+        d.applied_gen = Some(d.config_gen);
+        let mut want = HashSet::new();
+        for s in d.ipvs.services() {
+            if let ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } = *s.key()
+            {
+                want.insert(SvcKey::new(protocol.number(), addr, port));
+                want.insert(SvcKey::vaddr_marker(addr));
+            }
+        }
+        for k in self.services.difference(&want).copied().collect::<Vec<_>>() {
+            let _ = self.dp.remove_service(&k);
+            self.services.remove(&k);
+        }
+        for k in want {
+            if !self.services.contains(&k) {
+                let flags = if k.proto == 0 {
+                    lvs_common::SVC_F_VADDR
+                } else {
+                    0
+                };
+                if self
+                    .dp
+                    .insert_service(&k, &SvcValue { svc_id: 0, flags })
+                    .is_ok()
+                {
+                    self.services.insert(k);
+                }
+            }
+        }
+        // Connections whose real server is no longer available: drop their packets in XDP
+        // (expire_nodest_conn = 0), as `ip_vs_in` does.
+        let gone: Vec<ConnId> = self
+            .installed
+            .keys()
+            .copied()
+            .filter(|id| {
+                d.ipvs
+                    .conns()
+                    .get(*id)
+                    .and_then(Conn::dest)
+                    .and_then(|did| d.ipvs.dest(did))
+                    .is_none_or(|dest| !dest.is_available())
+            })
+            .collect();
+        for id in gone {
+            if let Some(keys) = self.installed.get(&id) {
+                for k in keys {
+                    if let Ok(Some(mut v)) = self.dp.flow(k) {
+                        v.action = action::DROP;
+                        let _ = self.dp.insert_flow(k, &v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_frame(
+        &mut self,
+        d: &mut crate::state::Daemon,
+        ingress: u32,
+        mut frame: Vec<u8>,
+        now: Time,
+    ) -> anyhow::Result<()> {
+        // Frames from checksum-offloaded senders (veth) carry only the checksum seed; the
+        // frame leaves as a plain packet, so complete it (and drop corrupt ones, as the
+        // kernel would).
+        lvs_wire::complete_partial_checksum(&mut frame).map_err(|e| anyhow!("checksum: {e:?}"))?;
+        let info = lvs_wire::parse_frame(&frame).map_err(|e| anyhow!("parse: {e:?}"))?;
+        if info.icmp_error.is_some() {
+            bail!("ICMP errors for connections are not handled by the slow path yet");
+        }
+        let protocol = Protocol::from_number(info.protocol)
+            .ok_or_else(|| anyhow!("protocol {}", info.protocol))?;
+        let saddr = to_ip(info.af, &info.saddr);
+        let daddr = to_ip(info.af, &info.daddr);
+        let pkt = PacketMeta {
+            protocol,
+            saddr,
+            sport: info.sport,
+            daddr,
+            dport: info.dport,
+            fwmark: 0,
+            tcp: tcp_flags(info.tcp_flags),
+            sctp_init: false,
+            len: info.ip_len,
+        };
+        match d.ipvs.process_in(&pkt, now) {
+            InVerdict::Forward { id, conn } => {
+                if let Some(id) = id {
+                    self.install(id, &conn);
+                }
+                self.transmit_in(&mut frame, &conn, ingress)
+            }
+            InVerdict::Unreachable | InVerdict::Drop => Ok(()),
+            InVerdict::Pass => match d.ipvs.process_out(&pkt, now) {
+                OutVerdict::Forward { conn, .. } => self.transmit_out(&mut frame, &conn),
+                OutVerdict::Pass => Ok(()),
+            },
+        }
+    }
+
+    fn dest_slot(&mut self, conn: &Conn) -> u32 {
+        let Some(did) = conn.dest() else { return 0 };
+        let slot = did.0 % self.dests_max;
+        self.dest_slots.insert(slot, did);
+        slot
+    }
+
+    /// Install the flow entries of a new connection (idempotent).
+    fn install(&mut self, id: ConnId, c: &Conn) {
+        if self.installed.contains_key(&id) {
+            return;
+        }
+        let slot = self.dest_slot(c);
+        let proto = c.protocol;
+        let af = if c.af == 0 {
+            lvs_common::AF_INET
+        } else {
+            lvs_common::AF_INET6
+        };
+        let caddr = c.caddr_ip();
+        let vaddr = c.vaddr_ip();
+        let daddr = c.daddr_ip();
+        let noout = c.flags.has(ConnFlags::NOOUTPUT);
+        let in_dir = if noout { dir::INPUT_ONLY } else { dir::INPUT };
+        let in_key = FlowKey::new(proto, caddr, c.cport, vaddr, c.vport);
+        let mut keys = Vec::new();
+        let fwd = c.flags.fwd();
+        let in_val = match fwd {
+            ForwardMethod::Masq => {
+                FlowValue::new(action::NAT_IN, in_dir, af, id, slot).with_dst(daddr, c.dport)
+            }
+            ForwardMethod::FullNat => FlowValue::new(action::FNAT_IN, in_dir, af, id, slot)
+                .with_src(c.laddr_ip(), c.lport)
+                .with_dst(daddr, c.dport),
+            ForwardMethod::Route => {
+                FlowValue::new(action::DR, in_dir, af, id, slot).with_dst(daddr, 0)
+            }
+            ForwardMethod::Tunnel => {
+                let src = route_source(daddr).unwrap_or(daddr);
+                let out_af = if daddr.is_ipv4() {
+                    lvs_common::AF_INET
+                } else {
+                    lvs_common::AF_INET6
+                };
+                let mut v = FlowValue::new(action::TUN_IPIP, in_dir, out_af, id, slot)
+                    .with_src(src, 0)
+                    .with_dst(daddr, 0);
+                v.out_af = out_af;
+                v
+            }
+            _ => FlowValue::new(action::PUNT, in_dir, af, id, slot),
+        };
+        if self.dp.insert_flow(&in_key, &in_val).is_ok() {
+            keys.push(in_key);
+        }
+        match fwd {
+            ForwardMethod::Masq => {
+                let k = FlowKey::new(proto, daddr, c.dport, caddr, c.cport);
+                let v = FlowValue::new(action::NAT_OUT, dir::OUTPUT, af, id, slot)
+                    .with_src(vaddr, c.vport);
+                if self.dp.insert_flow(&k, &v).is_ok() {
+                    keys.push(k);
+                }
+            }
+            ForwardMethod::FullNat => {
+                let k = FlowKey::new(proto, daddr, c.dport, c.laddr_ip(), c.lport);
+                let v = FlowValue::new(action::FNAT_OUT, dir::OUTPUT, af, id, slot)
+                    .with_src(vaddr, c.vport)
+                    .with_dst(caddr, c.cport);
+                if self.dp.insert_flow(&k, &v).is_ok() {
+                    keys.push(k);
+                }
+            }
+            _ => {}
+        }
+        let state = lvs_common::ConnState {
+            state: c.state,
+            ..Default::default()
+        };
+        let _ = self.dp.set_conn(id, &state);
+        self.installed.insert(id, keys);
+    }
+
+    fn send_ip(&self, frame: &[u8], dst: IpAddr) -> anyhow::Result<()> {
+        let ip = frame.get(14..).ok_or_else(|| anyhow!("short frame"))?;
+        let sock = if dst.is_ipv4() {
+            &self.raw4
+        } else {
+            &self.raw6
+        };
+        sock.send_to(ip, &SocketAddr::new(dst, 0).into())
+            .with_context(|| format!("raw send to {dst}"))?;
+        Ok(())
+    }
+
+    fn transmit_in(&mut self, frame: &mut [u8], c: &Conn, ingress: u32) -> anyhow::Result<()> {
+        let daddr = c.daddr_ip();
+        lvs_wire::decrement_ttl(frame).map_err(|e| anyhow!("ttl: {e:?}"))?;
+        match c.flags.fwd() {
+            ForwardMethod::Masq => {
+                lvs_wire::rewrite_tuple(frame, None, Some((daddr, c.dport)))
+                    .map_err(|e| anyhow!("rewrite: {e:?}"))?;
+                self.send_ip(frame, daddr)
+            }
+            ForwardMethod::FullNat => {
+                lvs_wire::rewrite_tuple(
+                    frame,
+                    Some((c.laddr_ip(), c.lport)),
+                    Some((daddr, c.dport)),
+                )
+                .map_err(|e| anyhow!("rewrite: {e:?}"))?;
+                self.send_ip(frame, daddr)
+            }
+            ForwardMethod::Tunnel => {
+                let src = route_source(daddr)?;
+                let mut out = vec![0u8; frame.len() + 64];
+                let n = lvs_wire::encap_ipip(
+                    frame,
+                    &mut out,
+                    &lvs_wire::Outer {
+                        src_mac: [0; 6],
+                        dst_mac: [0; 6],
+                        src,
+                        dst: daddr,
+                    },
+                )
+                .map_err(|e| anyhow!("encap: {e:?}"))?;
+                self.send_ip(&out[..n], daddr)
+            }
+            ForwardMethod::Route => self.send_l2(frame, daddr, ingress),
+            other => bail!("forwarding method {other:?} not supported by the data plane"),
+        }
+    }
+
+    /// Direct routing: the frame keeps its IP header; only the MACs change.
+    fn send_l2(&mut self, frame: &mut [u8], rip: IpAddr, _ingress: u32) -> anyhow::Result<()> {
+        let mut n = neighbour(rip);
+        if n.is_none() {
+            provoke_neighbour(rip);
+            for _ in 0..20 {
+                std::thread::sleep(Duration::from_millis(10));
+                n = neighbour(rip);
+                if n.is_some() {
+                    break;
+                }
+            }
+        }
+        let (dev, mac) = n.ok_or_else(|| anyhow!("no MAC address for real server {rip}"))?;
+        let iface = self
+            .ifaces
+            .iter()
+            .find(|i| i.name == dev)
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!("real server {rip} is behind {dev}, which lvsd does not serve")
+            })?;
+        lvs_wire::set_macs(frame, iface.mac, mac).map_err(|e| anyhow!("macs: {e:?}"))?;
+        let port = self
+            .ports
+            .iter_mut()
+            .find(|p| p.ifindex == iface.ifindex)
+            .ok_or_else(|| anyhow!("no AF_XDP socket on {dev}"))?;
+        if !port.send(frame) {
+            bail!("AF_XDP transmit ring full on {dev}");
+        }
+        Ok(())
+    }
+
+    fn transmit_out(&mut self, frame: &mut [u8], c: &Conn) -> anyhow::Result<()> {
+        lvs_wire::decrement_ttl(frame).map_err(|e| anyhow!("ttl: {e:?}"))?;
+        let caddr = c.caddr_ip();
+        match c.flags.fwd() {
+            ForwardMethod::Masq => {
+                lvs_wire::rewrite_tuple(frame, Some((c.vaddr_ip(), c.vport)), None)
+                    .map_err(|e| anyhow!("rewrite: {e:?}"))?;
+            }
+            ForwardMethod::FullNat => {
+                lvs_wire::rewrite_tuple(
+                    frame,
+                    Some((c.vaddr_ip(), c.vport)),
+                    Some((caddr, c.cport)),
+                )
+                .map_err(|e| anyhow!("rewrite: {e:?}"))?;
+            }
+            other => bail!("no replies pass the director for {other:?}"),
+        }
+        self.send_ip(frame, caddr)
+    }
+
+    /// State changes XDP saw: run them through the model.
+    fn drain_events(&mut self, d: &mut crate::state::Daemon, now: Time) {
+        while let Some(ev) = self.dp.next_event() {
+            if ev.kind != lvs_common::EV_STATE {
+                continue;
+            }
+            let flags = TcpFlags {
+                fin: ev.tcp_flags & 0x01 != 0,
+                syn: ev.tcp_flags & 0x02 != 0,
+                rst: ev.tcp_flags & 0x04 != 0,
+                ack: ev.tcp_flags & 0x10 != 0,
+            };
+            let dir = if ev.dir == dir::OUTPUT {
+                Direction::Output
+            } else {
+                Direction::Input
+            };
+            d.ipvs.observe(ev.conn_id, dir, flags, now);
+        }
+    }
+
+    /// Expire what is due, asking XDP when it last saw each entry; remove the flows of
+    /// whatever the model removed.
+    fn expire(&mut self, d: &mut crate::state::Daemon, now: Time) {
+        let dp = &self.dp;
+        let start = self.mono_start_ns;
+        let installed = &self.installed;
+        d.ipvs.poll_with(now, |id, _| {
+            if !installed.contains_key(&id) {
+                return None;
+            }
+            let st = dp.conn(id).ok()?;
+            (st.last_seen_ns != 0)
+                .then(|| Time::from_millis(st.last_seen_ns.saturating_sub(start) / 1_000_000))
+        });
+        for (id, _) in d.ipvs.drain_removed() {
+            if let Some(keys) = self.installed.remove(&id) {
+                for k in keys {
+                    let _ = self.dp.remove_flow(&k);
+                }
+            }
+        }
+    }
+
+    /// Fold XDP's per-real-server counters into the model.
+    fn fold_dest_stats(&mut self, d: &mut crate::state::Daemon) {
+        for (&slot, &did) in &self.dest_slots {
+            let Ok(now) = self.dp.dest_stats(slot) else {
+                continue;
+            };
+            let prev = self.dest_prev.insert(slot, now).unwrap_or_default();
+            let din = (
+                now.pkts_in.saturating_sub(prev.pkts_in),
+                now.bytes_in.saturating_sub(prev.bytes_in),
+            );
+            let dout = (
+                now.pkts_out.saturating_sub(prev.pkts_out),
+                now.bytes_out.saturating_sub(prev.bytes_out),
+            );
+            if din != (0, 0) || dout != (0, 0) {
+                d.ipvs.add_dest_traffic(did, din, dout);
+            }
+        }
+    }
+}
+
+/// Start the slow-path thread over interfaces `names` (all up ones when empty).
+pub fn spawn(
+    names: &[String],
+    shared: Shared,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let names = if names.is_empty() {
+        default_interfaces()?
+    } else {
+        names.to_vec()
+    };
+    if names.is_empty() {
+        bail!("no up interface to serve (use --interface)");
+    }
+    // The plane holds raw pointers into AF_XDP memory, so it is built on the thread that
+    // uses it; the thread reports whether starting worked.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("lvsd-slowpath".into())
+        .spawn(move || match Plane::start(&names) {
+            Ok(plane) => {
+                {
+                    let mut d = shared.lock();
+                    d.ipvs.set_journal(true);
+                    d.changed();
+                }
+                let _ = tx.send(Ok(()));
+                plane.run(shared, stop);
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        })?;
+    match rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => bail!("the slow-path thread died while starting"),
+    }
+}
