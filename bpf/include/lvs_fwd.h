@@ -45,9 +45,13 @@ static __always_inline int lvs_punt(const struct lvs_pkt *pkt, __u32 reason)
 
 /* Route the packet as it will leave: for NAT/FULLNAT/DR towards its new destination
  * (DR: the real server new_daddr, the L3 destination stays the VIP), for TUN towards the
- * outer destination. tot_len is the IP length after the rewrite so that the kernel checks
- * it against the route MTU (BPF_FIB_LKUP_RET_FRAG_NEEDED). Returns the BPF_FIB_LKUP_RET_*
- * code (or a negative error). */
+ * outer destination. For tunnels tot_len is the IP length after encapsulation so that the
+ * kernel checks it against the route MTU (BPF_FIB_LKUP_RET_FRAG_NEEDED: the slow path sends
+ * the client ICMP fragmentation-needed). For the other methods the length does not change
+ * and tot_len stays 0 (no MTU check): in generic (SKB) mode XDP also sees GRO/GSO
+ * aggregates far larger than the MTU, which the transmit path segments again; checking
+ * them would punt every bulk-transfer segment. Returns the BPF_FIB_LKUP_RET_* code (or a
+ * negative error). */
 static __always_inline int lvs_fib_lookup(struct xdp_md *ctx, const struct lvs_pkt *pkt,
 					  const struct lvs_flow_value *fv,
 					  struct bpf_fib_lookup *fib)
@@ -61,7 +65,7 @@ static __always_inline int lvs_fib_lookup(struct xdp_md *ctx, const struct lvs_p
 	const __u8 *dst = new_dst ? fv->new_daddr : pkt->key.daddr;
 
 	fib->ifindex = pkt->ifindex;
-	fib->tot_len = pkt->ip_len + (tun ? lvs_encap_len(fv) : 0);
+	fib->tot_len = tun ? pkt->ip_len + lvs_encap_len(fv) : 0;
 	if (tun) {
 		fib->l4_protocol = a == LVS_A_TUN_GUE ? IPPROTO_UDP :
 			(pkt->key.af == LVS_AF_INET6 ? LVS_IPPROTO_IPV6 : LVS_IPPROTO_IPIP);

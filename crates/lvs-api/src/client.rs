@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::{ApiError, ConnInfo, DestDelete, DestRequest, Info, LaddrInfo, LaddrRequest};
+use crate::{
+    ApiError, ConnInfo, DataplaneStatus, DestDelete, DestRequest, Info, LaddrInfo, LaddrRequest,
+};
 use crate::{ServiceInfo, ServiceKey, ServiceSpec, Timeouts, ZeroRequest, paths};
 
 /// Why a request failed.
@@ -188,6 +190,11 @@ impl Client {
     /// `--del-laddr`.
     pub fn del_laddr(&self, req: &LaddrRequest) -> Result<(), ClientError> {
         self.call("DELETE", paths::LADDRS, Some(req))
+    }
+
+    /// The data plane's status.
+    pub fn dataplane(&self) -> Result<DataplaneStatus, ClientError> {
+        self.call::<(), _>("GET", paths::DATAPLANE, None)
     }
 
     /// `--get-laddr`.

@@ -303,6 +303,19 @@ pub struct LaddrInfo {
     pub used_ports: u32,
 }
 
+/// `GET /v1/dataplane`: what the XDP data path is doing (refreshed every second).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneStatus {
+    /// Whether a data plane runs (false with `lvsd --no-dataplane`).
+    pub running: bool,
+    /// Interfaces served and their XDP mode (`native` / `generic`).
+    pub interfaces: Vec<(String, String)>,
+    /// Entries in the XDP flow table (one per direction that passes the director).
+    pub flows: u64,
+    /// Global XDP counters by outcome (`rx`, `fwd_redirect`, `punt_new`…).
+    pub counters: Vec<(String, u64)>,
+}
+
 /// Body of real-server requests: which service, which server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestRequest {
@@ -407,4 +420,6 @@ pub mod paths {
     pub const LADDRS: &str = "/v1/laddrs";
     /// `POST` ([`super::ServiceKey`]): `Vec<LaddrInfo>`.
     pub const LADDRS_LIST: &str = "/v1/laddrs/list";
+    /// `GET`: [`super::DataplaneStatus`].
+    pub const DATAPLANE: &str = "/v1/dataplane";
 }

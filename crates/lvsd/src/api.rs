@@ -56,6 +56,7 @@ pub fn router(state: Shared) -> Router {
         .route(paths::TIMEOUTS, get(get_timeouts).put(set_timeouts))
         .route(paths::LADDRS, post(add_laddr).delete(del_laddr))
         .route(paths::LADDRS_LIST, post(list_laddrs))
+        .route(paths::DATAPLANE, get(dataplane))
         .with_state(state)
 }
 
@@ -281,4 +282,8 @@ async fn list_laddrs(
             })
             .collect(),
     ))
+}
+
+async fn dataplane(State(s): State<Shared>) -> ApiResult<api::DataplaneStatus> {
+    Ok(Json(s.lock().dataplane.clone()))
 }

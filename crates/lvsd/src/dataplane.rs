@@ -326,6 +326,7 @@ impl Plane {
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
                 self.fold_dest_stats(&mut d);
+                d.dataplane = self.status();
             }
         }
         self.stop();
@@ -673,6 +674,26 @@ impl Plane {
                     let _ = self.dp.remove_flow(&k);
                 }
             }
+        }
+    }
+
+    fn status(&self) -> lvs_api::DataplaneStatus {
+        lvs_api::DataplaneStatus {
+            running: true,
+            interfaces: self
+                .dp
+                .attached()
+                .into_iter()
+                .map(|(n, m)| (n, m.to_string()))
+                .collect(),
+            flows: self.dp.flows().map_or(0, |f| f.len() as u64),
+            counters: self
+                .dp
+                .stats()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.name().to_string(), v))
+                .collect(),
         }
     }
 

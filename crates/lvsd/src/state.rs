@@ -17,6 +17,8 @@ pub struct Daemon {
     pub config_gen: u64,
     /// The last `config_gen` the data plane has applied (`None`: no data plane).
     pub applied_gen: Option<u64>,
+    /// The data plane's status, refreshed by the slow path every second.
+    pub dataplane: lvs_api::DataplaneStatus,
     start: Instant,
 }
 
@@ -28,6 +30,7 @@ impl Daemon {
             proxy_protocol: HashSet::new(),
             config_gen: 0,
             applied_gen: None,
+            dataplane: lvs_api::DataplaneStatus::default(),
             start: Instant::now(),
         }
     }

@@ -1,4 +1,5 @@
 //! `lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny real server for tests.
+//! `lvs-echo --pattern N`: write the N bytes `/bytes/N` serves to standard output.
 //! `lvs-echo --udp-client ADDR:PORT [COUNT]`: send COUNT datagrams (from one socket) and
 //! print each reply on its own line; `--udp-clients` uses a new socket (source port) each
 //! time.
@@ -64,6 +65,22 @@ fn serve_tcp(name: String, s: TcpStream) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--pattern") {
+        // The bytes `/bytes/N` serves, for comparing checksums of transfers.
+        let n: u64 = args.get(1).context("byte count")?.parse()?;
+        let mut out = std::io::stdout().lock();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut done = 0u64;
+        while done < n {
+            let k = (n - done).min(buf.len() as u64) as usize;
+            for (j, b) in buf[..k].iter_mut().enumerate() {
+                *b = pattern(done + j as u64);
+            }
+            out.write_all(&buf[..k])?;
+            done += k as u64;
+        }
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("--udp-client")
         || args.first().map(String::as_str) == Some("--udp-clients")
     {
