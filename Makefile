@@ -4,7 +4,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
-APT_PACKAGES := build-essential pkg-config
+# clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
+# curl, tcpdump: the network-namespace tests and the demo lab.
+APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
+	iproute2 ethtool curl tcpdump
 
 .PHONY: all deps build test lint unit demo bench clean
 
@@ -20,6 +23,7 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+	@if [ "$$(id -u)" = 0 ]; then mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; fi
 
 build: deps
 	$(CARGO) build --release --workspace --all-targets
@@ -28,9 +32,13 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Unprivileged tests first (default members), then the privileged ones: BPF_PROG_TEST_RUN
+# fixtures and the end-to-end tests in network namespaces (they need the binaries).
 unit: deps
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p lvsd -p lvs-dataplane -p lvs-e2e --all-targets
 
 test: lint unit
 

@@ -112,3 +112,42 @@ fn nat_udp_ipv4() {
             .all(|d| d.inactconns == 5 && d.activeconns == 0)
     );
 }
+
+#[test]
+fn icmp_port_unreachable_from_a_real_server_reaches_the_client() {
+    let mut lab = Routed::new("ni4", V4, true).expect("lab");
+    lab.start_echo(8080).unwrap();
+    // Nothing listens on 8081: the real server answers ICMP port unreachable, quoting
+    // client -> RIP:8081; the director must translate it to quote client -> VIP:54.
+    let vip = hostport(lab.plan.vip, 54);
+    lab.adm(&["-A", "-u", &vip, "-s", "rr"]).unwrap();
+    lab.adm(&[
+        "-a",
+        "-u",
+        &vip,
+        "-r",
+        &hostport(lab.plan.rs[0], 8081),
+        "-m",
+    ])
+    .unwrap();
+    let echo = lvs_testkit::bin_path("lvs-echo").unwrap();
+    let out = lab
+        .lab
+        .exec("c", &[echo.to_str().unwrap(), "--udp-clients", &vip, "3"])
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| *l == "refused").count(),
+        3,
+        "{text}"
+    );
+    // The status is refreshed every second.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let st = lab.api().dataplane().unwrap();
+    let punted = st
+        .counters
+        .iter()
+        .find(|(k, _)| k == "punt_icmp")
+        .map_or(0, |(_, v)| *v);
+    assert!(punted >= 3, "{st:?}");
+}

@@ -411,8 +411,8 @@ impl Plane {
         // kernel would).
         lvs_wire::complete_partial_checksum(&mut frame).map_err(|e| anyhow!("checksum: {e:?}"))?;
         let info = lvs_wire::parse_frame(&frame).map_err(|e| anyhow!("parse: {e:?}"))?;
-        if info.icmp_error.is_some() {
-            bail!("ICMP errors for connections are not handled by the slow path yet");
+        if let Some(e) = info.icmp_error {
+            return self.handle_icmp_error(d, &mut frame, info.af, &e, ingress);
         }
         let protocol = Protocol::from_number(info.protocol)
             .ok_or_else(|| anyhow!("protocol {}", info.protocol))?;
@@ -442,6 +442,96 @@ impl Plane {
                 OutVerdict::Pass => Ok(()),
             },
         }
+    }
+
+    /// An ICMP error about a packet of a connection (reference §4.5): the quoted packet is
+    /// looked up inverted, then the error is translated like the connection's packets.
+    fn handle_icmp_error(
+        &mut self,
+        d: &mut crate::state::Daemon,
+        frame: &mut [u8],
+        af: lvs_wire::Af,
+        e: &lvs_wire::Embedded,
+        ingress: u32,
+    ) -> anyhow::Result<()> {
+        use lvs_core::conn::Addr16;
+        use lvs_core::conn::table::{InKey, OutKey};
+        let core_af = match af {
+            lvs_wire::Af::Inet => lvs_core::Af::Inet,
+            lvs_wire::Af::Inet6 => lvs_core::Af::Inet6,
+        };
+        // From the client side, about our reply VIP:vport -> CIP:cport.
+        let in_key = InKey {
+            af: core_af,
+            protocol: e.protocol,
+            caddr: Addr16(e.daddr),
+            cport: e.dport,
+            vaddr: Addr16(e.saddr),
+            vport: e.sport,
+        };
+        if let Some(c) = d
+            .ipvs
+            .conns()
+            .in_get(&in_key)
+            .and_then(|id| d.ipvs.conns().get(id))
+            .copied()
+        {
+            let (daddr, dport) = (c.daddr_ip(), c.dport);
+            let bad = |e: lvs_wire::Error| anyhow!("ICMP rewrite: {e:?}");
+            return match c.flags.fwd() {
+                ForwardMethod::Masq => {
+                    lvs_wire::rewrite_icmp_error_in(frame, daddr, dport).map_err(bad)?;
+                    lvs_wire::decrement_ttl(frame).map_err(bad)?;
+                    self.send_ip(frame, daddr)
+                }
+                ForwardMethod::FullNat => {
+                    lvs_wire::rewrite_icmp_error_in_fullnat(
+                        frame,
+                        c.laddr_ip(),
+                        c.lport,
+                        daddr,
+                        dport,
+                    )
+                    .map_err(bad)?;
+                    lvs_wire::decrement_ttl(frame).map_err(bad)?;
+                    self.send_ip(frame, daddr)
+                }
+                // DR and TUN forward the error as they forward the connection's packets.
+                _ => self.transmit_in(frame, &c, ingress),
+            };
+        }
+        // From a real server, about a packet CIP:cport (or LIP:lport) -> RIP:rport.
+        let out_key = OutKey {
+            af: core_af,
+            protocol: e.protocol,
+            saddr: Addr16(e.daddr),
+            sport: e.dport,
+            daddr: Addr16(e.saddr),
+            dport: e.sport,
+        };
+        if let Some(c) = d
+            .ipvs
+            .conns()
+            .out_get(&out_key)
+            .and_then(|id| d.ipvs.conns().get(id))
+            .copied()
+        {
+            let bad = |e: lvs_wire::Error| anyhow!("ICMP rewrite: {e:?}");
+            let (vaddr, vport, caddr) = (c.vaddr_ip(), c.vport, c.caddr_ip());
+            match c.flags.fwd() {
+                ForwardMethod::Masq => {
+                    lvs_wire::rewrite_icmp_error_out(frame, vaddr, vport).map_err(bad)?
+                }
+                ForwardMethod::FullNat => {
+                    lvs_wire::rewrite_icmp_error_out_fullnat(frame, vaddr, vport, caddr, c.cport)
+                        .map_err(bad)?
+                }
+                other => bail!("an ICMP error from a real server of a {other:?} connection"),
+            }
+            lvs_wire::decrement_ttl(frame).map_err(bad)?;
+            return self.send_ip(frame, caddr);
+        }
+        bail!("ICMP error about no known connection")
     }
 
     fn dest_slot(&mut self, conn: &Conn) -> u32 {

@@ -141,9 +141,12 @@ fn udp_client(args: &[String]) -> anyhow::Result<()> {
             sock = UdpSocket::bind(bind)?;
         }
         sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        sock.send_to(format!("ping {i}").as_bytes(), addr)?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, _)) => print!("{}", String::from_utf8_lossy(&buf[..n])),
+        // Connected, so an ICMP port unreachable comes back as ECONNREFUSED.
+        sock.connect(addr)?;
+        sock.send(format!("ping {i}").as_bytes())?;
+        match sock.recv(&mut buf) {
+            Ok(n) => print!("{}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => println!("refused"),
             Err(_) => println!("timeout"),
         }
     }
