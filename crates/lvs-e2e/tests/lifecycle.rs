@@ -42,11 +42,10 @@ fn slow_download(lab: &mut Routed, name: &str, bytes: u64, rate: &str) -> (Strin
 fn wait_rc(rc: &str, timeout: Duration) -> Option<i32> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(rc) {
-            if let Ok(v) = s.trim().parse() {
+        if let Ok(s) = std::fs::read_to_string(rc)
+            && let Ok(v) = s.trim().parse() {
                 return Some(v);
             }
-        }
         std::thread::sleep(Duration::from_millis(100));
     }
     None
