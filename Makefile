@@ -9,7 +9,7 @@ CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
 	iproute2 ethtool curl tcpdump
 
-.PHONY: all deps build test lint unit demo bench clean
+.PHONY: all deps build test lint unit demo demo-model bench clean
 
 all: build
 
@@ -42,7 +42,13 @@ unit: deps
 
 test: lint unit
 
+# The lab: namespaces, lvsd, real servers, one service per forwarding method (needs root).
 demo: deps
+	$(CARGO) build --release --workspace --bins
+	BIN=target/release bash scripts/demo.sh
+
+# The sans-IO model alone: scheduler spreads and listings, no privileges needed.
+demo-model: deps
 	$(CARGO) run --release -q -p lvs-core --example demo
 
 bench: deps
