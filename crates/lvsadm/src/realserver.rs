@@ -29,13 +29,16 @@
 //! 3. TUN only: `net.ipv4.conf.{all,default,IF}.rp_filter = 0` (decapsulated packets come
 //!    from clients whose route does not point back at the interface they arrived on), plus
 //!    tunnel decapsulation:
-//!    * **kernel** (when the kernel has the `ipip` link type: checked by creating an `ipip`
-//!      link, which also loads the module where modules are loadable): the fallback
+//!    * **kernel** (when the kernel has the `ipip` link type and this namespace a `tunl0`:
+//!      checked by creating parameterless `ipip`, `sit` and `ip6tnl` links, which also
+//!      loads the modules where modules are loadable, and deleting them): the fallback
 //!      devices `tunl0`, `sit0` and `ip6tnl0` that exist are set up, with `rp_filter = 0`
-//!      on `tunl0` and `sit0`. The VIPs stay on `lo` rather than on `tunl0` as in the
-//!      how-tos: a decapsulated packet is delivered to any local address, so the effect is
-//!      the same and one place holds the VIPs for both methods.
-//!    * **xdp** (no `ipip` link type, e.g. a kernel without modules): lvs-rs's XDP program
+//!      on `tunl0` and `sit0`. Untested on the project's machines, whose kernels have no
+//!      ipip; `--decap kernel` forces this path, `--decap xdp` the other. The VIPs stay
+//!      on `lo` rather than on `tunl0` as in the how-tos: a decapsulated packet is
+//!      delivered to any local address, so the effect is the same and one place holds the
+//!      VIPs for both methods.
+//!    * **xdp** (otherwise, e.g. a kernel without modules): lvs-rs's XDP program
 //!      `lvs_rs_decap` is loaded, its map `LVS_RS_VIPS` gets the VIPs and `LVS_RS_LOCAL`
 //!      this host's addresses at setup time (every address of a non-loopback interface
 //!      that is not a VIP: the outer destinations the director may tunnel to), and it is
@@ -100,8 +103,8 @@ pub const STATE_DIR: &str = "/run/lvs-rs";
 const STATE_VERSION: u32 = 1;
 /// Name of the XDP decapsulation program (as the kernel reports it).
 pub const DECAP_PROGRAM: &str = "lvs_rs_decap";
-/// Name of the short-lived link that probes for the `ipip` link type.
-const IPIP_PROBE: &str = "lvsrs-ipipprobe";
+/// Name of the short-lived link that probes for a tunnel link type.
+const LINK_PROBE: &str = "lvsrs-probe";
 /// The kernel's fallback tunnel devices, with whether they take `rp_filter` (IPv4 outer).
 const KERNEL_TUNNELS: [(&str, bool); 3] = [("tunl0", true), ("sit0", true), ("ip6tnl0", false)];
 
@@ -122,7 +125,7 @@ teardown undoes exactly what setup did; status shows it (exit 0 intact, 3 change
 1 not set up). The record is in /run/lvs-rs/realserver-<netns inode>.json.
 ";
 
-// ---- Command line ---------------------------------------------------------------------------
+// ---- Command line ------------------------------------------------------------------------------
 
 /// The forwarding method the director uses towards this real server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,7 +347,7 @@ fn parse_vip(s: &str) -> Result<IpAddr, String> {
     Ok(a)
 }
 
-// ---- Plan (pure) ------------------------------------------------------------------------------
+// ---- Plan (pure) -------------------------------------------------------------------------------
 
 /// The host prefix length of `addr`: 32 or 128.
 pub fn host_prefix(addr: IpAddr) -> u8 {
@@ -457,7 +460,7 @@ pub fn sysctl_name(path: &str) -> String {
     path.replace('/', ".")
 }
 
-// ---- The record ----------------------------------------------------------------------------------
+// ---- The record --------------------------------------------------------------------------------
 
 /// A VIP on `lo`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -585,7 +588,7 @@ impl State {
     }
 }
 
-// ---- System access --------------------------------------------------------------------------------
+// ---- System access -----------------------------------------------------------------------------
 
 fn sysctl_file(path: &str) -> PathBuf {
     Path::new("/proc/sys").join(path)
@@ -684,7 +687,7 @@ impl Ctx {
     }
 }
 
-// ---- XDP decapsulator ----------------------------------------------------------------------------
+// ---- XDP decapsulator --------------------------------------------------------------------------
 
 #[cfg(feature = "xdp-decap")]
 mod xdp {
@@ -756,7 +759,7 @@ mod xdp {
 /// Whether this build contains the XDP decapsulator.
 pub const HAS_XDP_DECAP: bool = cfg!(feature = "xdp-decap");
 
-// ---- setup ---------------------------------------------------------------------------------------
+// ---- setup -------------------------------------------------------------------------------------
 
 fn setup(req: &SetupRequest) -> anyhow::Result<u8> {
     let mut ctx = Ctx::new()?;
@@ -852,16 +855,31 @@ fn apply(ctx: &mut Ctx, req: &SetupRequest, st: &mut State) -> anyhow::Result<()
     st.interfaces = selected.iter().map(|l| l.name.clone()).collect();
 
     // Tunnel decapsulation: decide first (it decides on tunnel devices' sysctls), act last.
+    // The kernel's when it has the ipip link type and a fallback tunnel device here.
+    let kernel_ok = |ctx: &mut Ctx| -> anyhow::Result<bool> {
+        if !probe_link_kind(ctx, "ipip")? {
+            return Ok(false);
+        }
+        // Best effort: load the IPv6 tunnel modules too, which create sit0 and ip6tnl0.
+        for kind in ["sit", "ip6tnl"] {
+            let _ = probe_link_kind(ctx, kind);
+        }
+        let links = ctx.links()?;
+        Ok(links.iter().any(|l| l.name == KERNEL_TUNNELS[0].0))
+    };
     let use_kernel = match (req.method, req.decap) {
         (Method::Dr, _) => None,
         (Method::Tun, DecapChoice::Xdp) => Some(false),
         (Method::Tun, DecapChoice::Kernel) => {
-            if !probe_ipip(ctx)? {
-                bail!("--decap kernel: this kernel has no ipip link type");
+            if !kernel_ok(ctx)? {
+                bail!(
+                    "--decap kernel: this kernel has no ipip link type, or no tunl0 device in \
+                     this namespace (net.core.fb_tunnels_only_for_init_net?)"
+                );
             }
             Some(true)
         }
-        (Method::Tun, DecapChoice::Auto) => Some(probe_ipip(ctx)?),
+        (Method::Tun, DecapChoice::Auto) => Some(kernel_ok(ctx)?),
     };
     let xdp_links = if use_kernel == Some(false) {
         xdp::available()?;
@@ -869,7 +887,7 @@ fn apply(ctx: &mut Ctx, req: &SetupRequest, st: &mut State) -> anyhow::Result<()
     } else {
         Vec::new()
     };
-    // Re-read: the ipip probe may have loaded the module, which creates tunl0.
+    // Re-read: the probes may have loaded modules, which create the fallback devices.
     let links = ctx.links()?;
     let tunnels: Vec<(&str, bool)> = if use_kernel == Some(true) {
         KERNEL_TUNNELS
@@ -880,12 +898,6 @@ fn apply(ctx: &mut Ctx, req: &SetupRequest, st: &mut State) -> anyhow::Result<()
     } else {
         Vec::new()
     };
-    if use_kernel == Some(true) && tunnels.is_empty() {
-        bail!(
-            "the kernel has the ipip link type but no tunl0/sit0/ip6tnl0 device in this \
-             namespace (net.core.fb_tunnels_only_for_init_net?): use --decap xdp"
-        );
-    }
 
     // 1. lo up, VIPs on lo.
     let lo = links
@@ -982,28 +994,29 @@ fn apply(ctx: &mut Ctx, req: &SetupRequest, st: &mut State) -> anyhow::Result<()
     Ok(())
 }
 
-/// Whether the kernel has the `ipip` link type: create a probe link (which also loads the
-/// module where modules can be loaded) and delete it again.
-fn probe_ipip(ctx: &mut Ctx) -> anyhow::Result<bool> {
-    match ctx.nl.create_link(IPIP_PROBE, "ipip") {
+/// Whether the kernel has the link type `kind` (`ipip`, `sit`, `ip6tnl`): create a
+/// parameterless probe link (which also loads the module where modules can be loaded, and
+/// the module creates its fallback device) and delete it again.
+fn probe_link_kind(ctx: &mut Ctx, kind: &str) -> anyhow::Result<bool> {
+    match ctx.nl.create_link(LINK_PROBE, kind) {
         Ok(()) => {
             let idx = ctx
                 .nl
-                .link_by_name(IPIP_PROBE)
+                .link_by_name(LINK_PROBE)
                 .map_err(|e| nl_context(e, "listing interfaces"))?
                 .map(|l| l.index);
             if let Some(idx) = idx {
                 ctx.nl
                     .delete_link(idx)
-                    .map_err(|e| nl_context(e, format!("deleting the probe link {IPIP_PROBE}")))?;
+                    .map_err(|e| nl_context(e, format!("deleting the probe link {LINK_PROBE}")))?;
             }
             Ok(true)
         }
-        // A parameterless ipip link duplicates tunl0's (all-zero) parameters.
+        // A parameterless tunnel duplicates the fallback device's (all-zero) parameters.
         Err(NlError::Kernel(libc::EEXIST)) => Ok(true),
         // "Unknown device type".
         Err(NlError::Kernel(libc::EOPNOTSUPP)) => Ok(false),
-        Err(e) => Err(nl_context(e, "probing for the ipip link type")),
+        Err(e) => Err(nl_context(e, format!("probing for the {kind} link type"))),
     }
 }
 
@@ -1125,7 +1138,7 @@ fn attach_decap(
     Ok(())
 }
 
-// ---- undo (rollback and teardown) ---------------------------------------------------------------
+// ---- undo (rollback and teardown) --------------------------------------------------------------
 
 /// Undo everything `st` records, in reverse order. Items undone (or found gone already) are
 /// removed from `st`; the errors of the others are returned. `log` gets one line per action.
@@ -1270,7 +1283,7 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
     errors
 }
 
-// ---- teardown ------------------------------------------------------------------------------------
+// ---- teardown ----------------------------------------------------------------------------------
 
 fn teardown() -> anyhow::Result<u8> {
     let mut ctx = Ctx::new()?;
@@ -1309,7 +1322,7 @@ fn teardown() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-// ---- status --------------------------------------------------------------------------------------
+// ---- status ------------------------------------------------------------------------------------
 
 fn status() -> anyhow::Result<u8> {
     let mut ctx = Ctx::new()?;
@@ -1409,7 +1422,7 @@ fn status() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-// ---- Entry point ---------------------------------------------------------------------------------
+// ---- Entry point -------------------------------------------------------------------------------
 
 /// Run `lvsadm realserver ARGS...` (the arguments after `realserver`); returns the exit
 /// status.

@@ -4,7 +4,8 @@
 //! `ip link set dev IF xdpgeneric ...` does, which stays until it is removed).
 //!
 //! Everything goes through one `NETLINK_ROUTE` socket of the caller's network namespace
-//! (socket2, no unsafe code). The only unsafe code is [`netns_cookie`]'s `getsockopt`.
+//! (socket2, no unsafe code). The only unsafe code is the `getsockopt` of
+//! [`Netlink::netns_cookie`].
 
 use std::io::{self, Read};
 use std::net::IpAddr;
