@@ -697,6 +697,24 @@ impl RsDecap {
         })
     }
 
+    /// The loaded program's file descriptor, to attach it by other means than
+    /// [`RsDecap::attach`]: `lvsadm realserver setup` attaches it with the legacy netlink
+    /// XDP attach, which (unlike aya's bpf_link) outlives the process. The maps stay alive
+    /// as long as the program does.
+    pub fn program_fd(&self) -> Result<BorrowedFd<'_>> {
+        let perr = |e: ProgramError| DataplaneError::Program {
+            program: DECAP_PROG,
+            source: Box::new(e),
+        };
+        let prog: &Xdp = self
+            .ebpf
+            .program(DECAP_PROG)
+            .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+            .try_into()
+            .map_err(perr)?;
+        Ok(prog.fd().map_err(perr)?.as_fd())
+    }
+
     /// Attach to `ifname` (mode as [`XdpModeChoice::Auto`]: generic on virtual interfaces).
     pub fn attach(&mut self, ifname: &str) -> Result<AttachedMode> {
         let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;

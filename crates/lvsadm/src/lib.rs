@@ -6,7 +6,9 @@
 //! * [`restore`] reads `-R` input the way ipvsadm does;
 //! * [`format`] prints every listing byte for byte as ipvsadm does, from lvs-api types;
 //! * [`ipvs_strerror`] words the daemon's errors as ipvsadm words the kernel's;
-//! * [`usage`] has the `-h` and `-v` texts.
+//! * [`usage`] has the `-h` and `-v` texts;
+//! * [`realserver`] is `lvsadm realserver setup|teardown|status`, the real-server side
+//!   set-up (VIPs on lo, ARP and rp_filter sysctls, tunnel decapsulation).
 //!
 //! Everything is pure except name resolution, which goes through a [`Resolver`]
 //! ([`SystemResolver`] for the real system, [`StaticResolver`] / [`NoResolver`] for tests).
@@ -18,6 +20,7 @@ pub mod exec;
 pub mod format;
 pub mod num;
 mod popt;
+pub mod realserver;
 pub mod resolve;
 pub mod restore;
 pub mod usage;

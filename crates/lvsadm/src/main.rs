@@ -1,5 +1,7 @@
 //! `lvsadm` (also installable as `ipvsadm`): the ipvsadm-compatible CLI of lvsd.
 //!
+//! `lvsadm realserver ...` is handled by [`lvsadm::realserver`] instead.
+//!
 //! Parses an ipvsadm 1.31 command line, carries it out through lvsd's control API
 //! (`--socket PATH`, `$LVSD_SOCKET`, or `/run/lvsd.sock`) and prints what ipvsadm prints,
 //! with ipvsadm's exit status.
@@ -29,6 +31,10 @@ fn report(e: &CliError) -> u8 {
 
 fn run() -> anyhow::Result<u8> {
     let argv: Vec<String> = std::env::args().collect();
+    // `lvsadm realserver ...`: the real-server side set-up, not an ipvsadm command.
+    if argv.get(1).map(String::as_str) == Some("realserver") {
+        return Ok(lvsadm::realserver::main(&argv[2..]));
+    }
     let resolver = SystemResolver::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
