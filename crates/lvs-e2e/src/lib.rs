@@ -50,6 +50,19 @@ pub const V6: Plan = Plan {
     dir_rs: ["fd02:1::1", "fd02:2::1"],
 };
 
+/// IPv4 addresses with the VIP outside every link's subnet (routed to the director), for
+/// directors that do not own the VIP (tunnelling).
+pub const V4_ROUTED_VIP: Plan = Plan {
+    vip: "10.0.0.100",
+    ..V4
+};
+
+/// IPv6 addresses with a routed VIP.
+pub const V6_ROUTED_VIP: Plan = Plan {
+    vip: "fd00::100",
+    ..V6
+};
+
 /// `addr:port` with IPv6 brackets.
 pub fn hostport(addr: &str, port: u16) -> String {
     if addr.contains(':') {

@@ -43,9 +43,10 @@ fn wait_rc(rc: &str, timeout: Duration) -> Option<i32> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(s) = std::fs::read_to_string(rc)
-            && let Ok(v) = s.trim().parse() {
-                return Some(v);
-            }
+            && let Ok(v) = s.trim().parse()
+        {
+            return Some(v);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     None

@@ -150,6 +150,30 @@ fn route_source(dst: IpAddr) -> anyhow::Result<IpAddr> {
     Ok(s.local_addr()?.ip())
 }
 
+/// The MTU of the route towards `dst` (the route's `mtu` if set, else the device's).
+fn route_mtu(dst: IpAddr) -> Option<u32> {
+    let out = std::process::Command::new("ip")
+        .args(["route", "get", &dst.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    if let Some(m) = f
+        .iter()
+        .position(|x| *x == "mtu")
+        .and_then(|i| f.get(i + 1))
+    {
+        if let Ok(v) = m.parse() {
+            return Some(v);
+        }
+    }
+    let dev = f
+        .iter()
+        .position(|x| *x == "dev")
+        .and_then(|i| f.get(i + 1))?;
+    sysfs(dev, "mtu").ok()?.parse().ok()
+}
+
 /// The neighbour entry (interface, MAC) of `ip`, if the kernel has a usable one.
 fn neighbour(ip: IpAddr) -> Option<(String, [u8; 6])> {
     let out = std::process::Command::new("ip")
@@ -649,6 +673,14 @@ impl Plane {
             }
             ForwardMethod::Tunnel => {
                 let src = route_source(daddr)?;
+                // A DF packet that no longer fits once encapsulated: the client is told
+                // the MTU that is left (ICMP fragmentation needed / packet too big).
+                let info = lvs_wire::parse_frame(frame).map_err(|e| anyhow!("parse: {e:?}"))?;
+                let overhead = if daddr.is_ipv4() { 20 } else { 40 };
+                let mtu = route_mtu(daddr).unwrap_or(1500);
+                if info.df && info.ip_len + overhead > mtu {
+                    return self.frag_needed(frame, &info, mtu - overhead);
+                }
                 let mut out = vec![0u8; frame.len() + 64];
                 let n = lvs_wire::encap_ipip(
                     frame,
@@ -666,6 +698,22 @@ impl Plane {
             ForwardMethod::Route => self.send_l2(frame, daddr, ingress),
             other => bail!("forwarding method {other:?} not supported by the data plane"),
         }
+    }
+
+    /// Answer the sender of `frame` with ICMP fragmentation needed (IPv6: packet too big)
+    /// announcing `mtu`.
+    fn frag_needed(
+        &mut self,
+        frame: &[u8],
+        info: &lvs_wire::FrameInfo,
+        mtu: u32,
+    ) -> anyhow::Result<()> {
+        let client = to_ip(info.af, &info.saddr);
+        let me = route_source(client)?;
+        let mut out = vec![0u8; 1400];
+        let n = lvs_wire::build_icmp_frag_needed(frame, mtu, &mut out, me)
+            .map_err(|e| anyhow!("frag-needed: {e:?}"))?;
+        self.send_ip(&out[..n], client)
     }
 
     /// Direct routing: the frame keeps its IP header; only the MACs change.

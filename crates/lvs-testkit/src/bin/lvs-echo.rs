@@ -1,6 +1,7 @@
 //! `lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny real server for tests.
 //! `lvs-echo --pattern N`: write the N bytes `/bytes/N` serves to standard output.
-//! `lvs-echo --udp-client ADDR:PORT [COUNT]`: send COUNT datagrams (from one socket) and
+//! `lvs-echo --udp-client ADDR:PORT [COUNT [SIZE]]`: send COUNT datagrams of SIZE bytes
+//! (from one socket) and
 //! print each reply on its own line; `--udp-clients` uses a new socket (source port) each
 //! time.
 //!
@@ -129,6 +130,7 @@ fn udp_client(args: &[String]) -> anyhow::Result<()> {
     let fresh = args[0] == "--udp-clients";
     let addr: std::net::SocketAddr = args.get(1).context("address")?.parse()?;
     let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1);
+    let size: usize = args.get(3).map(|c| c.parse()).transpose()?.unwrap_or(0);
     let bind = if addr.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -143,7 +145,12 @@ fn udp_client(args: &[String]) -> anyhow::Result<()> {
         sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
         // Connected, so an ICMP port unreachable comes back as ECONNREFUSED.
         sock.connect(addr)?;
-        sock.send(format!("ping {i}").as_bytes())?;
+        let mut msg = format!("ping {i}").into_bytes();
+        msg.resize(msg.len().max(size), b'.');
+        if let Err(e) = sock.send(&msg) {
+            println!("send error: {e}");
+            continue;
+        }
         match sock.recv(&mut buf) {
             Ok(n) => print!("{}", String::from_utf8_lossy(&buf[..n])),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => println!("refused"),
