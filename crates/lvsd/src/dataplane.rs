@@ -162,9 +162,10 @@ fn route_mtu(dst: IpAddr) -> Option<u32> {
         .iter()
         .position(|x| *x == "mtu")
         .and_then(|i| f.get(i + 1))
-        && let Ok(v) = m.parse() {
-            return Some(v);
-        }
+        && let Ok(v) = m.parse()
+    {
+        return Some(v);
+    }
     let dev = f
         .iter()
         .position(|x| *x == "dev")
