@@ -6,7 +6,7 @@ CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 APT_PACKAGES := build-essential pkg-config
 
-.PHONY: all deps build test lint unit demo bench clean
+.PHONY: all deps build test lint unit demo bench bench-micro clean
 
 all: build
 
@@ -37,7 +37,13 @@ test: lint unit
 demo: deps
 	$(CARGO) run --release -q -p lvs-core --example demo
 
+# Forwarding benchmark (root; network namespaces only): lvsd against plain routing and
+# nftables DNAT, see bench/run.sh and docs/perf.md. Not part of `make test`.
 bench: deps
+	bash bench/run.sh
+
+# Micro-benchmarks (criterion): scheduler and connection table.
+bench-micro: deps
 	$(CARGO) bench -p lvs-core --bench sched
 	$(CARGO) bench -p lvs-core --bench conn
 
