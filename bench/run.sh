@@ -205,8 +205,11 @@ topo_up() {
 sink_count() { # packets counted by the sink of real server $1 (0 or 1)
 	bpftool -j map dump id "${SINK_MAPS[$1]}" | jq '[.[0].formatted.values[].value] | add'
 }
-cpu_ticks() { # "busy total" jiffies of CPU $1
-	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+cpu_ticks() { # "busy total irq+softirq" ticks (USER_HZ) of CPU $1
+	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t, $7 + $8 }' /proc/stat
+}
+proc_ticks() { # user+system ticks of process $1 (0 when there is none)
+	if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi
 }
 client_tx() { # frames the client's veth handed on + frames the director's backlog refused
 	nsx "$C" sh -c 'echo $(( $(cat /sys/class/net/eth0/statistics/tx_packets) + $(cat /sys/class/net/eth0/statistics/tx_dropped) ))'
@@ -284,6 +287,7 @@ trafgen_conf() { # $1 = configuration, $2 = mode
 
 # ---- one measurement ----------------------------------------------------------------------
 SEQ=0
+HZ_USER=$(getconf CLK_TCK)
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
 measure() { # $1 = mode, $2 = configuration, $3 = repetition
@@ -305,11 +309,13 @@ measure() { # $1 = mode, $2 = configuration, $3 = repetition
 	sleep "$WARM"
 	kill -0 "$tg" 2>/dev/null || { cat "$TMP/trafgen.log" >&2; die "trafgen exited"; }
 	t0=$(date +%s.%N) a0=$(sink_count 0) b0=$(sink_count 1) x0=$(client_tx)
-	read -r gb0 gt0 < <(cpu_ticks "$GEN_CPU")
-	read -r db0 dt0 < <(cpu_ticks "$DUT_CPU")
+	read -r gb0 gt0 _ < <(cpu_ticks "$GEN_CPU")
+	read -r db0 dt0 ds0 < <(cpu_ticks "$DUT_CPU")
+	l0=$(proc_ticks "$LVSD_PID")
 	sleep "$DUR"
-	read -r gb1 gt1 < <(cpu_ticks "$GEN_CPU")
-	read -r db1 dt1 < <(cpu_ticks "$DUT_CPU")
+	read -r gb1 gt1 _ < <(cpu_ticks "$GEN_CPU")
+	read -r db1 dt1 ds1 < <(cpu_ticks "$DUT_CPU")
+	l1=$(proc_ticks "$LVSD_PID")
 	t1=$(date +%s.%N) a1=$(sink_count 0) b1=$(sink_count 1) x1=$(client_tx)
 	if [ -n "$LVSD_PID" ] && [ "${cfg#lvs-}" != "$cfg" ]; then
 		env LVSD_SOCKET="$TMP/lvsd-$ID.sock" ip netns exec "$D" "$LVSADM" -Ln --stats \
@@ -328,11 +334,13 @@ measure() { # $1 = mode, $2 = configuration, $3 = repetition
 	LVSD_PID=
 	awk -v mode="$mode" -v cfg="$cfg" -v rep="$rep" -v t0="$t0" -v t1="$t1" \
 		-v a="$((a1 - a0))" -v b="$((b1 - b0))" -v x="$((x1 - x0))" -v xm="${XDP_MODE:--}" \
+		-v cores="$(awk -v s=$((ds1 - ds0)) -v l=$((l1 - l0)) -v hz="$HZ_USER" 'BEGIN { print (s + l) / hz }')" \
 		-v gbusy="$(((gb1 - gb0) * 100 / (gt1 - gt0)))" -v dbusy="$(((db1 - db0) * 100 / (dt1 - dt0)))" \
-		'BEGIN { d = t1 - t0; printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%s\t%d\t%d\n",
-		         mode, cfg, rep, (a + b) / d, a / d, b / d, x / d, d, xm, gbusy, dbusy }' | tee -a "$RESULTS" |
-		awk -F'\t' '{ printf "bench: %-3s %-8s rep %d  delivered %9d pps (rs1 %9d, rs2 %9d)  offered %9d pps  busy gen %3d%% dut %3d%%\n",
-		              $1, $2, $3, $4, $5, $6, $7, $10, $11 }' >&2
+		'BEGIN { d = t1 - t0; printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%s\t%d\t%d\t%.3f\t%.0f\n",
+		         mode, cfg, rep, (a + b) / d, a / d, b / d, x / d, d, xm, gbusy, dbusy,
+		         cores, (cores > 0 ? (a + b) / cores : 0) }' | tee -a "$RESULTS" |
+		awk -F'\t' '{ printf "bench: %-3s %-8s rep %d  delivered %9d pps (rs1 %9d, rs2 %9d)  offered %9d pps  busy gen %3d%% dut %3d%%  director %.2f core-s: %7d pkt per core-s\n",
+		              $1, $2, $3, $4, $5, $6, $7, $10, $11, $12, $13 }' >&2
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -354,38 +362,11 @@ CPU_MODEL=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "# kernel $(uname -r), $(nproc) CPUs ($CPU_MODEL), generator CPU $GEN_CPU, director CPU $DUT_CPU"
 	echo "# $REPS repetitions x ${DUR}s after ${WARM}s warm-up; 64-byte UDP frames; L2=$L2; LVSD_ARGS='$LVSD_ARGS'"
 	echo "# load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf "mode\tconfig\trep\tdelivered_pps\trs1_pps\trs2_pps\toffered_pps\tseconds\tlvsd_xdp\tgen_cpu_busy_pct\tdut_cpu_busy_pct\n"
+	printf "mode\tconfig\trep\tdelivered_pps\trs1_pps\trs2_pps\toffered_pps\tseconds\tlvsd_xdp\tgen_cpu_busy_pct\tdut_cpu_busy_pct\tdirector_core_seconds\tpkts_per_core_second\n"
 	cat "$RESULTS"
 } >"$OUT/last.tsv"
 
-# median and range per (mode, config), then the ratios of medians
-awk -F'\t' -v modes="$MODES" -v configs="$CONFIGS" '
-	function median(arr, n,    i, j, t) {
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && arr[j-1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j-1]; arr[j-1] = t }
-		return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-	}
-	!/^#/ && $1 != "mode" { k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; o[k, n[k]] = $7 }
-	END {
-		nm = split(modes, M, " "); nc = split(configs, C, " ")
-		printf "| flows | director | delivered pps, median | range | offered pps, median |\n|---|---|---:|---:|---:|\n"
-		for (i = 1; i <= nm; i++) for (j = 1; j <= nc; j++) {
-			k = M[i] SUBSEP C[j]; if (!n[k]) continue
-			lo = 1e18; hi = 0
-			for (r = 1; r <= n[k]; r++) { a[r] = v[k, r]; b[r] = o[k, r]; if (a[r] < lo) lo = a[r]; if (a[r] > hi) hi = a[r] }
-			med[k] = median(a, n[k])
-			printf "| %s | %s | %d | %d–%d | %d |\n", (M[i] == "est" ? "established" : "new"), C[j], med[k], lo, hi, median(b, n[k])
-		}
-		printf "\n| flows | ratio | value |\n|---|---|---:|\n"
-		for (i = 1; i <= nm; i++) for (j = 1; j <= nc; j++) {
-			if (C[j] !~ /^lvs-/) continue
-			for (p = 1; p <= nc; p++) {
-				if (C[p] ~ /^lvs-|-xdpg$/) continue
-				x = M[i] SUBSEP C[j]; y = M[i] SUBSEP C[p]
-				if (med[x] == "" || !med[y]) continue
-				printf "| %s | %s / %s | %.2f |\n", (M[i] == "est" ? "established" : "new"), C[j], C[p], med[x] / med[y]
-			}
-		}
-	}' "$OUT/last.tsv" >"$OUT/last.md"
+awk -F'\t' -f "$ROOT/bench/summary.awk" "$OUT/last.tsv" >"$OUT/last.md"
 {
 	echo "make bench, $STAMP, commit $REV"
 	echo "kernel $(uname -r), $(nproc) CPUs ($CPU_MODEL); generator CPU $GEN_CPU, director CPU $DUT_CPU"
