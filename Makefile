@@ -9,7 +9,7 @@ CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
 	iproute2 ethtool curl tcpdump
 
-.PHONY: all deps build test lint unit demo demo-model bench clean
+.PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
 all: build
 
@@ -51,7 +51,13 @@ demo: deps
 demo-model: deps
 	$(CARGO) run --release -q -p lvs-core --example demo
 
+# Forwarding benchmark (root; network namespaces only): lvsd against plain routing and
+# nftables DNAT, see bench/run.sh and docs/perf.md. Not part of `make test`.
 bench: deps
+	bash bench/run.sh
+
+# Micro-benchmarks (criterion): scheduler and connection table.
+bench-micro: deps
 	$(CARGO) bench -p lvs-core --bench sched
 	$(CARGO) bench -p lvs-core --bench conn
 
