@@ -61,6 +61,10 @@ pub struct Plane {
     dest_slots: HashMap<u32, lvs_core::DestId>,
     mono_start_ns: u64,
     config_gen: u64,
+    /// Real servers' MAC addresses and interfaces for DR (refreshed every few seconds).
+    neighbours: HashMap<IpAddr, (String, [u8; 6], Instant)>,
+    /// Route MTUs towards tunnel endpoints.
+    mtus: HashMap<IpAddr, (u32, Instant)>,
 }
 
 impl std::fmt::Debug for Plane {
@@ -70,6 +74,9 @@ impl std::fmt::Debug for Plane {
             .finish()
     }
 }
+
+/// How long a looked-up neighbour or route MTU is reused.
+const CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Read an interface attribute from sysfs.
 fn sysfs(ifname: &str, attr: &str) -> anyhow::Result<String> {
@@ -299,6 +306,8 @@ impl Plane {
             dest_slots: HashMap::new(),
             mono_start_ns: 0,
             config_gen: u64::MAX,
+            neighbours: HashMap::new(),
+            mtus: HashMap::new(),
         })
     }
 
@@ -676,7 +685,7 @@ impl Plane {
                 // the MTU that is left (ICMP fragmentation needed / packet too big).
                 let info = lvs_wire::parse_frame(frame).map_err(|e| anyhow!("parse: {e:?}"))?;
                 let overhead = if daddr.is_ipv4() { 20 } else { 40 };
-                let mtu = route_mtu(daddr).unwrap_or(1500);
+                let mtu = self.route_mtu_cached(daddr);
                 if info.df && info.ip_len + overhead > mtu {
                     return self.frag_needed(frame, &info, mtu - overhead);
                 }
@@ -715,9 +724,28 @@ impl Plane {
         self.send_ip(&out[..n], client)
     }
 
+    fn route_mtu_cached(&mut self, dst: IpAddr) -> u32 {
+        if let Some((m, at)) = self.mtus.get(&dst)
+            && at.elapsed() < CACHE_TTL
+        {
+            return *m;
+        }
+        let m = route_mtu(dst).unwrap_or(1500);
+        self.mtus.insert(dst, (m, Instant::now()));
+        m
+    }
+
     /// Direct routing: the frame keeps its IP header; only the MACs change.
     fn send_l2(&mut self, frame: &mut [u8], rip: IpAddr, _ingress: u32) -> anyhow::Result<()> {
-        let mut n = neighbour(rip);
+        let mut n = self
+            .neighbours
+            .get(&rip)
+            .filter(|(_, _, at)| at.elapsed() < CACHE_TTL)
+            .map(|(dev, mac, _)| (dev.clone(), *mac));
+        let cached = n.is_some();
+        if n.is_none() {
+            n = neighbour(rip);
+        }
         if n.is_none() {
             provoke_neighbour(rip);
             for _ in 0..20 {
@@ -729,6 +757,10 @@ impl Plane {
             }
         }
         let (dev, mac) = n.ok_or_else(|| anyhow!("no MAC address for real server {rip}"))?;
+        if !cached {
+            self.neighbours
+                .insert(rip, (dev.clone(), mac, Instant::now()));
+        }
         let iface = self
             .ifaces
             .iter()
