@@ -189,68 +189,12 @@ mod tests {
     use crate::dest::DestFlags;
     use crate::types::Protocol;
 
-    /// The 30 clients of the guest run (each sent from port 5000).
-    const SOURCES: [&str; 30] = [
-        "192.168.50.1",
-        "192.168.50.2",
-        "192.168.50.3",
-        "192.168.50.4",
-        "192.168.50.5",
-        "192.168.50.6",
-        "192.168.50.7",
-        "192.168.50.8",
-        "192.168.50.9",
-        "192.168.50.10",
-        "192.168.50.11",
-        "192.168.50.12",
-        "192.168.50.13",
-        "192.168.50.14",
-        "192.168.50.15",
-        "192.168.50.16",
-        "192.168.50.17",
-        "192.168.50.18",
-        "192.168.50.19",
-        "192.168.50.20",
-        "192.168.50.21",
-        "192.168.50.22",
-        "192.168.50.23",
-        "192.168.50.24",
-        "172.16.3.77",
-        "10.200.1.9",
-        "203.0.113.250",
-        "198.51.100.7",
-        "100.64.12.34",
-        "192.0.2.199",
-    ];
+    use super::super::testutil::{octet, picks_by_source};
 
     /// A service with flags and real servers 10.0.1.2, .3, .4 (port 80) added in that
     /// order with the given weights, as in the guest.
     fn service(flags: u32, weights: [i32; 3]) -> (Harness, [DestId; 3]) {
-        let mut h = Harness::with_flags(Box::new(Sh::new()), ServiceFlags(flags));
-        let ids = [
-            h.add("10.0.1.2", weights[0]),
-            h.add("10.0.1.3", weights[1]),
-            h.add("10.0.1.4", weights[2]),
-        ];
-        (h, ids)
-    }
-
-    /// Last octet of the chosen server, 0 for "no destination".
-    fn octet(h: &Harness, id: Option<DestId>) -> u8 {
-        id.map_or(0, |id| match h.slab.get(id).addr {
-            IpAddr::V4(a) => a.octets()[3],
-            IpAddr::V6(_) => 255,
-        })
-    }
-
-    fn picks_by_source(h: &mut Harness) -> Vec<u8> {
-        SOURCES
-            .iter()
-            .map(|s| {
-                let id = h.pick_from(s, 5000);
-                octet(h, id)
-            })
-            .collect()
+        Harness::guest_service(Box::new(Sh::new()), flags, weights)
     }
 
     // Kernel-observed vectors.
@@ -415,7 +359,7 @@ mod tests {
         assert_eq!(h.pick_from("192.168.50.1", 1), None);
         // One usable server left: every client lands on it.
         h.slab.get_mut(ids[0]).flags.0 &= !DestFlags::OVERLOAD;
-        for s in SOURCES {
+        for s in super::super::testutil::GUEST_SOURCES {
             assert_eq!(h.pick_from(s, 1), Some(ids[0]));
         }
         // No fallback: only the clients hashed to it.

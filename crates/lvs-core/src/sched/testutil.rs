@@ -110,6 +110,22 @@ impl Harness {
             .collect()
     }
 
+    /// The set-up of the kernel-observed vectors: real servers 10.0.1.2, .3, .4 (port 80)
+    /// added in that order with `weights`, on a service with `flags`.
+    pub fn guest_service(
+        sched: Box<dyn Scheduler>,
+        flags: u32,
+        weights: [i32; 3],
+    ) -> (Harness, [DestId; 3]) {
+        let mut h = Harness::with_flags(sched, ServiceFlags(flags));
+        let ids = [
+            h.add("10.0.1.2", weights[0]),
+            h.add("10.0.1.3", weights[1]),
+            h.add("10.0.1.4", weights[2]),
+        ];
+        (h, ids)
+    }
+
     /// Pick, and account a new connection on the chosen destination as the table does
     /// (inactive first, `active` = whether it becomes active).
     pub fn pick_and_connect(&mut self, active: bool) -> Option<DestId> {
@@ -122,4 +138,57 @@ impl Harness {
         }
         Some(id)
     }
+}
+
+/// The 30 clients of the guest runs (each sent from port 5000).
+pub(crate) const GUEST_SOURCES: [&str; 30] = [
+    "192.168.50.1",
+    "192.168.50.2",
+    "192.168.50.3",
+    "192.168.50.4",
+    "192.168.50.5",
+    "192.168.50.6",
+    "192.168.50.7",
+    "192.168.50.8",
+    "192.168.50.9",
+    "192.168.50.10",
+    "192.168.50.11",
+    "192.168.50.12",
+    "192.168.50.13",
+    "192.168.50.14",
+    "192.168.50.15",
+    "192.168.50.16",
+    "192.168.50.17",
+    "192.168.50.18",
+    "192.168.50.19",
+    "192.168.50.20",
+    "192.168.50.21",
+    "192.168.50.22",
+    "192.168.50.23",
+    "192.168.50.24",
+    "172.16.3.77",
+    "10.200.1.9",
+    "203.0.113.250",
+    "198.51.100.7",
+    "100.64.12.34",
+    "192.0.2.199",
+];
+
+/// Last octet of the chosen server, 0 for "no destination" (255 for IPv6).
+pub(crate) fn octet(h: &Harness, id: Option<DestId>) -> u8 {
+    id.map_or(0, |id| match h.slab.get(id).addr {
+        IpAddr::V4(a) => a.octets()[3],
+        IpAddr::V6(_) => 255,
+    })
+}
+
+/// The picks for [`GUEST_SOURCES`], as last octets.
+pub(crate) fn picks_by_source(h: &mut Harness) -> Vec<u8> {
+    GUEST_SOURCES
+        .iter()
+        .map(|s| {
+            let id = h.pick_from(s, 5000);
+            octet(h, id)
+        })
+        .collect()
 }
