@@ -1,6 +1,12 @@
-//! BPF_PROG_TEST_RUN fixtures for `lvs_xdp` and `lvs_rs_decap`: input frame → verdict and
-//! output bytes, where every expected output is produced by the Rust twin (`lvs-wire`) from
-//! the same input. Run as root (`make test`); they fail, not skip, otherwise.
+//! BPF_PROG_TEST_RUN fixtures for `lvs_xdp`, `lvs_tc` and `lvs_rs_decap`: input frame →
+//! verdict and output bytes, where every expected output is produced by the Rust twin
+//! (`lvs-wire`) from the same input. Run as root (`make test`); they fail, not skip,
+//! otherwise.
+//!
+//! `lvs_tc` runs on the same inputs as `lvs_xdp`: what XDP forwards TC must forward with
+//! the same bytes; what XDP punts TC cannot (no AF_XDP from TC) and either leaves alone
+//! (not a flow hit) or drops; and `lvs_xdp` on a TC-forwarding interface passes exactly the
+//! hits it would have forwarded.
 //!
 //! Each test makes its own throw-away network namespace ([`support::Lab`]) so that
 //! `bpf_fib_lookup` sees a known topology; nothing is ever transmitted.
@@ -14,7 +20,9 @@ use lvs_common::{
     IPPROTO_UDP, SVC_F_VADDR, Stat, SvcKey, SvcValue, action, dir,
 };
 use lvs_core::conn::tcp::{Direction, TcpState, transition};
-use lvs_dataplane::{AttachedMode, Dataplane, RsDecap, XdpModeChoice, XdpVerdict};
+use lvs_dataplane::{
+    AttachedMode, Dataplane, RsDecap, TcRunOptions, TcVerdict, XdpModeChoice, XdpVerdict,
+};
 use lvs_wire::build::{Builder, ip_packet, verify_frame};
 use lvs_wire::encap::Outer;
 use support::*;
@@ -74,6 +82,9 @@ struct Case {
     output: Option<Vec<u8>>,
     /// The outcome counter this frame must bump.
     stat: Stat,
+    /// What `lvs_tc` does with it when that is not derived from the XDP outcome (see
+    /// [`tc_expectation`]): verdict, output (`None`: unchanged), counter.
+    tc: Option<(TcVerdict, Option<Vec<u8>>, Stat)>,
 }
 
 fn case(
@@ -91,6 +102,27 @@ fn case(
         verdict,
         output,
         stat,
+        tc: None,
+    }
+}
+
+/// What `lvs_tc` does with a case's frame: forward what XDP forwards (same bytes), leave
+/// alone what is no flow hit, drop the flow hits XDP punts (TC cannot punt; in generic mode
+/// XDP has punted them before TC sees them).
+fn tc_expectation(c: &Case) -> (TcVerdict, Option<Vec<u8>>, Stat) {
+    if let Some(t) = &c.tc {
+        return t.clone();
+    }
+    match (c.verdict, c.stat) {
+        (XdpVerdict::Tx, _) => (TcVerdict::Redirect, c.output.clone(), Stat::FwdTx),
+        (XdpVerdict::Redirect, _) => (TcVerdict::Redirect, c.output.clone(), Stat::FwdRedirect),
+        (XdpVerdict::Pass, _) => (TcVerdict::Ok, None, Stat::TcPass),
+        (_, Stat::DropAction) => (TcVerdict::Shot, None, Stat::DropAction),
+        (_, Stat::PuntNew | Stat::PuntIcmp | Stat::PuntFrag) => (TcVerdict::Ok, None, Stat::TcPass),
+        (_, Stat::PuntAction | Stat::PuntTtl | Stat::PuntFragNeeded | Stat::PuntFib) => {
+            (TcVerdict::Shot, None, Stat::TcDrop)
+        }
+        (v, st) => panic!("{}: no TC expectation for {v:?} / {}", c.name, st.name()),
     }
 }
 
@@ -805,6 +837,15 @@ fn fixture_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
         FlowKey::new(IPPROTO_TCP, c4, 47000, vip4, 80),
         fv(action::NAT_IN, dir::INPUT).with_dst(v4(RS4_NONEIGH), 80),
     );
+    // lvs_tc: the neighbour entry vanished after lvs_xdp checked: bpf_redirect_neigh, the
+    // kernel resolves it and writes the MACs (unchanged here).
+    let tc_out = wire_rewrite(
+        &input,
+        None,
+        Some((v4(RS4_NONEIGH), 80)),
+        CLIENT_MAC,
+        VC0_MAC,
+    );
     cases.push(case(
         "next hop without neighbour entry -> punt",
         If::Vc0,
@@ -813,6 +854,7 @@ fn fixture_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
         None,
         Stat::PuntFib,
     ));
+    cases.last_mut().unwrap().tc = Some((TcVerdict::Redirect, Some(tc_out), Stat::TcFwdNeigh));
 
     let input = tcp4(CLIENT4, 47001, VIP4, 80, CLIENT_MAC, VC0_MAC)
         .payload(&[0u8; 600])
@@ -958,6 +1000,63 @@ fn ingress(lab: &Lab, i: If) -> u32 {
     }
 }
 
+/// Check one run against its expectation: verdict, output bytes (with valid checksums when
+/// rewritten), the counter and the "seen" counter each bumped once.
+#[allow(clippy::too_many_arguments)]
+fn check_run(
+    dp: &Dataplane,
+    name: &str,
+    got: (String, &[u8]),
+    want: (String, &[u8], bool),
+    stat: (Stat, u64),
+    seen: (Stat, u64),
+    failures: &mut Vec<String>,
+) {
+    let mut why = Vec::new();
+    if got.0 != want.0 {
+        why.push(format!("verdict {}, expected {}", got.0, want.0));
+    }
+    if got.1 != want.1 {
+        why.push(format!("output differs: {}", diff(want.1, got.1)));
+    }
+    // (only rewritten frames: the verifier of the builder expects well-formed ones)
+    if want.2 {
+        if let Err(e) = verify_frame(got.1) {
+            why.push(format!("bad checksum in output: {e}"));
+        }
+    }
+    let after = dp.stat(stat.0).unwrap();
+    if after != stat.1 + 1 {
+        why.push(format!(
+            "counter {} went {} -> {after}",
+            stat.0.name(),
+            stat.1
+        ));
+    }
+    if dp.stat(seen.0).unwrap() != seen.1 + 1 {
+        why.push(format!("{} not counted", seen.0.name()));
+    }
+    println!(
+        "{:<60} {:<10} {}",
+        name,
+        got.0,
+        if why.is_empty() { "ok" } else { "FAILED" }
+    );
+    if !why.is_empty() {
+        failures.push(format!("{name}: {}", why.join("; ")));
+    }
+}
+
+fn assert_no_failures(failures: &[String], n: usize) {
+    println!("{n} fixture cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn xdp_fixture_table() {
     let lab = Lab::new();
@@ -970,49 +1069,104 @@ fn xdp_fixture_table() {
         let r = dp
             .test_run(&c.input, Some(ingress(&lab, c.ingress)))
             .unwrap();
-        let after = dp.stat(c.stat).unwrap();
-        let mut why = Vec::new();
-        if r.verdict != c.verdict {
-            why.push(format!("verdict {:?}, expected {:?}", r.verdict, c.verdict));
-        }
         let want = c.output.as_deref().unwrap_or(&c.input);
-        if r.frame != want {
-            why.push(format!("output differs: {}", diff(want, &r.frame)));
-        }
-        // (only rewritten frames: the verifier of the builder expects well-formed ones)
-        if let Some(Err(e)) = c.output.as_ref().map(|_| verify_frame(&r.frame)) {
-            why.push(format!("bad checksum in output: {e}"));
-        }
-        if after != before + 1 {
-            why.push(format!(
-                "counter {} went {before} -> {after}",
-                c.stat.name()
-            ));
-        }
-        if dp.stat(Stat::Rx).unwrap() != rx_before + 1 {
-            why.push("rx not counted".into());
-        }
-        println!(
-            "{:<60} {:?} {}",
+        check_run(
+            &dp,
             c.name,
-            r.verdict,
-            if why.is_empty() { "ok" } else { "FAILED" }
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{:?}", c.verdict), want, c.output.is_some()),
+            (c.stat, before),
+            (Stat::Rx, rx_before),
+            &mut failures,
         );
-        if !why.is_empty() {
-            failures.push(format!("{}: {}", c.name, why.join("; ")));
-        }
     }
-    println!("{} fixture cases", cases.len());
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, cases.len());
     // Every punt found a slot (both interfaces have one) but no socket.
     assert!(dp.stat(Stat::DropNoXsk).unwrap() > 0);
     assert_eq!(dp.stat(Stat::XskRedirect).unwrap(), 0);
+    assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 0);
+}
+
+/// `lvs_tc` on every frame of the table: forwards what XDP forwards, byte for byte.
+#[test]
+fn tc_fixture_table() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = fixture_table(&mut dp, &lab);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (verdict, output, stat) = tc_expectation(c);
+        let before = dp.stat(stat).unwrap();
+        let rx_before = dp.stat(Stat::TcRx).unwrap();
+        let r = dp
+            .test_run_tc(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{verdict:?}"), want, output.is_some()),
+            (stat, before),
+            (Stat::TcRx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    // TC never touches the XDP-only counters.
+    assert_eq!(dp.stat(Stat::Rx).unwrap(), 0);
+    assert_eq!(dp.stat(Stat::DropNoXsk).unwrap(), 0);
+}
+
+/// `lvs_xdp` on interfaces flagged for TC forwarding: every hit it would forward is passed
+/// untouched (`pass_to_tc`), everything else (punts included) is unchanged.
+#[test]
+fn xdp_fixture_table_with_tc_forwarding() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = fixture_table(&mut dp, &lab);
+    for ifx in [lab.vc0, lab.vr0] {
+        assert!(!dp.tc_forwarding(ifx).unwrap());
+        dp.set_tc_forwarding(ifx, true).unwrap();
+        assert!(dp.tc_forwarding(ifx).unwrap());
+    }
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for c in &cases {
+        let (verdict, output, stat) = match c.verdict {
+            XdpVerdict::Tx | XdpVerdict::Redirect => {
+                passed += 1;
+                (XdpVerdict::Pass, None, Stat::PassToTc)
+            }
+            v => (v, c.output.clone(), c.stat),
+        };
+        let before = dp.stat(stat).unwrap();
+        let rx_before = dp.stat(Stat::Rx).unwrap();
+        let r = dp
+            .test_run(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{verdict:?}"), want, output.is_some()),
+            (stat, before),
+            (Stat::Rx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    assert!(passed >= 20, "{passed} forwarding cases");
+    assert_eq!(
+        dp.stat(Stat::FwdTx).unwrap() + dp.stat(Stat::FwdRedirect).unwrap(),
+        0
+    );
+    // No accounting in XDP for what TC forwards (TC accounts).
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 0);
+    dp.set_tc_forwarding(lab.vc0, false).unwrap();
+    dp.set_tc_forwarding(lab.vc0, false).unwrap(); // clearing twice is fine
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
 }
 
 /// A punt on an interface without an ifslot is dropped the same way (never passed).
