@@ -534,7 +534,7 @@ fn xdp_prog<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut Xdp
         .map_err(perr)
 }
 
-fn tc_prog<'a>(ebpf: &'a mut Ebpf) -> Result<&'a mut SchedClassifier> {
+fn tc_prog(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
     let perr = |e: ProgramError| DataplaneError::Program {
         program: TC_PROG,
         source: Box::new(e),

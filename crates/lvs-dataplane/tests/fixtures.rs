@@ -1020,10 +1020,10 @@ fn check_run(
         why.push(format!("output differs: {}", diff(want.1, got.1)));
     }
     // (only rewritten frames: the verifier of the builder expects well-formed ones)
-    if want.2 {
-        if let Err(e) = verify_frame(got.1) {
-            why.push(format!("bad checksum in output: {e}"));
-        }
+    if want.2
+        && let Err(e) = verify_frame(got.1)
+    {
+        why.push(format!("bad checksum in output: {e}"));
     }
     let after = dp.stat(stat.0).unwrap();
     if after != stat.1 + 1 {
@@ -1214,6 +1214,30 @@ fn punt_without_ifslot_is_dropped() {
     assert_eq!(dp.stat(Stat::PassNonSyn).unwrap(), 2);
 }
 
+/// Which of the director's programs a test drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prog {
+    Xdp,
+    Tc,
+}
+
+/// One run of `prog` on `frame` received on `ifx`: the verdict (as text), whether it
+/// forwarded the packet, and the frame as it left.
+fn run(dp: &mut Dataplane, prog: Prog, frame: &[u8], ifx: u32) -> (String, bool, Vec<u8>) {
+    match prog {
+        Prog::Xdp => {
+            let r = dp.test_run(frame, Some(ifx)).unwrap();
+            let fwd = matches!(r.verdict, XdpVerdict::Tx | XdpVerdict::Redirect);
+            (format!("{:?}", r.verdict), fwd, r.frame)
+        }
+        Prog::Tc => {
+            let r = dp.test_run_tc(frame, Some(ifx)).unwrap();
+            let fwd = r.verdict == TcVerdict::Redirect;
+            (format!("{:?}", r.verdict), fwd, r.frame)
+        }
+    }
+}
+
 /// xorshift64*: a deterministic generator for the randomized comparison below.
 struct Rng(u64);
 
@@ -1241,6 +1265,17 @@ impl Rng {
 /// through the four NAT/FULLNAT actions: XDP's output must equal lvs-wire's byte for byte.
 #[test]
 fn nat_rewrites_match_lvs_wire_on_random_frames() {
+    random_frames(Prog::Xdp);
+}
+
+/// The same 3000 random frames through `lvs_tc` (whose checksum updates are the kernel's
+/// helpers): byte for byte as lvs-wire.
+#[test]
+fn tc_nat_rewrites_match_lvs_wire_on_random_frames() {
+    random_frames(Prog::Tc);
+}
+
+fn random_frames(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let mut rng = Rng(0x1f2e_3d4c_5b6a_7988);
@@ -1333,29 +1368,23 @@ fn nat_rewrites_match_lvs_wire_on_random_frames() {
             v = v.with_dst(a, p);
         }
         dp.insert_flow(&key, &v).unwrap();
-        let r = dp.test_run(&frame, Some(lab.vc0)).unwrap();
+        let (verdict, fwd, out) = run(&mut dp, prog, &frame, lab.vc0);
         let want = wire_rewrite(&frame, new_src, new_dst, smac, dmac);
         assert!(
-            matches!(r.verdict, XdpVerdict::Tx | XdpVerdict::Redirect),
-            "case {i}: {:?} action {act} key {key:?} value {v:?} stats {:?}",
-            r.verdict,
+            fwd,
+            "case {i}: {verdict} action {act} key {key:?} value {v:?} stats {:?}",
             dp.stats()
                 .unwrap()
                 .into_iter()
                 .filter(|s| s.1 > 0)
                 .collect::<Vec<_>>()
         );
-        assert_eq!(
-            r.frame,
-            want,
-            "case {i} (action {act}): {}",
-            diff(&want, &r.frame)
-        );
+        assert_eq!(out, want, "case {i} (action {act}): {}", diff(&want, &out));
         dp.remove_flow(&key).unwrap();
         by_action[act as usize] += 1;
     }
     println!(
-        "{N} random frames identical to lvs-wire (by action NAT_IN/NAT_OUT/FNAT_IN/FNAT_OUT: {by_action:?})"
+        "{prog:?}: {N} random frames identical to lvs-wire (by action NAT_IN/NAT_OUT/FNAT_IN/FNAT_OUT: {by_action:?})"
     );
 }
 
@@ -1374,6 +1403,16 @@ fn lvs_dir(d: u8) -> Direction {
 /// produce exactly one LVS_EV_STATE record.
 #[test]
 fn tcp_state_table_all_cells() {
+    state_table(Prog::Xdp);
+}
+
+/// The same 132 (+33) cells through `lvs_tc`.
+#[test]
+fn tc_tcp_state_table_all_cells() {
+    state_table(Prog::Tc);
+}
+
+fn state_table(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let c4 = v4(CLIENT4);
@@ -1440,12 +1479,8 @@ fn tcp_state_table_all_cells() {
                 )
                 .unwrap();
                 let f = tcp4(s, sp, t, tp, sm, tm).tcp_flags(flags).build();
-                let r = dp.test_run(&f, Some(ifx)).unwrap();
-                assert!(
-                    matches!(r.verdict, XdpVerdict::Redirect),
-                    "{ev} {st}: {:?}",
-                    r.verdict
-                );
+                let (verdict, fwd, _) = run(&mut dp, prog, &f, ifx);
+                assert!(fwd, "{ev} {st}: {verdict}");
                 let f8 = flags as u8;
                 let want = transition(
                     st,
@@ -1489,6 +1524,16 @@ fn tcp_state_table_all_cells() {
 /// lvs-core, plus per-connection and per-real-server counters and the event records.
 #[test]
 fn tcp_sequences_counters_events() {
+    sequences(Prog::Xdp);
+}
+
+/// The same sequences, counters and events through `lvs_tc`.
+#[test]
+fn tc_tcp_sequences_counters_events() {
+    sequences(Prog::Tc);
+}
+
+fn sequences(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let c4 = v4(CLIENT4);
@@ -1533,10 +1578,8 @@ fn tcp_sequences_counters_events() {
         .payload(&payload)
         .build();
         let ifx = if d == dir::INPUT { lab.vc0 } else { lab.vr0 };
-        assert_eq!(
-            dp.test_run(&f, Some(ifx)).unwrap().verdict,
-            XdpVerdict::Redirect
-        );
+        let (verdict, fwd, _) = run(&mut dp, prog, &f, ifx);
+        assert!(fwd, "{verdict}");
         let f8 = flags as u8;
         let next = transition(
             state,
@@ -1600,21 +1643,18 @@ fn tcp_sequences_counters_events() {
     let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .payload(&[1; 10])
         .build();
-    assert_eq!(
-        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
-        XdpVerdict::Redirect
-    );
+    assert!(run(&mut dp, prog, &f, lab.vc0).1);
     let cs = dp.conn(8).unwrap();
     assert_eq!((cs.pkts_in, cs.bytes_in, cs.state), (1, 40 + 8 + 10, 0));
     assert_eq!(dp.dest_stats(6).unwrap().bytes_in, 58);
-    // A punted packet (TTL 1) is not counted here: the slow path counts it.
+    // A punted packet (TTL 1) is not counted here: the slow path counts it (TC drops it,
+    // uncounted: in generic mode XDP has punted it before).
     let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .ttl(1)
         .build();
-    assert_eq!(
-        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
-        XdpVerdict::Drop
-    );
+    let (verdict, fwd, _) = run(&mut dp, prog, &f, lab.vc0);
+    assert!(!fwd);
+    assert_eq!(verdict, if prog == Prog::Xdp { "Drop" } else { "Shot" });
     assert_eq!(dp.conn(8).unwrap().pkts_in, 1);
 }
 
@@ -1698,30 +1738,138 @@ fn rs_decap_fixtures() {
 
 // ---- attach ---------------------------------------------------------------------------------------------
 
+/// Names of the programs on `ifname`'s tcx ingress.
+fn tcx_ingress(ifname: &str) -> Vec<String> {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    let (_, progs) = SchedClassifier::query_tcx(ifname, TcAttachType::Ingress).unwrap();
+    progs
+        .iter()
+        .map(|p| p.name_as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
 #[test]
 fn attach_modes_on_veth() {
-    let _lab = Lab::new();
+    let lab = Lab::new();
     let mut dp = small_dataplane();
     assert!(lvs_dataplane::is_virtual_interface("vc0"));
-    // Auto picks generic on a veth (see XdpModeChoice::Auto).
+    // Auto on a veth: generic XDP + lvs_tc at TC ingress (see XdpModeChoice::Auto).
     assert_eq!(
         dp.attach("vc0", XdpModeChoice::Auto).unwrap(),
-        AttachedMode::Generic
+        AttachedMode::GenericWithTc
     );
-    // veth also has a native XDP driver.
+    assert!(dp.tc_forwarding(lab.vc0).unwrap());
+    assert_eq!(tcx_ingress("vc0"), ["lvs_tc"]);
+    assert!(dp.attach("vc0", XdpModeChoice::Auto).is_err(), "twice");
+    // veth also has a native XDP driver: no TC there.
     assert_eq!(
         dp.attach("vr0", XdpModeChoice::Native).unwrap(),
         AttachedMode::Native
     );
-    assert_eq!(dp.attached().len(), 2);
+    assert!(!dp.tc_forwarding(lab.vr0).unwrap());
+    assert!(tcx_ingress("vr0").is_empty());
+    // The old behaviour on demand: generic XDP forwarding by itself.
+    assert_eq!(
+        dp.attach("vc1", XdpModeChoice::Generic).unwrap(),
+        AttachedMode::Generic
+    );
+    assert!(!dp.tc_forwarding(ifindex("vc1")).unwrap());
+    assert_eq!(dp.attached().len(), 3);
+    assert_eq!(
+        dp.attached()
+            .iter()
+            .map(|(n, m)| format!("{n}={m}"))
+            .collect::<Vec<_>>(),
+        ["vc0=generic+tc", "vr0=native", "vc1=generic"]
+    );
     assert!(dp.attach("nosuchif0", XdpModeChoice::Generic).is_err());
+    assert!(
+        dp.attach("nosuchif0", XdpModeChoice::GenericWithTc)
+            .is_err()
+    );
     dp.detach("vc0").unwrap();
     assert!(dp.detach("vc0").is_err());
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
+    assert!(tcx_ingress("vc0").is_empty());
+    // Again, forced, on the interface just left.
+    assert_eq!(
+        dp.attach("vc0", XdpModeChoice::GenericWithTc).unwrap(),
+        AttachedMode::GenericWithTc
+    );
     dp.detach_all().unwrap();
     assert!(dp.attached().is_empty());
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
+    assert!(tcx_ingress("vc0").is_empty());
+    // tcx needs no clsact qdisc, and none was added.
+    let q = std::process::Command::new("tc")
+        .args(["qdisc", "show", "dev", "vc0"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&q.stdout).contains("clsact"));
     let mut rs = RsDecap::load().unwrap();
     assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
     rs.detach_all().unwrap();
+}
+
+/// GSO aggregates (what TSO senders and GRO hand to generic XDP and TC): frames longer
+/// than the ingress interface's MTU.
+#[test]
+fn gso_aggregates() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    dp.set_ifslot(lab.vc0, 0).unwrap();
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    for (port, rs) in [(60000, RS4), (60001, RS4_SMALLMTU)] {
+        dp.insert_flow(
+            &FlowKey::new(IPPROTO_TCP, c4, port, vip4, 80),
+            &FlowValue::new(action::NAT_IN, dir::INPUT, 2, 1, 1).with_dst(v4(rs), 8080),
+        )
+        .unwrap();
+    }
+    // two segments of 1448 bytes: IP length 2936 > 1500
+    let big = |port: u16| {
+        tcp4(CLIENT4, port, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[0x5a; 2896])
+            .build()
+    };
+    let gso = TcRunOptions {
+        ifindex: Some(lab.vc0),
+        gso_size: 1448,
+        gso_segs: 2,
+        repeat: 1,
+    };
+    let single = TcRunOptions {
+        ifindex: Some(lab.vc0),
+        ..Default::default()
+    };
+    for (port, rs) in [(60000, RS4), (60001, RS4_SMALLMTU)] {
+        let f = big(port);
+        let want = wire_rewrite(&f, None, Some((v4(rs), 8080)), VR0_MAC, RS_MAC);
+        // lvs_xdp: longer than the ingress MTU = an aggregate: no route MTU check (its
+        // segments are what leave), forwarded; with TC forwarding, passed to lvs_tc.
+        dp.set_tc_forwarding(lab.vc0, false).unwrap();
+        let r = dp.test_run(&f, Some(lab.vc0)).unwrap();
+        assert_eq!(r.verdict, XdpVerdict::Redirect, "port {port}");
+        assert_eq!(r.frame, want, "{}", diff(&want, &r.frame));
+        dp.set_tc_forwarding(lab.vc0, true).unwrap();
+        let r = dp.test_run(&f, Some(lab.vc0)).unwrap();
+        assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &f), "port {port}");
+        // lvs_tc, as a GSO skb: forwarded, the same bytes (segments are not checked
+        // against the route MTU, as IPVS does not check GSO skbs over IPv4).
+        let r = dp.test_run_tc_with(&f, &gso).unwrap();
+        assert_eq!(r.verdict, TcVerdict::Redirect, "port {port}");
+        assert_eq!(r.frame, want, "{}", diff(&want, &r.frame));
+    }
+    // The same length as one packet (no gso_size): the egress device (MTU 1500) cannot
+    // take it: lvs_tc drops it (it cannot punt).
+    let before = dp.stat(Stat::TcDrop).unwrap();
+    let r = dp.test_run_tc_with(&big(60000), &single).unwrap();
+    assert_eq!(r.verdict, TcVerdict::Shot);
+    assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1);
+    assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 2);
+    assert_eq!(dp.stat(Stat::PuntFragNeeded).unwrap(), 0);
 }
 
 // ---- ns/packet -------------------------------------------------------------------------------------------
@@ -1750,6 +1898,32 @@ fn bench(
     let mut runs = 0u64;
     while runs < u64::from(total) {
         let r = dp.test_run_repeat(frame, Some(ifx), batch).unwrap();
+        assert_eq!(r.verdict, want);
+        per_batch.push(r.duration.as_nanos() as f64);
+        runs += u64::from(batch);
+    }
+    per_batch.sort_by(f64::total_cmp);
+    per_batch[per_batch.len() / 2]
+}
+
+/// As [`bench`], for `lvs_tc`.
+fn bench_tc(
+    dp: &mut Dataplane,
+    frame: &[u8],
+    ifx: u32,
+    batch: u32,
+    total: u32,
+    want: TcVerdict,
+) -> f64 {
+    let mut per_batch = Vec::new();
+    let mut runs = 0u64;
+    while runs < u64::from(total) {
+        let opts = TcRunOptions {
+            ifindex: Some(ifx),
+            repeat: batch,
+            ..Default::default()
+        };
+        let r = dp.test_run_tc_with(frame, &opts).unwrap();
         assert_eq!(r.verdict, want);
         per_batch.push(r.duration.as_nanos() as f64);
         runs += u64::from(batch);
@@ -1815,11 +1989,23 @@ fn perf_hit_paths() {
     let ns_punt = bench(&mut dp, &ttl1, lab.vc0, total / 4, total, XdpVerdict::Drop);
     let ns_new = bench(&mut dp, &syn, lab.vc0, total / 4, total, XdpVerdict::Drop);
     let ns_pass = bench(&mut dp, &pass, lab.vc0, total / 4, total, XdpVerdict::Pass);
+    // Generic mode with TC forwarding: lvs_xdp checks and passes the hit (frame untouched),
+    // lvs_tc forwards it.
+    dp.set_tc_forwarding(lab.vc0, true).unwrap();
+    let ns_xdp_to_tc = bench(&mut dp, &nat, lab.vc0, total / 4, total, XdpVerdict::Pass);
+    let ns_tc_nat = bench_tc(&mut dp, &nat, lab.vc0, 254, total, TcVerdict::Redirect);
+    let ns_tc_dr = bench_tc(&mut dp, &dr, lab.vc0, 254, total, TcVerdict::Redirect);
+    let ns_tc_pass = bench_tc(&mut dp, &pass, lab.vc0, total / 4, total, TcVerdict::Ok);
     println!("ns/packet (BPF_PROG_TEST_RUN, {total} runs each, median of the batches):");
     println!("  NAT in hit (fib, counters, TTL, DNAT, csums) : {ns_nat:.1}");
     println!("  DR hit (fib, counters, TTL, MACs)           : {ns_dr:.1}");
     println!("  flow hit, TTL 1 -> punt (no XSK)            : {ns_punt:.1}");
     println!("  miss, service SYN -> punt (no XSK)          : {ns_new:.1}");
     println!("  miss, not a service -> XDP_PASS            : {ns_pass:.1}");
+    println!("  generic+tc: NAT hit in lvs_xdp -> XDP_PASS  : {ns_xdp_to_tc:.1}");
+    println!("  generic+tc: NAT in hit in lvs_tc            : {ns_tc_nat:.1}");
+    println!("  generic+tc: DR hit in lvs_tc                : {ns_tc_dr:.1}");
+    println!("  generic+tc: not a flow -> TC_ACT_OK         : {ns_tc_pass:.1}");
     assert!(ns_nat > 0.0 && ns_dr > 0.0 && ns_pass > 0.0);
+    assert!(ns_xdp_to_tc > 0.0 && ns_tc_nat > 0.0 && ns_tc_dr > 0.0 && ns_tc_pass > 0.0);
 }
