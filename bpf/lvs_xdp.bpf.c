@@ -12,6 +12,12 @@
  *   IP fragment to a virtual address ................................. punt
  * "punt" = bpf_redirect_map(LVS_XSKS) to lvsd's AF_XDP socket, XDP_DROP if none.
  *
+ * Generic (SKB) mode: on an interface flagged LVS_IF_TC_FWD in LVS_IFACES, a flow hit that
+ * passes every punt check is returned XDP_PASS untouched (LVS_ST_PASS_TO_TC) and lvs_tc,
+ * the TC ingress program at the end of this file, forwards it from the same skb: it can
+ * send GSO aggregates and knows CHECKSUM_PARTIAL seeds, which bpf_redirect from generic XDP
+ * cannot (docs/xdp.md, "Generic mode").
+ *
  * A frame is either handled entirely here (accounted, state-tracked, rewritten, sent) or
  * punted untouched, so the slow path never sees a half-processed packet and nothing is
  * counted twice: the FIB lookup (which may fail) runs before anything is written.
@@ -71,7 +77,7 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 a = fv->action;
-	int rc;
+	int rc, tc;
 
 	if (a == LVS_A_DROP) {
 		lvs_stat_inc(LVS_ST_DROP_ACTION);
@@ -84,17 +90,19 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 	if (pkt->ttl <= 1)
 		return lvs_punt(pkt, LVS_ST_PUNT_TTL);
 
+	tc = lvs_tc_forwarding(pkt->ifindex);
 	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return lvs_punt(pkt, LVS_ST_PUNT_FRAG_NEEDED);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS) /* no neighbour, local, unreachable, ... */
-		return lvs_punt(pkt, LVS_ST_PUNT_FIB);
-
 	/* Generic XDP: lvs_tc, which runs next on this very skb, forwards it (it can send
 	 * GSO aggregates and fix offloaded checksums, bpf_redirect from generic XDP cannot).
-	 * Everything above (the punts) stays here: TC has no way to the slow path. */
-	if (lvs_tc_forwarding(pkt->ifindex))
+	 * The punts stay here (TC has no way to the slow path), except a missing neighbour
+	 * entry: lvs_tc's bpf_redirect_neigh has the kernel resolve it, as the slow path's
+	 * transmit would, and it also takes aggregates, which no AF_XDP frame can hold. */
+	if (tc && (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH))
 		return lvs_pass(LVS_ST_PASS_TO_TC);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) /* no neighbour, local, unreachable, ... */
+		return lvs_punt(pkt, LVS_ST_PUNT_FIB);
 
 	lvs_account(pkt, fv);
 	if (lvs_apply(ctx, pkt, fv)) {
@@ -245,8 +253,8 @@ static __always_inline int lvs_tc_apply(struct __sk_buff *skb, struct lvs_pkt *p
 
 /* A packet of a known connection that lvs_xdp passed (LVS_ST_PASS_TO_TC). The same checks
  * as lvs_hit, in the same order; they fail only if the flow or the route changed since
- * lvs_xdp made them (the packet then cannot reach the slow path: dropped), except a
- * neighbour entry that disappeared meanwhile, for which bpf_redirect_neigh resolves it. */
+ * lvs_xdp made them (the packet then cannot reach the slow path: dropped). A next hop
+ * without a neighbour entry is no failure: bpf_redirect_neigh has the kernel resolve it. */
 static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt,
 				      const struct lvs_flow_value *fv, int gso)
 {

@@ -155,9 +155,10 @@ struct lvs_config {
 
 /* ---- LVS_STATS (PERCPU_ARRAY of __u64, index enum lvs_stat) ---------------------------- */
 
-/* Global packet counters by outcome. Producer: XDP. Every received frame counts LVS_ST_RX
- * and exactly one outcome counter among PASS_* / FWD_* / PUNT_* / DROP_ACTION; a punt
- * additionally counts XSK_REDIRECT (a socket took it) or DROP_NO_XSK (none bound). */
+/* Global packet counters by outcome. Producers: lvs_xdp and lvs_tc. Every frame lvs_xdp sees
+ * counts LVS_ST_RX and exactly one outcome counter among PASS_* (PASS_TO_TC included) /
+ * FWD_* / PUNT_* / DROP_ACTION / PARSE_ERROR / ENCAP_ERROR; a punt additionally counts
+ * XSK_REDIRECT (a socket took it) or DROP_NO_XSK (none bound). lvs_tc: see below. */
 enum lvs_stat {
 	LVS_ST_RX = 0,               /* every frame seen */
 	LVS_ST_PASS_NOT_OURS = 1,    /* not IPv4/IPv6 TCP/UDP for a service, no flow: XDP_PASS */

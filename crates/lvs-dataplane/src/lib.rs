@@ -17,6 +17,8 @@
 //! # What the host needs
 //!
 //! * Root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON), bpffs is not required.
+//! * For the generic mode's TC program: tcx (kernel >= 6.6), or else the `clsact` qdisc
+//!   through netlink (added if missing; removed on detach with iproute2's `tc`).
 //! * `net.ipv4.ip_forward = 1` and `net.ipv6.conf.all.forwarding = 1`: `bpf_fib_lookup`
 //!   answers `FWD_DISABLED` on an interface without forwarding, and every forwarded packet
 //!   is then punted to the slow path instead.

@@ -1118,8 +1118,9 @@ fn tc_fixture_table() {
     assert_eq!(dp.stat(Stat::DropNoXsk).unwrap(), 0);
 }
 
-/// `lvs_xdp` on interfaces flagged for TC forwarding: every hit it would forward is passed
-/// untouched (`pass_to_tc`), everything else (punts included) is unchanged.
+/// `lvs_xdp` on interfaces flagged for TC forwarding: every hit it would forward, and a hit
+/// whose next hop has no neighbour entry (`lvs_tc` uses `bpf_redirect_neigh`), is passed
+/// untouched (`pass_to_tc`); everything else (the other punts) is unchanged.
 #[test]
 fn xdp_fixture_table_with_tc_forwarding() {
     let lab = Lab::new();
@@ -1133,12 +1134,13 @@ fn xdp_fixture_table_with_tc_forwarding() {
     let mut failures = Vec::new();
     let mut passed = 0;
     for c in &cases {
-        let (verdict, output, stat) = match c.verdict {
-            XdpVerdict::Tx | XdpVerdict::Redirect => {
+        // exactly what lvs_tc forwards (the no-neighbour case included: bpf_redirect_neigh)
+        let (verdict, output, stat) = match tc_expectation(c).0 {
+            TcVerdict::Redirect => {
                 passed += 1;
                 (XdpVerdict::Pass, None, Stat::PassToTc)
             }
-            v => (v, c.output.clone(), c.stat),
+            _ => (c.verdict, c.output.clone(), c.stat),
         };
         let before = dp.stat(stat).unwrap();
         let rx_before = dp.stat(Stat::Rx).unwrap();
