@@ -12,6 +12,12 @@
  *   IP fragment to a virtual address ................................. punt
  * "punt" = bpf_redirect_map(LVS_XSKS) to lvsd's AF_XDP socket, XDP_DROP if none.
  *
+ * Generic (SKB) mode: on an interface flagged LVS_IF_TC_FWD in LVS_IFACES, a flow hit that
+ * passes every punt check is returned XDP_PASS untouched (LVS_ST_PASS_TO_TC) and lvs_tc,
+ * the TC ingress program at the end of this file, forwards it from the same skb: it can
+ * send GSO aggregates and knows CHECKSUM_PARTIAL seeds, which bpf_redirect from generic XDP
+ * cannot (docs/xdp.md, "Generic mode").
+ *
  * A frame is either handled entirely here (accounted, state-tracked, rewritten, sent) or
  * punted untouched, so the slow path never sees a half-processed packet and nothing is
  * counted twice: the FIB lookup (which may fail) runs before anything is written.
@@ -28,73 +34,10 @@
 #include "lvs_tcp_state.h"
 #include "lvs_rewrite.h"
 #include "lvs_fwd.h"
+#include "lvs_account.h"
+#include "lvs_skb.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* Emit LVS_EV_STATE for a state change made here. */
-static __always_inline void lvs_emit_state(const struct lvs_pkt *pkt, __u32 conn_id,
-					   __u8 old, __u8 new, __u8 dir)
-{
-	struct lvs_event *ev = bpf_ringbuf_reserve(&LVS_EVENTS, sizeof(*ev), 0);
-
-	if (!ev) {
-		lvs_stat_inc(LVS_ST_EVENT_LOST);
-		return;
-	}
-	ev->kind = LVS_EV_STATE;
-	ev->conn_id = conn_id;
-	ev->old_state = old;
-	ev->new_state = new;
-	ev->tcp_flags = pkt->tcp_flags;
-	ev->dir = dir;
-	ev->pad = 0;
-	__builtin_memcpy(&ev->key, &pkt->key, sizeof(ev->key));
-	bpf_ringbuf_submit(ev, 0);
-}
-
-/* Counters of the connection and its real server, last seen time, TCP state. */
-static __always_inline void lvs_account(const struct lvs_pkt *pkt,
-					const struct lvs_flow_value *fv)
-{
-	__u32 conn_id = fv->conn_id;
-	__u32 slot = fv->dest_slot;
-	__u8 dir = fv->dir;
-	__u64 bytes = pkt->ip_len;
-	struct lvs_conn_state *cs = bpf_map_lookup_elem(&LVS_CONNS, &conn_id);
-	struct lvs_dest_stats *ds = bpf_map_lookup_elem(&LVS_DEST_STATS, &slot);
-
-	if (cs) {
-		/* shared by all CPUs: atomic adds; last_seen and state are plain stores (a
-		 * concurrent packet of the same conn may win, which is harmless) */
-		if (dir == LVS_DIR_OUTPUT) {
-			__sync_fetch_and_add(&cs->pkts_out, 1);
-			__sync_fetch_and_add(&cs->bytes_out, bytes);
-		} else {
-			__sync_fetch_and_add(&cs->pkts_in, 1);
-			__sync_fetch_and_add(&cs->bytes_in, bytes);
-		}
-		cs->last_seen_ns = bpf_ktime_get_ns();
-		if (pkt->key.proto == IPPROTO_TCP) {
-			__u8 old = cs->state;
-			__u8 new = lvs_tcp_next_state(old, dir, pkt->tcp_flags);
-
-			if (new != old) {
-				cs->state = new;
-				lvs_emit_state(pkt, conn_id, old, new, dir);
-			}
-		}
-	}
-	if (ds) {
-		/* per-CPU: plain adds */
-		if (dir == LVS_DIR_OUTPUT) {
-			ds->pkts_out += 1;
-			ds->bytes_out += bytes;
-		} else {
-			ds->pkts_in += 1;
-			ds->bytes_in += bytes;
-		}
-	}
-}
 
 /* Rewrite the frame for its action: TTL - 1 always, then the method's change. */
 static __always_inline int lvs_apply(struct xdp_md *ctx, const struct lvs_pkt *pkt,
@@ -120,13 +63,21 @@ static __always_inline int lvs_apply(struct xdp_md *ctx, const struct lvs_pkt *p
 	}
 }
 
+/* Does lvs_tc forward the flow hits of this interface (generic XDP)? */
+static __always_inline int lvs_tc_forwarding(__u32 ifindex)
+{
+	__u32 *flags = bpf_map_lookup_elem(&LVS_IFACES, &ifindex);
+
+	return flags && (*flags & LVS_IF_TC_FWD);
+}
+
 /* A packet of a known connection. */
 static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt,
 				   const struct lvs_flow_value *fv)
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 a = fv->action;
-	int rc;
+	int rc, tc;
 
 	if (a == LVS_A_DROP) {
 		lvs_stat_inc(LVS_ST_DROP_ACTION);
@@ -139,9 +90,17 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 	if (pkt->ttl <= 1)
 		return lvs_punt(pkt, LVS_ST_PUNT_TTL);
 
-	rc = lvs_fib_lookup(ctx, pkt, fv, &fib);
+	tc = lvs_tc_forwarding(pkt->ifindex);
+	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return lvs_punt(pkt, LVS_ST_PUNT_FRAG_NEEDED);
+	/* Generic XDP: lvs_tc, which runs next on this very skb, forwards it (it can send
+	 * GSO aggregates and fix offloaded checksums, bpf_redirect from generic XDP cannot).
+	 * The punts stay here (TC has no way to the slow path), except a missing neighbour
+	 * entry: lvs_tc's bpf_redirect_neigh has the kernel resolve it, as the slow path's
+	 * transmit would, and it also takes aggregates, which no AF_XDP frame can hold. */
+	if (tc && (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH))
+		return lvs_pass(LVS_ST_PASS_TO_TC);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) /* no neighbour, local, unreachable, ... */
 		return lvs_punt(pkt, LVS_ST_PUNT_FIB);
 
@@ -228,4 +187,130 @@ int lvs_xdp(struct xdp_md *ctx)
 	default:
 		return lvs_pass(LVS_ST_PASS_NOT_OURS);
 	}
+}
+
+/* ---- lvs_tc: forwarding of flow hits at TC ingress (interfaces in generic XDP mode) ---- */
+
+/* Headers lvs_tc needs in the skb's linear part: Ethernet + IPv4 with options + TCP. */
+#define LVS_TC_HDR_LEN (LVS_L3_OFF + 60 + 20)
+
+/* TC_ACT_OK, counted TC_PASS: not a flow hit, the stack (or nobody) wants it as it is. */
+static __always_inline int lvs_tc_pass(void)
+{
+	lvs_stat_inc(LVS_ST_TC_PASS);
+	return TC_ACT_OK;
+}
+
+/* A hit lvs_tc can neither forward nor punt: dropped (never TC_ACT_OK: the director's
+ * stack would answer a packet to a VIP with a RST). */
+static __always_inline int lvs_tc_drop(void)
+{
+	lvs_stat_inc(LVS_ST_TC_DROP);
+	return TC_ACT_SHOT;
+}
+
+/* The tot_len of lvs_tc's FIB lookup. A single packet: its IP length as it will leave,
+ * checked against the route MTU (as lvs_xdp did a moment ago). A GSO aggregate: 0, which
+ * makes the skb variant of bpf_fib_lookup check the skb against the egress device with
+ * is_skb_forwardable(), where GSO passes: its segments are checked nowhere, as IPVS does
+ * not check GSO skbs over IPv4 (ensure_mtu_is_adequate); the tunnel keeps them at the
+ * client's segment size (lvs_skb_encap). */
+static __always_inline __u32 lvs_tc_tot_len(const struct lvs_pkt *pkt,
+					    const struct lvs_flow_value *fv, int gso)
+{
+	__u8 a = fv->action;
+
+	if (gso)
+		return 0;
+	if (a == LVS_A_TUN_IPIP || a == LVS_A_TUN_GUE)
+		return pkt->ip_len + lvs_encap_len(fv);
+	return pkt->ip_len;
+}
+
+/* TTL - 1 and the method's rewrite (the twin of lvs_apply). */
+static __always_inline int lvs_tc_apply(struct __sk_buff *skb, struct lvs_pkt *pkt,
+					const struct lvs_flow_value *fv)
+{
+	__u8 a = fv->action;
+
+	if (lvs_skb_dec_ttl(skb, pkt))
+		return -1;
+	switch (a) {
+	case LVS_A_NAT_IN:
+		return lvs_skb_rewrite_tuple(skb, pkt, fv, 0, 1);
+	case LVS_A_NAT_OUT:
+		return lvs_skb_rewrite_tuple(skb, pkt, fv, 1, 0);
+	case LVS_A_FNAT_IN:
+	case LVS_A_FNAT_OUT:
+		return lvs_skb_rewrite_tuple(skb, pkt, fv, 1, 1);
+	case LVS_A_TUN_IPIP:
+	case LVS_A_TUN_GUE:
+		return lvs_skb_encap(skb, pkt, fv);
+	default: /* LVS_A_DR */
+		return 0;
+	}
+}
+
+/* A packet of a known connection that lvs_xdp passed (LVS_ST_PASS_TO_TC). The same checks
+ * as lvs_hit, in the same order; they fail only if the flow or the route changed since
+ * lvs_xdp made them (the packet then cannot reach the slow path: dropped). A next hop
+ * without a neighbour entry is no failure: bpf_redirect_neigh has the kernel resolve it. */
+static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt,
+				      const struct lvs_flow_value *fv, int gso)
+{
+	struct bpf_fib_lookup fib = {};
+	__u8 a = fv->action;
+	int rc;
+
+	if (a == LVS_A_DROP) {
+		lvs_stat_inc(LVS_ST_DROP_ACTION);
+		return TC_ACT_SHOT;
+	}
+	if (a == LVS_A_PUNT || a >= LVS_A_MAX ||
+	    (a == LVS_A_TUN_GUE && fv->out_af == LVS_AF_INET6))
+		return lvs_tc_drop();
+	if (pkt->ttl <= 1)
+		return lvs_tc_drop();
+
+	rc = lvs_fib_lookup(skb, pkt, fv, &fib, lvs_tc_tot_len(pkt, fv, gso));
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return lvs_tc_drop();
+
+	lvs_account(pkt, fv);
+	if (lvs_tc_apply(skb, pkt, fv)) {
+		lvs_stat_inc(LVS_ST_ENCAP_ERROR);
+		return TC_ACT_SHOT;
+	}
+	return lvs_skb_xmit(skb, pkt, &fib, rc == BPF_FIB_LKUP_RET_NO_NEIGH);
+}
+
+/* aya 0.14 knows SchedClassifier programs by the legacy section name "classifier" (libbpf
+ * treats it as "tc"). Attached to clsact/tcx ingress next to lvs_xdp in generic mode. */
+SEC("classifier")
+int lvs_tc(struct __sk_buff *skb)
+{
+	struct lvs_pkt pkt = {};
+	struct lvs_flow_value *fv;
+	__u32 len = skb->len;
+	__u32 hdr = len < LVS_TC_HDR_LEN ? len : LVS_TC_HDR_LEN;
+	int gso = skb->gso_size != 0;
+	void *data, *data_end;
+
+	pkt.ifindex = skb->ifindex;
+	lvs_stat_inc(LVS_ST_TC_RX);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	/* generic XDP left the skb linear; anything else may have its headers in fragments */
+	if (data + hdr > data_end) {
+		if (bpf_skb_pull_data(skb, hdr))
+			return lvs_tc_pass();
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	if (lvs_parse_frame(data, data_end, len, &pkt) != LVS_P_FLOW)
+		return lvs_tc_pass();
+	fv = bpf_map_lookup_elem(&LVS_FLOWS, &pkt.key);
+	if (!fv)
+		return lvs_tc_pass();
+	return lvs_tc_hit(skb, &pkt, fv, gso);
 }

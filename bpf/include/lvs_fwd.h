@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * lvs_fwd.h: where a packet goes next: the FIB lookup for a flow hit, the transmit
- * (XDP_TX / bpf_redirect), the punt to the AF_XDP slow path, and XDP_PASS with a reason.
+ * lvs_fwd.h: where a packet goes next: the FIB lookup for a flow hit (shared by lvs_xdp
+ * and lvs_tc), the XDP transmit (XDP_TX / bpf_redirect), the punt to the AF_XDP slow path,
+ * and XDP_PASS with a reason.
  */
 #ifndef LVS_FWD_H
 #define LVS_FWD_H
@@ -45,16 +46,14 @@ static __always_inline int lvs_punt(const struct lvs_pkt *pkt, __u32 reason)
 
 /* Route the packet as it will leave: for NAT/FULLNAT/DR towards its new destination
  * (DR: the real server new_daddr, the L3 destination stays the VIP), for TUN towards the
- * outer destination. For tunnels tot_len is the IP length after encapsulation so that the
- * kernel checks it against the route MTU (BPF_FIB_LKUP_RET_FRAG_NEEDED: the slow path sends
- * the client ICMP fragmentation-needed). For the other methods the length does not change
- * and tot_len stays 0 (no MTU check): in generic (SKB) mode XDP also sees GRO/GSO
- * aggregates far larger than the MTU, which the transmit path segments again; checking
- * them would punt every bulk-transfer segment. Returns the BPF_FIB_LKUP_RET_* code (or a
+ * outer destination. tot_len is the IP length the kernel checks against the route MTU
+ * (BPF_FIB_LKUP_RET_FRAG_NEEDED), 0 for no such check (see lvs_xdp_tot_len and lvs_tc's
+ * lvs_tc_tot_len). ctx is the program's context (struct xdp_md or struct __sk_buff: the
+ * helper has one variant per program type). Returns the BPF_FIB_LKUP_RET_* code (or a
  * negative error). */
-static __always_inline int lvs_fib_lookup(struct xdp_md *ctx, const struct lvs_pkt *pkt,
+static __always_inline int lvs_fib_lookup(void *ctx, const struct lvs_pkt *pkt,
 					  const struct lvs_flow_value *fv,
-					  struct bpf_fib_lookup *fib)
+					  struct bpf_fib_lookup *fib, __u32 tot_len)
 {
 	__u8 a = fv->action;
 	int tun = a == LVS_A_TUN_IPIP || a == LVS_A_TUN_GUE;
@@ -65,7 +64,7 @@ static __always_inline int lvs_fib_lookup(struct xdp_md *ctx, const struct lvs_p
 	const __u8 *dst = new_dst ? fv->new_daddr : pkt->key.daddr;
 
 	fib->ifindex = pkt->ifindex;
-	fib->tot_len = tun ? pkt->ip_len + lvs_encap_len(fv) : 0;
+	fib->tot_len = tot_len;
 	if (tun) {
 		fib->l4_protocol = a == LVS_A_TUN_GUE ? IPPROTO_UDP :
 			(pkt->key.af == LVS_AF_INET6 ? LVS_IPPROTO_IPV6 : LVS_IPPROTO_IPIP);
@@ -87,6 +86,30 @@ static __always_inline int lvs_fib_lookup(struct xdp_md *ctx, const struct lvs_p
 		__builtin_memcpy(&fib->ipv4_dst, dst, 4);
 	}
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+/* The tot_len of lvs_xdp's FIB lookup: the IP length as the packet will leave (inner
+ * length + tunnel header), so that a packet larger than the route MTU is punted (the slow
+ * path owns ICMP frag-needed and fragmentation), as the kernel's forwarding checks it.
+ *
+ * Except for a frame larger than the ingress device's MTU: no single packet can arrive
+ * like that, it is a GRO/GSO aggregate, which only generic (SKB) XDP sees. The transmit
+ * path segments it again, so its total length says nothing about the segments: no MTU
+ * check here (0). On an interface where lvs_tc forwards, lvs_tc does the per-segment
+ * decision with the skb's gso_size; without lvs_tc (generic XDP only), bpf_redirect's own
+ * MTU check then drops it, which is why generic mode comes with lvs_tc. */
+static __always_inline __u32 lvs_xdp_tot_len(struct xdp_md *ctx, const struct lvs_pkt *pkt,
+					     const struct lvs_flow_value *fv)
+{
+	__u8 a = fv->action;
+	__u32 mtu_len = pkt->ip_len;
+
+	/* ifindex 0: the ingress device; mtu_len in: L3 length to check */
+	if (bpf_check_mtu(ctx, 0, &mtu_len, 0, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		return 0;
+	if (a == LVS_A_TUN_IPIP || a == LVS_A_TUN_GUE)
+		return pkt->ip_len + lvs_encap_len(fv);
+	return pkt->ip_len;
 }
 
 /* Set the Ethernet addresses from the FIB result and send: XDP_TX when the egress

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * lvs_maps.h: every map of lvs_xdp, one purpose comment each (types in lvs_types.h).
+ * lvs_maps.h: every map of lvs_xdp and lvs_tc, one purpose comment each (types in lvs_types.h).
  * max_entries of LVS_FLOWS, LVS_CONNS and LVS_DEST_STATS are defaults that the loader
  * (crates/lvs-dataplane, EbpfLoader::set_max_entries) overrides.
  */
@@ -66,6 +66,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } LVS_IFSLOTS SEC(".maps");
+
+/* ingress ifindex -> LVS_IF_* flags (TC forwarding). Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} LVS_IFACES SEC(".maps");
 
 /* Global per-CPU counters by outcome (enum lvs_stat). XDP updates, lvsd reads. */
 struct {

@@ -46,7 +46,8 @@ enum lvs_parse_rc {
 	LVS_P_ICMP_ERR = 5,    /* ICMP error quoting TCP/UDP: key = quoted tuple, inverted */
 };
 
-/* What the XDP program needs to know about a packet; all offsets are from ctx->data. */
+/* What the programs need to know about a packet; all offsets are from the start of the
+ * Ethernet header (ctx->data in XDP, skb->data in TC). */
 struct lvs_pkt {
 	struct lvs_flow_key key;
 	/* ctx fields, read once at entry: clang may otherwise keep a pointer into ctx
@@ -156,7 +157,8 @@ static __always_inline int lvs_parse_l4(void *data, void *data_end, __u8 proto,
 	return LVS_P_FLOW;
 }
 
-static __always_inline int lvs_parse_ipv4(void *data, void *data_end, struct lvs_pkt *pkt)
+static __always_inline int lvs_parse_ipv4(void *data, void *data_end, __u32 wire_len,
+					  struct lvs_pkt *pkt)
 {
 	struct iphdr *ip = lvs_ptr(data, data_end, LVS_L3_OFF, sizeof(*ip));
 	__u32 ihl, tot_len;
@@ -167,7 +169,7 @@ static __always_inline int lvs_parse_ipv4(void *data, void *data_end, struct lvs
 		return LVS_P_ERROR;
 	ihl = (__u32)(ip->ihl & 0xf) << 2;
 	tot_len = bpf_ntohs(ip->tot_len);
-	if (tot_len < ihl || data + LVS_L3_OFF + tot_len > data_end)
+	if (tot_len < ihl || LVS_L3_OFF + tot_len > wire_len)
 		return LVS_P_ERROR;
 
 	pkt->key.af = LVS_AF_INET;
@@ -201,7 +203,8 @@ static __always_inline int lvs_parse_ipv4(void *data, void *data_end, struct lvs
 	return lvs_parse_l4(data, data_end, ip->protocol, pkt);
 }
 
-static __always_inline int lvs_parse_ipv6(void *data, void *data_end, struct lvs_pkt *pkt)
+static __always_inline int lvs_parse_ipv6(void *data, void *data_end, __u32 wire_len,
+					  struct lvs_pkt *pkt)
 {
 	struct ipv6hdr *ip6 = lvs_ptr(data, data_end, LVS_L3_OFF, sizeof(*ip6));
 	__u32 plen;
@@ -212,7 +215,7 @@ static __always_inline int lvs_parse_ipv6(void *data, void *data_end, struct lvs
 	if (ip6->version != 6)
 		return LVS_P_ERROR;
 	plen = bpf_ntohs(ip6->payload_len);
-	if (data + LVS_L3_OFF + LVS_IPV6_HLEN + plen > data_end)
+	if (LVS_L3_OFF + LVS_IPV6_HLEN + plen > wire_len)
 		return LVS_P_ERROR;
 
 	nh = ip6->nexthdr;
@@ -255,20 +258,30 @@ static __always_inline int lvs_parse_ipv6(void *data, void *data_end, struct lvs
 	return LVS_P_NOT_OURS;
 }
 
-/* Classify the frame and fill pkt (zeroed by the caller). */
-static __always_inline int lvs_parse(struct xdp_md *ctx, struct lvs_pkt *pkt)
+/* Classify the frame at [data, data_end) and fill pkt (zeroed by the caller). wire_len is
+ * the frame's whole length: the same as data_end - data in XDP; in TC (lvs_tc) skb->len,
+ * of which only the headers need to be in the linear part [data, data_end). */
+static __always_inline int lvs_parse_frame(void *data, void *data_end, __u32 wire_len,
+					   struct lvs_pkt *pkt)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = lvs_ptr(data, data_end, 0, sizeof(*eth));
 
 	if (!eth)
 		return LVS_P_NOT_OURS;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return lvs_parse_ipv4(data, data_end, pkt);
+		return lvs_parse_ipv4(data, data_end, wire_len, pkt);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return lvs_parse_ipv6(data, data_end, pkt);
+		return lvs_parse_ipv6(data, data_end, wire_len, pkt);
 	return LVS_P_NOT_OURS; /* ARP, VLAN-tagged, LLDP, ... */
+}
+
+/* Classify an XDP frame and fill pkt (zeroed by the caller). */
+static __always_inline int lvs_parse(struct xdp_md *ctx, struct lvs_pkt *pkt)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return lvs_parse_frame(data, data_end, (__u32)(data_end - data), pkt);
 }
 
 #endif /* LVS_PARSE_H */

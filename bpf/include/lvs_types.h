@@ -155,9 +155,10 @@ struct lvs_config {
 
 /* ---- LVS_STATS (PERCPU_ARRAY of __u64, index enum lvs_stat) ---------------------------- */
 
-/* Global packet counters by outcome. Producer: XDP. Every received frame counts LVS_ST_RX
- * and exactly one outcome counter among PASS_* / FWD_* / PUNT_* / DROP_ACTION; a punt
- * additionally counts XSK_REDIRECT (a socket took it) or DROP_NO_XSK (none bound). */
+/* Global packet counters by outcome. Producers: lvs_xdp and lvs_tc. Every frame lvs_xdp sees
+ * counts LVS_ST_RX and exactly one outcome counter among PASS_* (PASS_TO_TC included) /
+ * FWD_* / PUNT_* / DROP_ACTION / PARSE_ERROR / ENCAP_ERROR; a punt additionally counts
+ * XSK_REDIRECT (a socket took it) or DROP_NO_XSK (none bound). lvs_tc: see below. */
 enum lvs_stat {
 	LVS_ST_RX = 0,               /* every frame seen */
 	LVS_ST_PASS_NOT_OURS = 1,    /* not IPv4/IPv6 TCP/UDP for a service, no flow: XDP_PASS */
@@ -177,7 +178,20 @@ enum lvs_stat {
 	LVS_ST_PARSE_ERROR = 15,     /* malformed IP/TCP/UDP header: XDP_PASS (the stack drops it) */
 	LVS_ST_PASS_UNSUPPORTED = 16,/* IPv6 extension headers etc.: XDP_PASS untouched */
 	LVS_ST_EVENT_LOST = 17,      /* LVS_EVENTS was full: a state event was not delivered */
-	LVS_ST_ENCAP_ERROR = 18,     /* bpf_xdp_adjust_head/tail failed: XDP_DROP */
+	LVS_ST_ENCAP_ERROR = 18,     /* encapsulation or a rewrite helper failed: XDP_DROP / TC_ACT_SHOT */
+	LVS_ST_PASS_TO_TC = 19,      /* flow hit on a TC-forwarding interface, checks passed: XDP_PASS
+				      * untouched, lvs_tc forwards it */
+	/* lvs_tc (TC ingress on interfaces in generic XDP mode) counts separately: every skb
+	 * counts TC_RX and exactly one of TC_PASS / FWD_TX / FWD_REDIRECT / TC_FWD_NEIGH /
+	 * DROP_ACTION / TC_DROP / ENCAP_ERROR. */
+	LVS_ST_TC_RX = 20,           /* every skb lvs_tc sees */
+	LVS_ST_TC_PASS = 21,         /* lvs_tc: not a flow hit: TC_ACT_OK untouched */
+	LVS_ST_TC_FWD_NEIGH = 22,    /* lvs_tc: flow hit whose next hop had no neighbour entry:
+				      * bpf_redirect_neigh (the kernel resolves it) */
+	LVS_ST_TC_DROP = 23,         /* lvs_tc: flow hit it can neither forward nor punt (PUNT
+				      * action, TTL <= 1, FIB failure, larger than the route MTU):
+				      * TC_ACT_SHOT. lvs_xdp punts these before TC sees them, so this
+				      * counts only flows or routes that changed in between */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 
@@ -186,6 +200,16 @@ enum lvs_stat {
 /* LVS_XSKS key = ifslot * LVS_XSK_QUEUES_PER_IF + rx_queue_index, ifslot from LVS_IFSLOTS. */
 #define LVS_XSK_QUEUES_PER_IF 64
 #define LVS_MAX_IFSLOTS 64
+
+/* ---- LVS_IFACES: per-interface switches ------------------------------------------------ */
+
+/* LVS_IFACES: ingress ifindex -> __u32 flags (host order). Producer: the loader
+ * (crates/lvs-dataplane, Dataplane::attach / set_tc_forwarding). */
+#define LVS_MAX_IFACES 256
+/* Forwarding of flow hits on this interface is done by lvs_tc (TC ingress), not by
+ * lvs_xdp: set where lvs_xdp runs in generic (SKB) mode. lvs_xdp still punts everything
+ * the slow path must see; a hit it would forward it passes (XDP_PASS) untouched. */
+#define LVS_IF_TC_FWD (1U << 0)
 
 /* ---- Defaults (the loader may override the max_entries) ---------------------------------- */
 

@@ -308,11 +308,13 @@ pub struct LaddrInfo {
 pub struct DataplaneStatus {
     /// Whether a data plane runs (false with `lvsd --no-dataplane`).
     pub running: bool,
-    /// Interfaces served and their XDP mode (`native` / `generic`).
+    /// Interfaces served and their mode (`native`, `generic`, or `generic+tc`: generic XDP
+    /// for the punts with the TC program `lvs_tc` forwarding flow hits).
     pub interfaces: Vec<(String, String)>,
     /// Entries in the XDP flow table (one per direction that passes the director).
     pub flows: u64,
-    /// Global XDP counters by outcome (`rx`, `fwd_redirect`, `punt_new`…).
+    /// Global XDP and TC counters by outcome (`rx`, `fwd_redirect`, `punt_new`, `pass_to_tc`,
+    /// `tc_rx`…).
     pub counters: Vec<(String, u64)>,
 }
 

@@ -25,7 +25,8 @@
 //! | `LVS_EVENTS` | RINGBUF | records [`Event`] | XDP |
 //! | `LVS_XSKS` | XSKMAP | `ifslot * 64 + rx_queue` → AF_XDP socket | lvsd |
 //! | `LVS_IFSLOTS` | HASH | ifindex (`u32`) → ifslot (`u32`, < 64) | lvsd |
-//! | `LVS_STATS` | PERCPU_ARRAY | [`Stat`] index → `u64` | XDP |
+//! | `LVS_IFACES` | HASH | ifindex (`u32`) → flags (`u32`, [`IF_F_TC_FWD`]) | lvs-dataplane (attach) |
+//! | `LVS_STATS` | PERCPU_ARRAY | [`Stat`] index → `u64` | XDP, TC |
 //! | `LVS_CONFIG` | ARRAY\[1\] | 0 → [`Config`] | lvsd |
 //! | `LVS_RS_VIPS` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
 //! | `LVS_RS_LOCAL` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
@@ -64,6 +65,12 @@ pub const RS_VIPS_MAX: u32 = 4096;
 pub const XSK_QUEUES_PER_IF: u32 = 64;
 /// Number of interface slots (`LVS_IFSLOTS` values are below this).
 pub const MAX_IFSLOTS: u32 = 64;
+/// `max_entries` of `LVS_IFACES`.
+pub const MAX_IFACES: u32 = 256;
+/// `LVS_IFACES` flag: on this interface the TC program `lvs_tc` forwards flow hits, and
+/// `lvs_xdp` (generic mode) passes them to it untouched instead of forwarding them itself;
+/// punts stay in `lvs_xdp`.
+pub const IF_F_TC_FWD: u32 = 1 << 0;
 
 /// The [`Addr16`] form of `addr` and its family.
 #[inline]
@@ -440,10 +447,14 @@ pub const CFG_SLOPPY_TCP: u32 = 1 << 0;
 
 // ---- LVS_STATS ----------------------------------------------------------------------------------
 
-/// Indices of `LVS_STATS` (`enum lvs_stat`), per-CPU `u64` counters. Every frame counts
-/// [`Stat::Rx`] and exactly one outcome among `Pass*`, `Fwd*`, `Punt*`, [`Stat::DropAction`],
-/// [`Stat::ParseError`] and [`Stat::EncapError`]; a punt also counts [`Stat::XskRedirect`]
-/// or [`Stat::DropNoXsk`].
+/// Indices of `LVS_STATS` (`enum lvs_stat`), per-CPU `u64` counters. Every frame `lvs_xdp`
+/// sees counts [`Stat::Rx`] and exactly one outcome among `Pass*` (including
+/// [`Stat::PassToTc`]), `Fwd*`, `Punt*`, [`Stat::DropAction`], [`Stat::ParseError`] and
+/// [`Stat::EncapError`]; a punt also counts [`Stat::XskRedirect`] or [`Stat::DropNoXsk`].
+/// Every skb `lvs_tc` sees counts [`Stat::TcRx`] and exactly one of [`Stat::TcPass`],
+/// [`Stat::FwdTx`], [`Stat::FwdRedirect`], [`Stat::TcFwdNeigh`], [`Stat::DropAction`],
+/// [`Stat::TcDrop`], [`Stat::EncapError`]. A packet is forwarded (`Fwd*`) by one of the
+/// two programs only.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stat {
@@ -488,8 +499,21 @@ pub enum Stat {
     PassUnsupported = 16,
     /// `LVS_EVENTS` was full: a state event was lost (the state itself was stored).
     EventLost = 17,
-    /// `bpf_xdp_adjust_head`/`_tail` failed during encapsulation: `XDP_DROP`.
+    /// Encapsulation or a rewrite helper failed: `XDP_DROP` / `TC_ACT_SHOT`.
     EncapError = 18,
+    /// Flow hit on an interface where `lvs_tc` forwards (generic XDP), every punt check
+    /// passed: `XDP_PASS` untouched, `lvs_tc` forwards it next.
+    PassToTc = 19,
+    /// Every skb `lvs_tc` sees.
+    TcRx = 20,
+    /// `lvs_tc`: not a flow hit: `TC_ACT_OK` untouched.
+    TcPass = 21,
+    /// `lvs_tc`: flow hit whose next hop had no neighbour entry: `bpf_redirect_neigh`.
+    TcFwdNeigh = 22,
+    /// `lvs_tc`: flow hit it can neither forward nor punt (PUNT action, TTL ≤ 1, FIB
+    /// failure, larger than the route MTU): `TC_ACT_SHOT`. `lvs_xdp` punts those before, so
+    /// this counts only flows or routes that changed in between.
+    TcDrop = 23,
 }
 
 impl Stat {
@@ -497,7 +521,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 19] = [
+    pub const ALL: [Stat; 24] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -517,6 +541,11 @@ impl Stat {
         Stat::PassUnsupported,
         Stat::EventLost,
         Stat::EncapError,
+        Stat::PassToTc,
+        Stat::TcRx,
+        Stat::TcPass,
+        Stat::TcFwdNeigh,
+        Stat::TcDrop,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -541,6 +570,11 @@ impl Stat {
             Stat::PassUnsupported => "pass_unsupported",
             Stat::EventLost => "event_lost",
             Stat::EncapError => "encap_error",
+            Stat::PassToTc => "pass_to_tc",
+            Stat::TcRx => "tc_rx",
+            Stat::TcPass => "tc_pass",
+            Stat::TcFwdNeigh => "tc_fwd_neigh",
+            Stat::TcDrop => "tc_drop",
         }
     }
 }

@@ -6,15 +6,19 @@
 //! types of [`lvs_common`] (the mirror of `bpf/include/lvs_types.h`).
 //!
 //! The most important types:
-//! * [`Dataplane`]: the director's program `lvs_xdp` and its maps (services, flows,
-//!   connections, real-server stats, events, AF_XDP sockets, global stats, config).
+//! * [`Dataplane`]: the director's programs `lvs_xdp` (XDP) and `lvs_tc` (TC ingress, the
+//!   forwarding of flow hits next to generic XDP, see [`XdpModeChoice::Auto`]) and their
+//!   maps (services, flows, connections, real-server stats, events, AF_XDP sockets,
+//!   interfaces, global stats, config).
 //! * [`RsDecap`]: the real server's tunnel decapsulator `lvs_rs_decap`.
-//! * [`TestRunOutput`]: one `BPF_PROG_TEST_RUN` of either program, for tests and
-//!   micro-benchmarks.
+//! * [`TestRunOutput`] / [`TcRunOutput`]: one `BPF_PROG_TEST_RUN` of an XDP program or of
+//!   `lvs_tc`, for tests and micro-benchmarks.
 //!
 //! # What the host needs
 //!
 //! * Root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON), bpffs is not required.
+//! * For the generic mode's TC program: tcx (kernel >= 6.6), or else the `clsact` qdisc
+//!   through netlink (added if missing; removed on detach with iproute2's `tc`).
 //! * `net.ipv4.ip_forward = 1` and `net.ipv6.conf.all.forwarding = 1`: `bpf_fib_lookup`
 //!   answers `FWD_DISABLED` on an interface without forwarding, and every forwarded packet
 //!   is then punted to the slow path instead.
@@ -30,7 +34,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, RingBuf, XskMap};
-use aya::programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId};
+use aya::programs::tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions};
+use aya::programs::{
+    ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode, tc::qdisc_add_clsact, xdp::XdpLinkId,
+};
 use aya::{Ebpf, EbpfError, EbpfLoader, TestRun, TestRunOptions};
 pub use lvs_common;
 use lvs_common::{
@@ -144,23 +151,37 @@ fn remove_ok(r: std::result::Result<(), MapError>, map: &'static str) -> Result<
 
 // ---- Attach modes -------------------------------------------------------------------------------
 
-/// How to attach an XDP program to an interface.
+/// How to attach the director's programs to an interface.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum XdpModeChoice {
-    /// Generic (SKB) mode on virtual interfaces (veth, bridges, ...: no
-    /// `/sys/class/net/IF/device`), native elsewhere with a fallback to generic (and a
-    /// warning) when the driver refuses.
+    /// Virtual interfaces (veth, bridges, ...: no `/sys/class/net/IF/device`): generic XDP
+    /// plus TC forwarding ([`AttachedMode::GenericWithTc`]). Elsewhere native XDP, falling
+    /// back (with a warning) to generic XDP plus TC forwarding when the driver refuses.
     ///
-    /// Why generic on veth: a native `XDP_TX`/`XDP_REDIRECT` into a veth only delivers when
-    /// the peer veth has NAPI enabled (an XDP program or GRO on the peer), which lvsd does
-    /// not control on container or lab peers; generic XDP goes through the normal transmit
-    /// path and always delivers.
+    /// Why not native XDP on a veth: a native `XDP_TX`/`XDP_REDIRECT` into a veth only
+    /// delivers when the peer veth has NAPI enabled (an XDP program or GRO on the peer),
+    /// which lvsd does not control on container or lab peers.
+    ///
+    /// Why TC next to generic XDP: generic XDP sees the skb the stack received, which on a
+    /// veth (TSO senders) or with GRO is often a GSO aggregate of up to 64 KB, and
+    /// `bpf_redirect` from generic XDP drops anything longer than the egress MTU; it also
+    /// cannot see that a checksum-offloaded packet's L4 checksum is only the pseudo-header
+    /// seed. So in generic mode `lvs_xdp` only punts (new connections, ICMP errors,
+    /// fragments, TTL 1, FIB failures...) and passes ordinary flow hits untouched to
+    /// `lvs_tc` at TC ingress, which forwards them with the skb helpers (see
+    /// `docs/xdp.md`).
     #[default]
     Auto,
-    /// Native (driver) mode only; fails if the driver has no XDP support.
+    /// Native (driver) mode only; fails if the driver has no XDP support. `lvs_xdp`
+    /// forwards by itself.
     Native,
-    /// Generic (SKB) mode only.
+    /// Generic (SKB) XDP only, `lvs_xdp` forwarding by itself with `bpf_redirect`, no TC
+    /// program: the behaviour before TC forwarding existed, kept for tests and
+    /// comparisons. GSO aggregates are dropped by the redirect in this mode.
     Generic,
+    /// Generic (SKB) XDP plus TC forwarding on any interface (what `Auto` picks on virtual
+    /// interfaces).
+    GenericWithTc,
 }
 
 /// The mode an attach ended up in.
@@ -168,8 +189,10 @@ pub enum XdpModeChoice {
 pub enum AttachedMode {
     /// Native (driver) XDP.
     Native,
-    /// Generic (SKB) XDP.
+    /// Generic (SKB) XDP, forwarding in XDP.
     Generic,
+    /// Generic (SKB) XDP for the punts, `lvs_tc` at TC ingress forwarding flow hits.
+    GenericWithTc,
 }
 
 impl std::fmt::Display for AttachedMode {
@@ -177,6 +200,7 @@ impl std::fmt::Display for AttachedMode {
         f.write_str(match self {
             AttachedMode::Native => "native",
             AttachedMode::Generic => "generic",
+            AttachedMode::GenericWithTc => "generic+tc",
         })
     }
 }
@@ -189,44 +213,127 @@ pub fn is_virtual_interface(ifname: &str) -> bool {
         .exists()
 }
 
-/// Attach `prog` to `ifname` in the chosen mode.
+/// The index of interface `ifname` in the caller's network namespace (`if_nametoindex`:
+/// sysfs may show another namespace's interfaces).
+fn ifindex_of(ifname: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(ifname).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; if_nametoindex
+    // only reads it.
+    #[allow(unsafe_code)]
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// The XDP mode to try for a choice on `ifname`, and whether TC forwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    Native,
+    Generic,
+    GenericWithTc,
+    /// Native, else generic with TC (physical interfaces under `Auto`).
+    NativeElseTc,
+}
+
+fn plan(ifname: &str, choice: XdpModeChoice) -> Plan {
+    match choice {
+        XdpModeChoice::Native => Plan::Native,
+        XdpModeChoice::Generic => Plan::Generic,
+        XdpModeChoice::GenericWithTc => Plan::GenericWithTc,
+        XdpModeChoice::Auto if is_virtual_interface(ifname) => Plan::GenericWithTc,
+        XdpModeChoice::Auto => Plan::NativeElseTc,
+    }
+}
+
+/// Attach `prog` to `ifname` in one XDP mode.
 fn attach_xdp(
     prog: &mut Xdp,
     program: &'static str,
     ifname: &str,
-    choice: XdpModeChoice,
-) -> Result<(XdpLinkId, AttachedMode)> {
-    let err = |mode: &'static str, e: ProgramError| DataplaneError::Attach {
+    native: bool,
+    what: &'static str,
+) -> Result<XdpLinkId> {
+    prog.attach(
+        ifname,
+        if native {
+            XdpMode::Driver
+        } else {
+            XdpMode::Skb
+        },
+    )
+    .map_err(|e| DataplaneError::Attach {
         program,
         ifname: ifname.to_string(),
-        mode,
+        mode: what,
+        source: Box::new(e),
+    })
+}
+
+/// The TC attachment of `lvs_tc` on one interface.
+#[derive(Debug)]
+struct TcAttachment {
+    link: SchedClassifierLinkId,
+    /// We added the `clsact` qdisc (netlink attach on kernels without tcx): remove it on
+    /// detach.
+    created_clsact: bool,
+}
+
+/// Attach `prog` at TC ingress of `ifname`: through tcx (bpf_link, kernels >= 6.6, no
+/// qdisc needed), else through netlink on a `clsact` qdisc, added if missing.
+fn attach_tc(prog: &mut SchedClassifier, ifname: &str) -> Result<TcAttachment> {
+    let err = |e: ProgramError| DataplaneError::Attach {
+        program: TC_PROG,
+        ifname: ifname.to_string(),
+        mode: "tc ingress",
         source: Box::new(e),
     };
-    match choice {
-        XdpModeChoice::Native => prog
-            .attach(ifname, XdpMode::Driver)
-            .map(|l| (l, AttachedMode::Native))
-            .map_err(|e| err("native", e)),
-        XdpModeChoice::Generic => prog
-            .attach(ifname, XdpMode::Skb)
-            .map(|l| (l, AttachedMode::Generic))
-            .map_err(|e| err("generic", e)),
-        XdpModeChoice::Auto if is_virtual_interface(ifname) => prog
-            .attach(ifname, XdpMode::Skb)
-            .map(|l| (l, AttachedMode::Generic))
-            .map_err(|e| err("generic (virtual interface)", e)),
-        XdpModeChoice::Auto => match prog.attach(ifname, XdpMode::Driver) {
-            Ok(l) => Ok((l, AttachedMode::Native)),
-            Err(native) => {
-                log::warn!(
-                    "{program}: native XDP on {ifname} failed ({native}); falling back to \
-                     generic XDP"
-                );
-                prog.attach(ifname, XdpMode::Skb)
-                    .map(|l| (l, AttachedMode::Generic))
-                    .map_err(|e| err("native, then generic", e))
+    let first = match prog.attach(ifname, TcAttachType::Ingress) {
+        Ok(link) => {
+            return Ok(TcAttachment {
+                link,
+                created_clsact: false,
+            });
+        }
+        Err(e) => e,
+    };
+    // No tcx (old kernel or configured out): netlink, which needs the clsact qdisc.
+    let created_clsact = match qdisc_add_clsact(ifname) {
+        Ok(()) => true,
+        Err(aya::programs::tc::TcError::NetlinkError(e)) if matches!(e.raw_os_error(), Some(c) if c.abs() == libc::EEXIST) => {
+            false
+        }
+        Err(_) => return Err(err(first)),
+    };
+    match prog.attach_with_options(
+        ifname,
+        TcAttachType::Ingress,
+        TcAttachOptions::Netlink(NlOptions::default()),
+    ) {
+        Ok(link) => Ok(TcAttachment {
+            link,
+            created_clsact,
+        }),
+        Err(e) => {
+            if created_clsact {
+                remove_clsact(ifname);
             }
-        },
+            Err(err(e))
+        }
+    }
+}
+
+/// Remove the `clsact` qdisc of `ifname` (aya 0.14 has no call for it; `tc` of iproute2
+/// does it).
+fn remove_clsact(ifname: &str) {
+    match std::process::Command::new("tc")
+        .args(["qdisc", "del", "dev", ifname, "clsact"])
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => log::warn!(
+            "removing the clsact qdisc of {ifname}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => log::warn!("removing the clsact qdisc of {ifname}: running tc: {e}"),
     }
 }
 
@@ -313,6 +420,93 @@ fn test_run_xdp(
     })
 }
 
+/// A TC verdict (`TC_ACT_*`, `linux/pkt_cls.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TcVerdict {
+    /// `TC_ACT_OK` (0): the packet continues up the stack.
+    Ok,
+    /// `TC_ACT_SHOT` (2): dropped.
+    Shot,
+    /// `TC_ACT_REDIRECT` (7): `bpf_redirect` / `bpf_redirect_neigh`.
+    Redirect,
+    /// Anything else.
+    Other(i32),
+}
+
+impl TcVerdict {
+    /// The verdict of a program return value.
+    pub fn from_u32(v: u32) -> TcVerdict {
+        match v as i32 {
+            0 => TcVerdict::Ok,
+            2 => TcVerdict::Shot,
+            7 => TcVerdict::Redirect,
+            o => TcVerdict::Other(o),
+        }
+    }
+}
+
+/// The result of one `BPF_PROG_TEST_RUN` of `lvs_tc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcRunOutput {
+    /// The program's verdict.
+    pub verdict: TcVerdict,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// The kernel's average run time per repetition.
+    pub duration: Duration,
+}
+
+/// The skb `lvs_tc` is run on in [`Dataplane::test_run_tc_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcRunOptions {
+    /// The receiving interface (`skb->ifindex`, `skb->ingress_ifindex`; matters for
+    /// `bpf_fib_lookup`). `None` = the loopback device of the caller's namespace.
+    pub ifindex: Option<u32>,
+    /// `gso_size` of the skb (non-zero: a GSO aggregate, as TSO senders and GRO produce;
+    /// the kernel leaves its GSO type 0 in test runs).
+    pub gso_size: u32,
+    /// `gso_segs` of the skb.
+    pub gso_segs: u32,
+    /// Runs in the kernel (each sees the frame the previous one left); 0 counts as 1.
+    pub repeat: u32,
+}
+
+// struct __sk_buff (uapi): the fields BPF_PROG_TEST_RUN accepts in ctx_in.
+const SKB_CTX_LEN: usize = 192;
+const SKB_INGRESS_IFINDEX: usize = 36;
+const SKB_IFINDEX: usize = 40;
+const SKB_GSO_SEGS: usize = 164;
+const SKB_GSO_SIZE: usize = 176;
+
+fn test_run_tc(prog: &SchedClassifier, input: &[u8], opts: &TcRunOptions) -> Result<TcRunOutput> {
+    let mut ctx = [0u8; SKB_CTX_LEN];
+    if let Some(i) = opts.ifindex {
+        ctx[SKB_INGRESS_IFINDEX..SKB_INGRESS_IFINDEX + 4].copy_from_slice(&i.to_ne_bytes());
+        ctx[SKB_IFINDEX..SKB_IFINDEX + 4].copy_from_slice(&i.to_ne_bytes());
+    }
+    ctx[SKB_GSO_SEGS..SKB_GSO_SEGS + 4].copy_from_slice(&opts.gso_segs.to_ne_bytes());
+    ctx[SKB_GSO_SIZE..SKB_GSO_SIZE + 4].copy_from_slice(&opts.gso_size.to_ne_bytes());
+    let mut out = vec![0u8; input.len() + TEST_RUN_HEADROOM];
+    let r = prog
+        .test_run(TestRunOptions {
+            data_in: Some(input),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx),
+            repeat: opts.repeat.max(1),
+            ..Default::default()
+        })
+        .map_err(|e| DataplaneError::TestRun {
+            program: TC_PROG,
+            source: Box::new(e),
+        })?;
+    out.truncate(r.data_size_out as usize);
+    Ok(TcRunOutput {
+        verdict: TcVerdict::from_u32(r.return_value),
+        frame: out,
+        duration: r.duration,
+    })
+}
+
 fn load_prog(ebpf: &mut Ebpf, program: &'static str) -> Result<()> {
     let perr = |e: ProgramError| DataplaneError::Program {
         program,
@@ -337,6 +531,17 @@ fn xdp_prog<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut Xdp
         source: Box::new(e),
     };
     ebpf.program_mut(program)
+        .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+        .try_into()
+        .map_err(perr)
+}
+
+fn tc_prog(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
+    let perr = |e: ProgramError| DataplaneError::Program {
+        program: TC_PROG,
+        source: Box::new(e),
+    };
+    ebpf.program_mut(TC_PROG)
         .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
         .try_into()
         .map_err(perr)
@@ -367,14 +572,26 @@ impl Default for LoadOptions {
 }
 
 const PROG: &str = "lvs_xdp";
+const TC_PROG: &str = "lvs_tc";
 
-/// The director's XDP program `lvs_xdp` with typed handles on its maps.
+/// One interface the director's programs are attached to.
+#[derive(Debug)]
+struct Attachment {
+    ifname: String,
+    ifindex: u32,
+    xdp: XdpLinkId,
+    mode: AttachedMode,
+    tc: Option<TcAttachment>,
+}
+
+/// The director's programs `lvs_xdp` and `lvs_tc` (one object, shared maps) with typed
+/// handles on their maps.
 ///
 /// Map semantics are documented in [`lvs_common`] (and `bpf/include/lvs_types.h`). Lookups
 /// return `Ok(None)` for a missing key; removing a missing key is not an error.
 pub struct Dataplane {
     ebpf: Ebpf,
-    links: Vec<(String, XdpLinkId, AttachedMode)>,
+    links: Vec<Attachment>,
     services: HashMap<MapData, SvcKey, SvcValue>,
     flows: HashMap<MapData, FlowKey, FlowValue>,
     conns: Array<MapData, ConnState>,
@@ -382,6 +599,7 @@ pub struct Dataplane {
     events: RingBuf<MapData>,
     xsks: XskMap<MapData>,
     ifslots: HashMap<MapData, u32, u32>,
+    ifaces: HashMap<MapData, u32, u32>,
     stats: PerCpuArray<MapData, u64>,
     config: Array<MapData, Config>,
 }
@@ -395,7 +613,7 @@ impl std::fmt::Debug for Dataplane {
 }
 
 impl Dataplane {
-    /// Load `lvs_xdp` and create its maps (not attached anywhere yet).
+    /// Load `lvs_xdp` and `lvs_tc` and create their maps (not attached anywhere yet).
     pub fn load(opts: LoadOptions) -> Result<Dataplane> {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("LVS_FLOWS", opts.flows_max)
@@ -407,6 +625,12 @@ impl Dataplane {
                 source: Box::new(e),
             })?;
         load_prog(&mut ebpf, PROG)?;
+        tc_prog(&mut ebpf)?
+            .load()
+            .map_err(|e| DataplaneError::Program {
+                program: TC_PROG,
+                source: Box::new(e),
+            })?;
         macro_rules! typed {
             ($ty:ident, $name:literal) => {
                 $ty::try_from(take_map(&mut ebpf, $name)?).map_err(map_err($name))?
@@ -420,6 +644,7 @@ impl Dataplane {
             events: typed!(RingBuf, "LVS_EVENTS"),
             xsks: typed!(XskMap, "LVS_XSKS"),
             ifslots: typed!(HashMap, "LVS_IFSLOTS"),
+            ifaces: typed!(HashMap, "LVS_IFACES"),
             stats: typed!(PerCpuArray, "LVS_STATS"),
             config: typed!(Array, "LVS_CONFIG"),
             ebpf,
@@ -428,40 +653,170 @@ impl Dataplane {
     }
 
     /// Attach to `ifname`; returns the mode used (see [`XdpModeChoice::Auto`]).
+    ///
+    /// With TC forwarding, `lvs_tc` is attached and the interface flagged in `LVS_IFACES`
+    /// before `lvs_xdp` starts passing flow hits to it, so no packet finds neither.
     pub fn attach(&mut self, ifname: &str, mode: XdpModeChoice) -> Result<AttachedMode> {
-        let prog = xdp_prog(&mut self.ebpf, PROG)?;
-        let (link, m) = attach_xdp(prog, PROG, ifname, mode)?;
-        self.links.push((ifname.to_string(), link, m));
-        Ok(m)
+        if self.links.iter().any(|a| a.ifname == ifname) {
+            return Err(DataplaneError::Invalid(format!(
+                "already attached to {ifname}"
+            )));
+        }
+        let ifindex = ifindex_of(ifname)
+            .ok_or_else(|| DataplaneError::Invalid(format!("no interface {ifname}")))?;
+        let (xdp, mode, tc) = match plan(ifname, mode) {
+            Plan::Native => {
+                let l = attach_xdp(
+                    xdp_prog(&mut self.ebpf, PROG)?,
+                    PROG,
+                    ifname,
+                    true,
+                    "native",
+                )?;
+                (l, AttachedMode::Native, None)
+            }
+            Plan::Generic => {
+                let l = attach_xdp(
+                    xdp_prog(&mut self.ebpf, PROG)?,
+                    PROG,
+                    ifname,
+                    false,
+                    "generic",
+                )?;
+                (l, AttachedMode::Generic, None)
+            }
+            Plan::GenericWithTc => {
+                let (l, tc) = self.attach_generic_with_tc(ifname, ifindex)?;
+                (l, AttachedMode::GenericWithTc, Some(tc))
+            }
+            Plan::NativeElseTc => {
+                match attach_xdp(
+                    xdp_prog(&mut self.ebpf, PROG)?,
+                    PROG,
+                    ifname,
+                    true,
+                    "native",
+                ) {
+                    Ok(l) => (l, AttachedMode::Native, None),
+                    Err(native) => {
+                        log::warn!(
+                            "{PROG}: native XDP on {ifname} failed ({native}); falling back to \
+                             generic XDP with TC forwarding"
+                        );
+                        let (l, tc) = self.attach_generic_with_tc(ifname, ifindex)?;
+                        (l, AttachedMode::GenericWithTc, Some(tc))
+                    }
+                }
+            }
+        };
+        self.links.push(Attachment {
+            ifname: ifname.to_string(),
+            ifindex,
+            xdp,
+            mode,
+            tc,
+        });
+        Ok(mode)
     }
 
-    /// The interfaces the program is attached to, with their modes.
+    /// `lvs_tc` at TC ingress, the `LVS_IFACES` flag, then generic `lvs_xdp`; undone in
+    /// reverse if a step fails.
+    fn attach_generic_with_tc(
+        &mut self,
+        ifname: &str,
+        ifindex: u32,
+    ) -> Result<(XdpLinkId, TcAttachment)> {
+        let tc = attach_tc(tc_prog(&mut self.ebpf)?, ifname)?;
+        let xdp = self.set_tc_forwarding(ifindex, true).and_then(|()| {
+            attach_xdp(
+                xdp_prog(&mut self.ebpf, PROG)?,
+                PROG,
+                ifname,
+                false,
+                "generic (with tc forwarding)",
+            )
+        });
+        match xdp {
+            Ok(l) => Ok((l, tc)),
+            Err(e) => {
+                let _ = self.set_tc_forwarding(ifindex, false);
+                let _ = self.detach_tc(ifname, tc);
+                Err(e)
+            }
+        }
+    }
+
+    fn detach_tc(&mut self, ifname: &str, tc: TcAttachment) -> Result<()> {
+        let r = tc_prog(&mut self.ebpf)?
+            .detach(tc.link)
+            .map_err(|e| DataplaneError::Detach {
+                ifname: ifname.to_string(),
+                source: Box::new(e),
+            });
+        if tc.created_clsact {
+            remove_clsact(ifname);
+        }
+        r
+    }
+
+    /// The interfaces the programs are attached to, with their modes.
     pub fn attached(&self) -> Vec<(String, AttachedMode)> {
-        self.links.iter().map(|(n, _, m)| (n.clone(), *m)).collect()
+        self.links
+            .iter()
+            .map(|a| (a.ifname.clone(), a.mode))
+            .collect()
     }
 
-    /// Detach from `ifname`.
+    /// Detach from `ifname` (`lvs_xdp` first, then the flag and `lvs_tc`).
     pub fn detach(&mut self, ifname: &str) -> Result<()> {
         let i = self
             .links
             .iter()
-            .position(|(n, _, _)| n == ifname)
+            .position(|a| a.ifname == ifname)
             .ok_or_else(|| DataplaneError::NotAttached(ifname.to_string()))?;
-        let (name, link, _) = self.links.remove(i);
-        xdp_prog(&mut self.ebpf, PROG)?
-            .detach(link)
-            .map_err(|e| DataplaneError::Detach {
-                ifname: name,
-                source: Box::new(e),
-            })
+        let a = self.links.remove(i);
+        let xdp =
+            xdp_prog(&mut self.ebpf, PROG)?
+                .detach(a.xdp)
+                .map_err(|e| DataplaneError::Detach {
+                    ifname: a.ifname.clone(),
+                    source: Box::new(e),
+                });
+        if let Some(tc) = a.tc {
+            self.set_tc_forwarding(a.ifindex, false)?;
+            self.detach_tc(&a.ifname, tc)?;
+        }
+        xdp
     }
 
     /// Detach from every interface (also done when the `Dataplane` is dropped).
     pub fn detach_all(&mut self) -> Result<()> {
-        while let Some(name) = self.links.first().map(|l| l.0.clone()) {
+        while let Some(name) = self.links.first().map(|a| a.ifname.clone()) {
             self.detach(&name)?;
         }
         Ok(())
+    }
+
+    // -- LVS_IFACES
+
+    /// Set or clear TC forwarding ([`lvs_common::IF_F_TC_FWD`]) for interface `ifindex`:
+    /// `lvs_xdp` then passes the flow hits it would forward to `lvs_tc`. [`Dataplane::attach`]
+    /// manages this; it is public for tests (`BPF_PROG_TEST_RUN` of `lvs_xdp` as in
+    /// generic-with-TC mode).
+    pub fn set_tc_forwarding(&mut self, ifindex: u32, on: bool) -> Result<()> {
+        if on {
+            self.ifaces
+                .insert(ifindex, lvs_common::IF_F_TC_FWD, 0)
+                .map_err(map_err("LVS_IFACES"))
+        } else {
+            remove_ok(self.ifaces.remove(&ifindex), "LVS_IFACES")
+        }
+    }
+
+    /// Whether `lvs_tc` forwards for interface `ifindex`.
+    pub fn tc_forwarding(&self, ifindex: u32) -> Result<bool> {
+        Ok(optional(self.ifaces.get(&ifindex, 0), "LVS_IFACES")?
+            .is_some_and(|f| f & lvs_common::IF_F_TC_FWD != 0))
     }
 
     // -- LVS_SERVICES
@@ -644,6 +999,28 @@ impl Dataplane {
         let prog = xdp_prog(&mut self.ebpf, PROG)?;
         test_run_xdp(prog, PROG, frame, ingress_ifindex, repeat)
     }
+
+    /// Run `lvs_tc` once on `frame` with `BPF_PROG_TEST_RUN`, as if received on
+    /// `ingress_ifindex` (`None` = loopback). The kernel's test skb is `CHECKSUM_NONE`.
+    pub fn test_run_tc(
+        &mut self,
+        frame: &[u8],
+        ingress_ifindex: Option<u32>,
+    ) -> Result<TcRunOutput> {
+        self.test_run_tc_with(
+            frame,
+            &TcRunOptions {
+                ifindex: ingress_ifindex,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Run `lvs_tc` on `frame` with the skb set up as `opts` says (GSO size, repeat).
+    pub fn test_run_tc_with(&mut self, frame: &[u8], opts: &TcRunOptions) -> Result<TcRunOutput> {
+        let prog = tc_prog(&mut self.ebpf)?;
+        test_run_tc(prog, frame, opts)
+    }
 }
 
 impl Drop for Dataplane {
@@ -715,10 +1092,34 @@ impl RsDecap {
         Ok(prog.fd().map_err(perr)?.as_fd())
     }
 
-    /// Attach to `ifname` (mode as [`XdpModeChoice::Auto`]: generic on virtual interfaces).
+    /// Attach to `ifname`: generic XDP on virtual interfaces, native elsewhere with a
+    /// fallback to generic (the decapsulated packet goes up the local stack, where generic
+    /// XDP has none of the forwarding limits of the director).
     pub fn attach(&mut self, ifname: &str) -> Result<AttachedMode> {
         let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;
-        let (link, m) = attach_xdp(prog, DECAP_PROG, ifname, XdpModeChoice::Auto)?;
+        let (link, m) = if is_virtual_interface(ifname) {
+            let l = attach_xdp(
+                prog,
+                DECAP_PROG,
+                ifname,
+                false,
+                "generic (virtual interface)",
+            )?;
+            (l, AttachedMode::Generic)
+        } else {
+            match attach_xdp(prog, DECAP_PROG, ifname, true, "native") {
+                Ok(l) => (l, AttachedMode::Native),
+                Err(native) => {
+                    log::warn!(
+                        "{DECAP_PROG}: native XDP on {ifname} failed ({native}); falling back \
+                         to generic XDP"
+                    );
+                    let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;
+                    let l = attach_xdp(prog, DECAP_PROG, ifname, false, "native, then generic")?;
+                    (l, AttachedMode::Generic)
+                }
+            }
+        };
         self.links.push((ifname.to_string(), link, m));
         Ok(m)
     }

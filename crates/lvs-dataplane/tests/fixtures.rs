@@ -1,6 +1,12 @@
-//! BPF_PROG_TEST_RUN fixtures for `lvs_xdp` and `lvs_rs_decap`: input frame → verdict and
-//! output bytes, where every expected output is produced by the Rust twin (`lvs-wire`) from
-//! the same input. Run as root (`make test`); they fail, not skip, otherwise.
+//! BPF_PROG_TEST_RUN fixtures for `lvs_xdp`, `lvs_tc` and `lvs_rs_decap`: input frame →
+//! verdict and output bytes, where every expected output is produced by the Rust twin
+//! (`lvs-wire`) from the same input. Run as root (`make test`); they fail, not skip,
+//! otherwise.
+//!
+//! `lvs_tc` runs on the same inputs as `lvs_xdp`: what XDP forwards TC must forward with
+//! the same bytes; what XDP punts TC cannot (no AF_XDP from TC) and either leaves alone
+//! (not a flow hit) or drops; and `lvs_xdp` on a TC-forwarding interface passes exactly the
+//! hits it would have forwarded.
 //!
 //! Each test makes its own throw-away network namespace ([`support::Lab`]) so that
 //! `bpf_fib_lookup` sees a known topology; nothing is ever transmitted.
@@ -14,7 +20,9 @@ use lvs_common::{
     IPPROTO_UDP, SVC_F_VADDR, Stat, SvcKey, SvcValue, action, dir,
 };
 use lvs_core::conn::tcp::{Direction, TcpState, transition};
-use lvs_dataplane::{AttachedMode, Dataplane, RsDecap, XdpModeChoice, XdpVerdict};
+use lvs_dataplane::{
+    AttachedMode, Dataplane, RsDecap, TcRunOptions, TcVerdict, XdpModeChoice, XdpVerdict,
+};
 use lvs_wire::build::{Builder, ip_packet, verify_frame};
 use lvs_wire::encap::Outer;
 use support::*;
@@ -74,6 +82,9 @@ struct Case {
     output: Option<Vec<u8>>,
     /// The outcome counter this frame must bump.
     stat: Stat,
+    /// What `lvs_tc` does with it when that is not derived from the XDP outcome (see
+    /// [`tc_expectation`]): verdict, output (`None`: unchanged), counter.
+    tc: Option<(TcVerdict, Option<Vec<u8>>, Stat)>,
 }
 
 fn case(
@@ -91,6 +102,27 @@ fn case(
         verdict,
         output,
         stat,
+        tc: None,
+    }
+}
+
+/// What `lvs_tc` does with a case's frame: forward what XDP forwards (same bytes), leave
+/// alone what is no flow hit, drop the flow hits XDP punts (TC cannot punt; in generic mode
+/// XDP has punted them before TC sees them).
+fn tc_expectation(c: &Case) -> (TcVerdict, Option<Vec<u8>>, Stat) {
+    if let Some(t) = &c.tc {
+        return t.clone();
+    }
+    match (c.verdict, c.stat) {
+        (XdpVerdict::Tx, _) => (TcVerdict::Redirect, c.output.clone(), Stat::FwdTx),
+        (XdpVerdict::Redirect, _) => (TcVerdict::Redirect, c.output.clone(), Stat::FwdRedirect),
+        (XdpVerdict::Pass, _) => (TcVerdict::Ok, None, Stat::TcPass),
+        (_, Stat::DropAction) => (TcVerdict::Shot, None, Stat::DropAction),
+        (_, Stat::PuntNew | Stat::PuntIcmp | Stat::PuntFrag) => (TcVerdict::Ok, None, Stat::TcPass),
+        (_, Stat::PuntAction | Stat::PuntTtl | Stat::PuntFragNeeded | Stat::PuntFib) => {
+            (TcVerdict::Shot, None, Stat::TcDrop)
+        }
+        (v, st) => panic!("{}: no TC expectation for {v:?} / {}", c.name, st.name()),
     }
 }
 
@@ -805,6 +837,15 @@ fn fixture_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
         FlowKey::new(IPPROTO_TCP, c4, 47000, vip4, 80),
         fv(action::NAT_IN, dir::INPUT).with_dst(v4(RS4_NONEIGH), 80),
     );
+    // lvs_tc: the neighbour entry vanished after lvs_xdp checked: bpf_redirect_neigh, the
+    // kernel resolves it and writes the MACs (unchanged here).
+    let tc_out = wire_rewrite(
+        &input,
+        None,
+        Some((v4(RS4_NONEIGH), 80)),
+        CLIENT_MAC,
+        VC0_MAC,
+    );
     cases.push(case(
         "next hop without neighbour entry -> punt",
         If::Vc0,
@@ -813,6 +854,7 @@ fn fixture_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
         None,
         Stat::PuntFib,
     ));
+    cases.last_mut().unwrap().tc = Some((TcVerdict::Redirect, Some(tc_out), Stat::TcFwdNeigh));
 
     let input = tcp4(CLIENT4, 47001, VIP4, 80, CLIENT_MAC, VC0_MAC)
         .payload(&[0u8; 600])
@@ -958,6 +1000,63 @@ fn ingress(lab: &Lab, i: If) -> u32 {
     }
 }
 
+/// Check one run against its expectation: verdict, output bytes (with valid checksums when
+/// rewritten), the counter and the "seen" counter each bumped once.
+#[allow(clippy::too_many_arguments)]
+fn check_run(
+    dp: &Dataplane,
+    name: &str,
+    got: (String, &[u8]),
+    want: (String, &[u8], bool),
+    stat: (Stat, u64),
+    seen: (Stat, u64),
+    failures: &mut Vec<String>,
+) {
+    let mut why = Vec::new();
+    if got.0 != want.0 {
+        why.push(format!("verdict {}, expected {}", got.0, want.0));
+    }
+    if got.1 != want.1 {
+        why.push(format!("output differs: {}", diff(want.1, got.1)));
+    }
+    // (only rewritten frames: the verifier of the builder expects well-formed ones)
+    if want.2
+        && let Err(e) = verify_frame(got.1)
+    {
+        why.push(format!("bad checksum in output: {e}"));
+    }
+    let after = dp.stat(stat.0).unwrap();
+    if after != stat.1 + 1 {
+        why.push(format!(
+            "counter {} went {} -> {after}",
+            stat.0.name(),
+            stat.1
+        ));
+    }
+    if dp.stat(seen.0).unwrap() != seen.1 + 1 {
+        why.push(format!("{} not counted", seen.0.name()));
+    }
+    println!(
+        "{:<60} {:<10} {}",
+        name,
+        got.0,
+        if why.is_empty() { "ok" } else { "FAILED" }
+    );
+    if !why.is_empty() {
+        failures.push(format!("{name}: {}", why.join("; ")));
+    }
+}
+
+fn assert_no_failures(failures: &[String], n: usize) {
+    println!("{n} fixture cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn xdp_fixture_table() {
     let lab = Lab::new();
@@ -970,49 +1069,106 @@ fn xdp_fixture_table() {
         let r = dp
             .test_run(&c.input, Some(ingress(&lab, c.ingress)))
             .unwrap();
-        let after = dp.stat(c.stat).unwrap();
-        let mut why = Vec::new();
-        if r.verdict != c.verdict {
-            why.push(format!("verdict {:?}, expected {:?}", r.verdict, c.verdict));
-        }
         let want = c.output.as_deref().unwrap_or(&c.input);
-        if r.frame != want {
-            why.push(format!("output differs: {}", diff(want, &r.frame)));
-        }
-        // (only rewritten frames: the verifier of the builder expects well-formed ones)
-        if let Some(Err(e)) = c.output.as_ref().map(|_| verify_frame(&r.frame)) {
-            why.push(format!("bad checksum in output: {e}"));
-        }
-        if after != before + 1 {
-            why.push(format!(
-                "counter {} went {before} -> {after}",
-                c.stat.name()
-            ));
-        }
-        if dp.stat(Stat::Rx).unwrap() != rx_before + 1 {
-            why.push("rx not counted".into());
-        }
-        println!(
-            "{:<60} {:?} {}",
+        check_run(
+            &dp,
             c.name,
-            r.verdict,
-            if why.is_empty() { "ok" } else { "FAILED" }
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{:?}", c.verdict), want, c.output.is_some()),
+            (c.stat, before),
+            (Stat::Rx, rx_before),
+            &mut failures,
         );
-        if !why.is_empty() {
-            failures.push(format!("{}: {}", c.name, why.join("; ")));
-        }
     }
-    println!("{} fixture cases", cases.len());
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, cases.len());
     // Every punt found a slot (both interfaces have one) but no socket.
     assert!(dp.stat(Stat::DropNoXsk).unwrap() > 0);
     assert_eq!(dp.stat(Stat::XskRedirect).unwrap(), 0);
+    assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 0);
+}
+
+/// `lvs_tc` on every frame of the table: forwards what XDP forwards, byte for byte.
+#[test]
+fn tc_fixture_table() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = fixture_table(&mut dp, &lab);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (verdict, output, stat) = tc_expectation(c);
+        let before = dp.stat(stat).unwrap();
+        let rx_before = dp.stat(Stat::TcRx).unwrap();
+        let r = dp
+            .test_run_tc(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{verdict:?}"), want, output.is_some()),
+            (stat, before),
+            (Stat::TcRx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    // TC never touches the XDP-only counters.
+    assert_eq!(dp.stat(Stat::Rx).unwrap(), 0);
+    assert_eq!(dp.stat(Stat::DropNoXsk).unwrap(), 0);
+}
+
+/// `lvs_xdp` on interfaces flagged for TC forwarding: every hit it would forward, and a hit
+/// whose next hop has no neighbour entry (`lvs_tc` uses `bpf_redirect_neigh`), is passed
+/// untouched (`pass_to_tc`); everything else (the other punts) is unchanged.
+#[test]
+fn xdp_fixture_table_with_tc_forwarding() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = fixture_table(&mut dp, &lab);
+    for ifx in [lab.vc0, lab.vr0] {
+        assert!(!dp.tc_forwarding(ifx).unwrap());
+        dp.set_tc_forwarding(ifx, true).unwrap();
+        assert!(dp.tc_forwarding(ifx).unwrap());
+    }
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for c in &cases {
+        // exactly what lvs_tc forwards (the no-neighbour case included: bpf_redirect_neigh)
+        let (verdict, output, stat) = match tc_expectation(c).0 {
+            TcVerdict::Redirect => {
+                passed += 1;
+                (XdpVerdict::Pass, None, Stat::PassToTc)
+            }
+            _ => (c.verdict, c.output.clone(), c.stat),
+        };
+        let before = dp.stat(stat).unwrap();
+        let rx_before = dp.stat(Stat::Rx).unwrap();
+        let r = dp
+            .test_run(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{verdict:?}"), want, output.is_some()),
+            (stat, before),
+            (Stat::Rx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    assert!(passed >= 20, "{passed} forwarding cases");
+    assert_eq!(
+        dp.stat(Stat::FwdTx).unwrap() + dp.stat(Stat::FwdRedirect).unwrap(),
+        0
+    );
+    // No accounting in XDP for what TC forwards (TC accounts).
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 0);
+    dp.set_tc_forwarding(lab.vc0, false).unwrap();
+    dp.set_tc_forwarding(lab.vc0, false).unwrap(); // clearing twice is fine
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
 }
 
 /// A punt on an interface without an ifslot is dropped the same way (never passed).
@@ -1060,6 +1216,30 @@ fn punt_without_ifslot_is_dropped() {
     assert_eq!(dp.stat(Stat::PassNonSyn).unwrap(), 2);
 }
 
+/// Which of the director's programs a test drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prog {
+    Xdp,
+    Tc,
+}
+
+/// One run of `prog` on `frame` received on `ifx`: the verdict (as text), whether it
+/// forwarded the packet, and the frame as it left.
+fn run(dp: &mut Dataplane, prog: Prog, frame: &[u8], ifx: u32) -> (String, bool, Vec<u8>) {
+    match prog {
+        Prog::Xdp => {
+            let r = dp.test_run(frame, Some(ifx)).unwrap();
+            let fwd = matches!(r.verdict, XdpVerdict::Tx | XdpVerdict::Redirect);
+            (format!("{:?}", r.verdict), fwd, r.frame)
+        }
+        Prog::Tc => {
+            let r = dp.test_run_tc(frame, Some(ifx)).unwrap();
+            let fwd = r.verdict == TcVerdict::Redirect;
+            (format!("{:?}", r.verdict), fwd, r.frame)
+        }
+    }
+}
+
 /// xorshift64*: a deterministic generator for the randomized comparison below.
 struct Rng(u64);
 
@@ -1087,6 +1267,17 @@ impl Rng {
 /// through the four NAT/FULLNAT actions: XDP's output must equal lvs-wire's byte for byte.
 #[test]
 fn nat_rewrites_match_lvs_wire_on_random_frames() {
+    random_frames(Prog::Xdp);
+}
+
+/// The same 3000 random frames through `lvs_tc` (whose checksum updates are the kernel's
+/// helpers): byte for byte as lvs-wire.
+#[test]
+fn tc_nat_rewrites_match_lvs_wire_on_random_frames() {
+    random_frames(Prog::Tc);
+}
+
+fn random_frames(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let mut rng = Rng(0x1f2e_3d4c_5b6a_7988);
@@ -1179,29 +1370,23 @@ fn nat_rewrites_match_lvs_wire_on_random_frames() {
             v = v.with_dst(a, p);
         }
         dp.insert_flow(&key, &v).unwrap();
-        let r = dp.test_run(&frame, Some(lab.vc0)).unwrap();
+        let (verdict, fwd, out) = run(&mut dp, prog, &frame, lab.vc0);
         let want = wire_rewrite(&frame, new_src, new_dst, smac, dmac);
         assert!(
-            matches!(r.verdict, XdpVerdict::Tx | XdpVerdict::Redirect),
-            "case {i}: {:?} action {act} key {key:?} value {v:?} stats {:?}",
-            r.verdict,
+            fwd,
+            "case {i}: {verdict} action {act} key {key:?} value {v:?} stats {:?}",
             dp.stats()
                 .unwrap()
                 .into_iter()
                 .filter(|s| s.1 > 0)
                 .collect::<Vec<_>>()
         );
-        assert_eq!(
-            r.frame,
-            want,
-            "case {i} (action {act}): {}",
-            diff(&want, &r.frame)
-        );
+        assert_eq!(out, want, "case {i} (action {act}): {}", diff(&want, &out));
         dp.remove_flow(&key).unwrap();
         by_action[act as usize] += 1;
     }
     println!(
-        "{N} random frames identical to lvs-wire (by action NAT_IN/NAT_OUT/FNAT_IN/FNAT_OUT: {by_action:?})"
+        "{prog:?}: {N} random frames identical to lvs-wire (by action NAT_IN/NAT_OUT/FNAT_IN/FNAT_OUT: {by_action:?})"
     );
 }
 
@@ -1220,6 +1405,16 @@ fn lvs_dir(d: u8) -> Direction {
 /// produce exactly one LVS_EV_STATE record.
 #[test]
 fn tcp_state_table_all_cells() {
+    state_table(Prog::Xdp);
+}
+
+/// The same 132 (+33) cells through `lvs_tc`.
+#[test]
+fn tc_tcp_state_table_all_cells() {
+    state_table(Prog::Tc);
+}
+
+fn state_table(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let c4 = v4(CLIENT4);
@@ -1286,12 +1481,8 @@ fn tcp_state_table_all_cells() {
                 )
                 .unwrap();
                 let f = tcp4(s, sp, t, tp, sm, tm).tcp_flags(flags).build();
-                let r = dp.test_run(&f, Some(ifx)).unwrap();
-                assert!(
-                    matches!(r.verdict, XdpVerdict::Redirect),
-                    "{ev} {st}: {:?}",
-                    r.verdict
-                );
+                let (verdict, fwd, _) = run(&mut dp, prog, &f, ifx);
+                assert!(fwd, "{ev} {st}: {verdict}");
                 let f8 = flags as u8;
                 let want = transition(
                     st,
@@ -1335,6 +1526,16 @@ fn tcp_state_table_all_cells() {
 /// lvs-core, plus per-connection and per-real-server counters and the event records.
 #[test]
 fn tcp_sequences_counters_events() {
+    sequences(Prog::Xdp);
+}
+
+/// The same sequences, counters and events through `lvs_tc`.
+#[test]
+fn tc_tcp_sequences_counters_events() {
+    sequences(Prog::Tc);
+}
+
+fn sequences(prog: Prog) {
     let lab = Lab::new();
     let mut dp = small_dataplane();
     let c4 = v4(CLIENT4);
@@ -1379,10 +1580,8 @@ fn tcp_sequences_counters_events() {
         .payload(&payload)
         .build();
         let ifx = if d == dir::INPUT { lab.vc0 } else { lab.vr0 };
-        assert_eq!(
-            dp.test_run(&f, Some(ifx)).unwrap().verdict,
-            XdpVerdict::Redirect
-        );
+        let (verdict, fwd, _) = run(&mut dp, prog, &f, ifx);
+        assert!(fwd, "{verdict}");
         let f8 = flags as u8;
         let next = transition(
             state,
@@ -1446,21 +1645,18 @@ fn tcp_sequences_counters_events() {
     let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .payload(&[1; 10])
         .build();
-    assert_eq!(
-        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
-        XdpVerdict::Redirect
-    );
+    assert!(run(&mut dp, prog, &f, lab.vc0).1);
     let cs = dp.conn(8).unwrap();
     assert_eq!((cs.pkts_in, cs.bytes_in, cs.state), (1, 40 + 8 + 10, 0));
     assert_eq!(dp.dest_stats(6).unwrap().bytes_in, 58);
-    // A punted packet (TTL 1) is not counted here: the slow path counts it.
+    // A punted packet (TTL 1) is not counted here: the slow path counts it (TC drops it,
+    // uncounted: in generic mode XDP has punted it before).
     let f = udp6(CLIENT6, 51001, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .ttl(1)
         .build();
-    assert_eq!(
-        dp.test_run(&f, Some(lab.vc0)).unwrap().verdict,
-        XdpVerdict::Drop
-    );
+    let (verdict, fwd, _) = run(&mut dp, prog, &f, lab.vc0);
+    assert!(!fwd);
+    assert_eq!(verdict, if prog == Prog::Xdp { "Drop" } else { "Shot" });
     assert_eq!(dp.conn(8).unwrap().pkts_in, 1);
 }
 
@@ -1544,30 +1740,138 @@ fn rs_decap_fixtures() {
 
 // ---- attach ---------------------------------------------------------------------------------------------
 
+/// Names of the programs on `ifname`'s tcx ingress.
+fn tcx_ingress(ifname: &str) -> Vec<String> {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    let (_, progs) = SchedClassifier::query_tcx(ifname, TcAttachType::Ingress).unwrap();
+    progs
+        .iter()
+        .map(|p| p.name_as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
 #[test]
 fn attach_modes_on_veth() {
-    let _lab = Lab::new();
+    let lab = Lab::new();
     let mut dp = small_dataplane();
     assert!(lvs_dataplane::is_virtual_interface("vc0"));
-    // Auto picks generic on a veth (see XdpModeChoice::Auto).
+    // Auto on a veth: generic XDP + lvs_tc at TC ingress (see XdpModeChoice::Auto).
     assert_eq!(
         dp.attach("vc0", XdpModeChoice::Auto).unwrap(),
-        AttachedMode::Generic
+        AttachedMode::GenericWithTc
     );
-    // veth also has a native XDP driver.
+    assert!(dp.tc_forwarding(lab.vc0).unwrap());
+    assert_eq!(tcx_ingress("vc0"), ["lvs_tc"]);
+    assert!(dp.attach("vc0", XdpModeChoice::Auto).is_err(), "twice");
+    // veth also has a native XDP driver: no TC there.
     assert_eq!(
         dp.attach("vr0", XdpModeChoice::Native).unwrap(),
         AttachedMode::Native
     );
-    assert_eq!(dp.attached().len(), 2);
+    assert!(!dp.tc_forwarding(lab.vr0).unwrap());
+    assert!(tcx_ingress("vr0").is_empty());
+    // The old behaviour on demand: generic XDP forwarding by itself.
+    assert_eq!(
+        dp.attach("vc1", XdpModeChoice::Generic).unwrap(),
+        AttachedMode::Generic
+    );
+    assert!(!dp.tc_forwarding(ifindex("vc1")).unwrap());
+    assert_eq!(dp.attached().len(), 3);
+    assert_eq!(
+        dp.attached()
+            .iter()
+            .map(|(n, m)| format!("{n}={m}"))
+            .collect::<Vec<_>>(),
+        ["vc0=generic+tc", "vr0=native", "vc1=generic"]
+    );
     assert!(dp.attach("nosuchif0", XdpModeChoice::Generic).is_err());
+    assert!(
+        dp.attach("nosuchif0", XdpModeChoice::GenericWithTc)
+            .is_err()
+    );
     dp.detach("vc0").unwrap();
     assert!(dp.detach("vc0").is_err());
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
+    assert!(tcx_ingress("vc0").is_empty());
+    // Again, forced, on the interface just left.
+    assert_eq!(
+        dp.attach("vc0", XdpModeChoice::GenericWithTc).unwrap(),
+        AttachedMode::GenericWithTc
+    );
     dp.detach_all().unwrap();
     assert!(dp.attached().is_empty());
+    assert!(!dp.tc_forwarding(lab.vc0).unwrap());
+    assert!(tcx_ingress("vc0").is_empty());
+    // tcx needs no clsact qdisc, and none was added.
+    let q = std::process::Command::new("tc")
+        .args(["qdisc", "show", "dev", "vc0"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&q.stdout).contains("clsact"));
     let mut rs = RsDecap::load().unwrap();
     assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
     rs.detach_all().unwrap();
+}
+
+/// GSO aggregates (what TSO senders and GRO hand to generic XDP and TC): frames longer
+/// than the ingress interface's MTU.
+#[test]
+fn gso_aggregates() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    dp.set_ifslot(lab.vc0, 0).unwrap();
+    let c4 = v4(CLIENT4);
+    let vip4 = v4(VIP4);
+    for (port, rs) in [(60000, RS4), (60001, RS4_SMALLMTU)] {
+        dp.insert_flow(
+            &FlowKey::new(IPPROTO_TCP, c4, port, vip4, 80),
+            &FlowValue::new(action::NAT_IN, dir::INPUT, 2, 1, 1).with_dst(v4(rs), 8080),
+        )
+        .unwrap();
+    }
+    // two segments of 1448 bytes: IP length 2936 > 1500
+    let big = |port: u16| {
+        tcp4(CLIENT4, port, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[0x5a; 2896])
+            .build()
+    };
+    let gso = TcRunOptions {
+        ifindex: Some(lab.vc0),
+        gso_size: 1448,
+        gso_segs: 2,
+        repeat: 1,
+    };
+    let single = TcRunOptions {
+        ifindex: Some(lab.vc0),
+        ..Default::default()
+    };
+    for (port, rs) in [(60000, RS4), (60001, RS4_SMALLMTU)] {
+        let f = big(port);
+        let want = wire_rewrite(&f, None, Some((v4(rs), 8080)), VR0_MAC, RS_MAC);
+        // lvs_xdp: longer than the ingress MTU = an aggregate: no route MTU check (its
+        // segments are what leave), forwarded; with TC forwarding, passed to lvs_tc.
+        dp.set_tc_forwarding(lab.vc0, false).unwrap();
+        let r = dp.test_run(&f, Some(lab.vc0)).unwrap();
+        assert_eq!(r.verdict, XdpVerdict::Redirect, "port {port}");
+        assert_eq!(r.frame, want, "{}", diff(&want, &r.frame));
+        dp.set_tc_forwarding(lab.vc0, true).unwrap();
+        let r = dp.test_run(&f, Some(lab.vc0)).unwrap();
+        assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &f), "port {port}");
+        // lvs_tc, as a GSO skb: forwarded, the same bytes (segments are not checked
+        // against the route MTU, as IPVS does not check GSO skbs over IPv4).
+        let r = dp.test_run_tc_with(&f, &gso).unwrap();
+        assert_eq!(r.verdict, TcVerdict::Redirect, "port {port}");
+        assert_eq!(r.frame, want, "{}", diff(&want, &r.frame));
+    }
+    // The same length as one packet (no gso_size): the egress device (MTU 1500) cannot
+    // take it: lvs_tc drops it (it cannot punt).
+    let before = dp.stat(Stat::TcDrop).unwrap();
+    let r = dp.test_run_tc_with(&big(60000), &single).unwrap();
+    assert_eq!(r.verdict, TcVerdict::Shot);
+    assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1);
+    assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 2);
+    assert_eq!(dp.stat(Stat::PuntFragNeeded).unwrap(), 0);
 }
 
 // ---- ns/packet -------------------------------------------------------------------------------------------
@@ -1596,6 +1900,32 @@ fn bench(
     let mut runs = 0u64;
     while runs < u64::from(total) {
         let r = dp.test_run_repeat(frame, Some(ifx), batch).unwrap();
+        assert_eq!(r.verdict, want);
+        per_batch.push(r.duration.as_nanos() as f64);
+        runs += u64::from(batch);
+    }
+    per_batch.sort_by(f64::total_cmp);
+    per_batch[per_batch.len() / 2]
+}
+
+/// As [`bench`], for `lvs_tc`.
+fn bench_tc(
+    dp: &mut Dataplane,
+    frame: &[u8],
+    ifx: u32,
+    batch: u32,
+    total: u32,
+    want: TcVerdict,
+) -> f64 {
+    let mut per_batch = Vec::new();
+    let mut runs = 0u64;
+    while runs < u64::from(total) {
+        let opts = TcRunOptions {
+            ifindex: Some(ifx),
+            repeat: batch,
+            ..Default::default()
+        };
+        let r = dp.test_run_tc_with(frame, &opts).unwrap();
         assert_eq!(r.verdict, want);
         per_batch.push(r.duration.as_nanos() as f64);
         runs += u64::from(batch);
@@ -1661,11 +1991,23 @@ fn perf_hit_paths() {
     let ns_punt = bench(&mut dp, &ttl1, lab.vc0, total / 4, total, XdpVerdict::Drop);
     let ns_new = bench(&mut dp, &syn, lab.vc0, total / 4, total, XdpVerdict::Drop);
     let ns_pass = bench(&mut dp, &pass, lab.vc0, total / 4, total, XdpVerdict::Pass);
+    // Generic mode with TC forwarding: lvs_xdp checks and passes the hit (frame untouched),
+    // lvs_tc forwards it.
+    dp.set_tc_forwarding(lab.vc0, true).unwrap();
+    let ns_xdp_to_tc = bench(&mut dp, &nat, lab.vc0, total / 4, total, XdpVerdict::Pass);
+    let ns_tc_nat = bench_tc(&mut dp, &nat, lab.vc0, 254, total, TcVerdict::Redirect);
+    let ns_tc_dr = bench_tc(&mut dp, &dr, lab.vc0, 254, total, TcVerdict::Redirect);
+    let ns_tc_pass = bench_tc(&mut dp, &pass, lab.vc0, total / 4, total, TcVerdict::Ok);
     println!("ns/packet (BPF_PROG_TEST_RUN, {total} runs each, median of the batches):");
     println!("  NAT in hit (fib, counters, TTL, DNAT, csums) : {ns_nat:.1}");
     println!("  DR hit (fib, counters, TTL, MACs)           : {ns_dr:.1}");
     println!("  flow hit, TTL 1 -> punt (no XSK)            : {ns_punt:.1}");
     println!("  miss, service SYN -> punt (no XSK)          : {ns_new:.1}");
     println!("  miss, not a service -> XDP_PASS            : {ns_pass:.1}");
+    println!("  generic+tc: NAT hit in lvs_xdp -> XDP_PASS  : {ns_xdp_to_tc:.1}");
+    println!("  generic+tc: NAT in hit in lvs_tc            : {ns_tc_nat:.1}");
+    println!("  generic+tc: DR hit in lvs_tc                : {ns_tc_dr:.1}");
+    println!("  generic+tc: not a flow -> TC_ACT_OK         : {ns_tc_pass:.1}");
     assert!(ns_nat > 0.0 && ns_dr > 0.0 && ns_pass > 0.0);
+    assert!(ns_xdp_to_tc > 0.0 && ns_tc_nat > 0.0 && ns_tc_dr > 0.0 && ns_tc_pass > 0.0);
 }

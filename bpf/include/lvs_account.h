@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lvs_account.h: what every forwarded flow hit does to the maps, the same in lvs_xdp and
+ * lvs_tc: the connection's and real server's counters, last seen time, the in-kernel IPVS
+ * TCP state transition and its LVS_EV_STATE event.
+ */
+#ifndef LVS_ACCOUNT_H
+#define LVS_ACCOUNT_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "lvs_types.h"
+#include "lvs_maps.h"
+#include "lvs_parse.h"
+#include "lvs_tcp_state.h"
+
+/* Emit LVS_EV_STATE for a state change made in the kernel. */
+static __always_inline void lvs_emit_state(const struct lvs_pkt *pkt, __u32 conn_id,
+					   __u8 old, __u8 new, __u8 dir)
+{
+	struct lvs_event *ev = bpf_ringbuf_reserve(&LVS_EVENTS, sizeof(*ev), 0);
+
+	if (!ev) {
+		lvs_stat_inc(LVS_ST_EVENT_LOST);
+		return;
+	}
+	ev->kind = LVS_EV_STATE;
+	ev->conn_id = conn_id;
+	ev->old_state = old;
+	ev->new_state = new;
+	ev->tcp_flags = pkt->tcp_flags;
+	ev->dir = dir;
+	ev->pad = 0;
+	__builtin_memcpy(&ev->key, &pkt->key, sizeof(ev->key));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Counters of the connection and its real server, last seen time, TCP state. */
+static __always_inline void lvs_account(const struct lvs_pkt *pkt,
+					const struct lvs_flow_value *fv)
+{
+	__u32 conn_id = fv->conn_id;
+	__u32 slot = fv->dest_slot;
+	__u8 dir = fv->dir;
+	__u64 bytes = pkt->ip_len;
+	struct lvs_conn_state *cs = bpf_map_lookup_elem(&LVS_CONNS, &conn_id);
+	struct lvs_dest_stats *ds = bpf_map_lookup_elem(&LVS_DEST_STATS, &slot);
+
+	if (cs) {
+		/* shared by all CPUs: atomic adds; last_seen and state are plain stores (a
+		 * concurrent packet of the same conn may win, which is harmless) */
+		if (dir == LVS_DIR_OUTPUT) {
+			__sync_fetch_and_add(&cs->pkts_out, 1);
+			__sync_fetch_and_add(&cs->bytes_out, bytes);
+		} else {
+			__sync_fetch_and_add(&cs->pkts_in, 1);
+			__sync_fetch_and_add(&cs->bytes_in, bytes);
+		}
+		cs->last_seen_ns = bpf_ktime_get_ns();
+		if (pkt->key.proto == IPPROTO_TCP) {
+			__u8 old = cs->state;
+			__u8 new = lvs_tcp_next_state(old, dir, pkt->tcp_flags);
+
+			if (new != old) {
+				cs->state = new;
+				lvs_emit_state(pkt, conn_id, old, new, dir);
+			}
+		}
+	}
+	if (ds) {
+		/* per-CPU: plain adds */
+		if (dir == LVS_DIR_OUTPUT) {
+			ds->pkts_out += 1;
+			ds->bytes_out += bytes;
+		} else {
+			ds->pkts_in += 1;
+			ds->bytes_in += bytes;
+		}
+	}
+}
+
+#endif /* LVS_ACCOUNT_H */
