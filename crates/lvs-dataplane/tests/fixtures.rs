@@ -1133,10 +1133,16 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     let mut failures = Vec::new();
     let mut passed = 0;
+    let mut tun_fwd = 0;
     for c in &cases {
+        // Tunnels stay in XDP (lvs_xdp.bpf.c: lvs_tc's encapsulation is not used yet).
+        let tun = c.name.starts_with("TUN");
+        if tun && matches!(c.verdict, XdpVerdict::Tx | XdpVerdict::Redirect) {
+            tun_fwd += 1;
+        }
         // exactly what lvs_tc forwards (the no-neighbour case included: bpf_redirect_neigh)
         let (verdict, output, stat) = match tc_expectation(c).0 {
-            TcVerdict::Redirect => {
+            TcVerdict::Redirect if !tun => {
                 passed += 1;
                 (XdpVerdict::Pass, None, Stat::PassToTc)
             }
@@ -1160,12 +1166,11 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     assert_no_failures(&failures, cases.len());
     assert!(passed >= 20, "{passed} forwarding cases");
+    // XDP itself forwards only the tunnels.
     assert_eq!(
         dp.stat(Stat::FwdTx).unwrap() + dp.stat(Stat::FwdRedirect).unwrap(),
-        0
+        tun_fwd
     );
-    // No accounting in XDP for what TC forwards (TC accounts).
-    assert_eq!(dp.conn(1).unwrap().pkts_in, 0);
     dp.set_tc_forwarding(lab.vc0, false).unwrap();
     dp.set_tc_forwarding(lab.vc0, false).unwrap(); // clearing twice is fine
     assert!(!dp.tc_forwarding(lab.vc0).unwrap());
