@@ -6,6 +6,7 @@
  *   flow hit (LVS_FLOWS) ... account, TCP state, TTL-1, rewrite ...... XDP_TX / bpf_redirect
  *                         ... DROP action ............................ XDP_DROP
  *                         ... PUNT action, TTL <= 1, FIB failure ..... punt (frame untouched)
+ *                         ... SYN on a finished connection ........... punt (conn reuse)
  *   miss, service, new connection (TCP SYN, UDP) ................... punt
  *   miss, service, TCP without SYN (or with RST) ..................... XDP_PASS (as IPVS)
  *   ICMP error quoting a flow (inverted) ............................. punt
@@ -89,6 +90,8 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 		return lvs_punt(pkt, LVS_ST_PUNT_ACTION);
 	if (pkt->ttl <= 1)
 		return lvs_punt(pkt, LVS_ST_PUNT_TTL);
+	if (lvs_conn_reuse(pkt, fv))
+		return lvs_punt(pkt, LVS_ST_PUNT_REUSE);
 
 	tc = lvs_tc_forwarding(pkt->ifindex);
 	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
@@ -273,7 +276,7 @@ static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt
 	if (a == LVS_A_PUNT || a >= LVS_A_MAX ||
 	    (a == LVS_A_TUN_GUE && fv->out_af == LVS_AF_INET6))
 		return lvs_tc_drop();
-	if (pkt->ttl <= 1)
+	if (pkt->ttl <= 1 || lvs_conn_reuse(pkt, fv))
 		return lvs_tc_drop();
 
 	rc = lvs_fib_lookup(skb, pkt, fv, &fib, lvs_tc_tot_len(pkt, fv, gso));

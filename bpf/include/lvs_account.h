@@ -80,4 +80,28 @@ static __always_inline void lvs_account(const struct lvs_pkt *pkt,
 	}
 }
 
+/* A new connection attempt on a finished connection's tuple (IPVS ip_vs_in: is_new_conn
+ * && is_new_conn_expected): a TCP SYN without ACK or RST, in the input direction, while
+ * LVS_CONNS says TIME_WAIT or CLOSE (or FIN_WAIT on a NOOUTPUT connection, for
+ * conn_reuse_mode bit 2). Such a SYN must not take the old flow: the slow path's model
+ * expires the old connection and schedules a new one (conn_reuse_mode 1, the default) or
+ * keeps it, and counts it either way. */
+static __always_inline int lvs_conn_reuse(const struct lvs_pkt *pkt,
+					  const struct lvs_flow_value *fv)
+{
+	__u32 conn_id = fv->conn_id;
+	struct lvs_conn_state *cs;
+	__u8 st;
+
+	if (pkt->key.proto != IPPROTO_TCP || fv->dir == LVS_DIR_OUTPUT)
+		return 0;
+	if ((pkt->tcp_flags & (LVS_TCP_SYN | LVS_TCP_ACK | LVS_TCP_RST)) != LVS_TCP_SYN)
+		return 0;
+	cs = bpf_map_lookup_elem(&LVS_CONNS, &conn_id);
+	if (!cs)
+		return 0;
+	st = cs->state;
+	return st == sTW || st == sCL || (st == sFW && fv->dir == LVS_DIR_INPUT_ONLY);
+}
+
 #endif /* LVS_ACCOUNT_H */

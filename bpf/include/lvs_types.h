@@ -189,9 +189,14 @@ enum lvs_stat {
 	LVS_ST_TC_FWD_NEIGH = 22,    /* lvs_tc: flow hit whose next hop had no neighbour entry:
 				      * bpf_redirect_neigh (the kernel resolves it) */
 	LVS_ST_TC_DROP = 23,         /* lvs_tc: flow hit it can neither forward nor punt (PUNT
-				      * action, TTL <= 1, FIB failure, larger than the route MTU):
+				      * action, TTL <= 1, SYN on a finished connection, FIB
+				      * failure, larger than the route MTU):
 				      * TC_ACT_SHOT. lvs_xdp punts these before TC sees them, so this
 				      * counts only flows or routes that changed in between */
+	LVS_ST_PUNT_REUSE = 24,      /* lvs_xdp: TCP SYN (no ACK/RST) on an input flow whose
+				      * connection is finished (TIME_WAIT, CLOSE; FIN_WAIT on a
+				      * NOOUTPUT conn): punted, the slow path decides about reuse
+				      * (IPVS conn_reuse_mode) and may schedule a new connection */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 

@@ -510,10 +510,14 @@ pub enum Stat {
     TcPass = 21,
     /// `lvs_tc`: flow hit whose next hop had no neighbour entry: `bpf_redirect_neigh`.
     TcFwdNeigh = 22,
-    /// `lvs_tc`: flow hit it can neither forward nor punt (PUNT action, TTL ≤ 1, FIB
-    /// failure, larger than the route MTU): `TC_ACT_SHOT`. `lvs_xdp` punts those before, so
+    /// `lvs_tc`: flow hit it can neither forward nor punt (PUNT action, TTL ≤ 1, SYN on a
+    /// finished connection, FIB failure, larger than the route MTU): `TC_ACT_SHOT`. `lvs_xdp` punts those before, so
     /// this counts only flows or routes that changed in between.
     TcDrop = 23,
+    /// TCP SYN (no ACK/RST) on an input flow whose connection is finished (TIME_WAIT,
+    /// CLOSE; FIN_WAIT on a NOOUTPUT connection): punted, the slow path applies IPVS's
+    /// `conn_reuse_mode` (a new connection, usually).
+    PuntReuse = 24,
 }
 
 impl Stat {
@@ -521,7 +525,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 24] = [
+    pub const ALL: [Stat; 25] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -546,6 +550,7 @@ impl Stat {
         Stat::TcPass,
         Stat::TcFwdNeigh,
         Stat::TcDrop,
+        Stat::PuntReuse,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -575,6 +580,7 @@ impl Stat {
             Stat::TcPass => "tc_pass",
             Stat::TcFwdNeigh => "tc_fwd_neigh",
             Stat::TcDrop => "tc_drop",
+            Stat::PuntReuse => "punt_reuse",
         }
     }
 }

@@ -26,9 +26,26 @@ fn nat_lab(tag: &str) -> Routed {
     lab
 }
 
-/// Start a slow download (`curl --limit-rate`) in the client namespace in the background;
-/// returns the paths of its exit-code and output files.
+/// Start a slow download in the client namespace in the background; returns the paths of
+/// its exit-code and output files.
+///
+/// Slow in the network, not only in curl: the real servers' egress is shaped to 2 Mbit/s
+/// (`tbf`), and curl is limited to `rate`. curl's `--limit-rate` alone is no throttle for
+/// the connection: curl 7.88 reads up to 100 buffers in a row before it checks the rate, so
+/// with a fast data path a 2 MB body can be in the client within a second while curl is
+/// still "downloading" it, and cutting the connection then changes nothing.
 fn slow_download(lab: &mut Routed, name: &str, bytes: u64, rate: &str) -> (String, String) {
+    for rs in ["r1", "r2"] {
+        lab.lab
+            .exec(
+                rs,
+                &[
+                    "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "2mbit",
+                    "burst", "16kb", "latency", "500ms",
+                ],
+            )
+            .unwrap();
+    }
     let rc = format!("/tmp/{}-{name}.rc", lab.lab.ns_name("c"));
     let body = format!("/tmp/{}-{name}.body", lab.lab.ns_name("c"));
     let _ = std::fs::remove_file(&rc);
@@ -50,6 +67,19 @@ fn wait_rc(rc: &str, timeout: Duration) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(100));
     }
     None
+}
+
+/// The `X-Server` header of a download started by [`slow_download`], once curl has it (at
+/// most 10 s).
+fn wait_server(body: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = server_of(body);
+        if !s.is_empty() || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The `X-Server` header curl has written so far.
@@ -139,8 +169,7 @@ fn timeouts_expire_entries_and_their_xdp_flows() {
 fn weight_zero_stops_new_connections_but_existing_ones_finish() {
     let mut lab = nat_lab("wz");
     let (rc, body) = slow_download(&mut lab, "dl", 600_000, "200k");
-    std::thread::sleep(Duration::from_millis(500));
-    let busy = server_of(&body);
+    let busy = wait_server(&body);
     assert!(busy == "rs1" || busy == "rs2", "download started: {busy:?}");
     let idx = if busy == "rs1" { 0 } else { 1 };
     let vip = hostport(lab.plan.vip, 80);
@@ -174,8 +203,8 @@ fn weight_zero_stops_new_connections_but_existing_ones_finish() {
 fn deleting_a_real_server_drops_its_connections() {
     let mut lab = nat_lab("dd");
     let (rc, body) = slow_download(&mut lab, "dl", 2_000_000, "100k");
-    std::thread::sleep(Duration::from_millis(500));
-    let busy = server_of(&body);
+    let busy = wait_server(&body);
+    assert!(busy == "rs1" || busy == "rs2", "download started: {busy:?}");
     let idx = if busy == "rs1" { 0 } else { 1 };
     let vip = hostport(lab.plan.vip, 80);
     lab.adm(&["-d", "-t", &vip, "-r", &hostport(lab.plan.rs[idx], 8080)])
@@ -193,8 +222,9 @@ fn deleting_a_real_server_drops_its_connections() {
 #[test]
 fn deleting_a_service_stops_its_traffic_at_once() {
     let mut lab = nat_lab("ds");
-    let (rc, _body) = slow_download(&mut lab, "dl", 2_000_000, "100k");
-    std::thread::sleep(Duration::from_millis(500));
+    let (rc, body) = slow_download(&mut lab, "dl", 2_000_000, "100k");
+    let busy = wait_server(&body);
+    assert!(busy == "rs1" || busy == "rs2", "download started: {busy:?}");
     let vip = hostport(lab.plan.vip, 80);
     lab.adm(&["-D", "-t", &vip]).unwrap();
     let code = wait_rc(&rc, Duration::from_secs(25)).expect("curl ended");
@@ -287,7 +317,7 @@ fn a_transfer_through_a_director_without_checksum_offload_arrives_intact() {
 #[test]
 fn flushed_neighbour_entries_are_resolved_by_the_fast_path() {
     let mut lab = nat_lab("nf");
-    let n = 3_000_000u64;
+    let n = 1_000_000u64;
     let (rc, body) = slow_download(&mut lab, "dl", n, "2M");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::fs::read_to_string(&rc).is_err() && Instant::now() < deadline {

@@ -461,7 +461,12 @@ impl Plane {
             sctp_init: false,
             len: info.ip_len,
         };
-        match d.ipvs.process_in(&pkt, now) {
+        let verdict = d.ipvs.process_in(&pkt, now);
+        // A SYN on a finished connection's tuple (XDP punts those) may have expired the old
+        // connection and scheduled a new one on the same flow keys: remove the old flows
+        // before installing the new ones (conn ids are reused, too).
+        self.remove_drained(d);
+        match verdict {
             InVerdict::Forward { id, conn } => {
                 if let Some(id) = id {
                     self.install(id, &conn);
@@ -837,6 +842,11 @@ impl Plane {
             (st.last_seen_ns != 0)
                 .then(|| Time::from_millis(st.last_seen_ns.saturating_sub(start) / 1_000_000))
         });
+        self.remove_drained(d);
+    }
+
+    /// Remove the flows of every connection the model removed since the last call.
+    fn remove_drained(&mut self, d: &mut crate::state::Daemon) {
         for (id, _) in d.ipvs.drain_removed() {
             if let Some(keys) = self.installed.remove(&id) {
                 for k in keys {
