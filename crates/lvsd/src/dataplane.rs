@@ -383,6 +383,10 @@ impl Plane {
                 want.insert(SvcKey::new(protocol.number(), addr, port));
                 want.insert(SvcKey::vaddr_marker(addr));
             }
+            // FULLNAT local addresses too, so that fragments sent to them are punted.
+            for l in s.laddrs.list() {
+                want.insert(SvcKey::vaddr_marker(l.addr));
+            }
         }
         for k in self.services.difference(&want).copied().collect::<Vec<_>>() {
             let _ = self.dp.remove_service(&k);
