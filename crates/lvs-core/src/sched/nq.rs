@@ -63,15 +63,6 @@ mod tests {
         Harness::new(Box::new(Nq::new()))
     }
 
-    fn connect(h: &mut Harness, n: usize) -> Vec<String> {
-        (0..n)
-            .map(|_| match h.pick_and_connect(true) {
-                Some(id) => h.name(id),
-                None => "-".to_string(),
-            })
-            .collect()
-    }
-
     /// Confirmed on the real kernel (Linux 6.12.95+deb12-amd64, ipvsadm 1.31, ipvs-vm guest,
     /// one SYN per connection from a local client, each counted active): `ipvsadm -A -t
     /// 10.0.0.1:80 -s nq`, real servers .1 w4, .2 w3, .3 w2 added in that order, 18
@@ -85,7 +76,7 @@ mod tests {
         h.add("10.1.0.3", 2);
         let (r1, r2, r3) = ("10.1.0.1", "10.1.0.2", "10.1.0.3");
         assert_eq!(
-            connect(&mut h, 18),
+            h.connect_active(18),
             [
                 r3, r2, r1, r1, r2, r1, r3, r2, r1, r1, r2, r3, r1, r2, r1, r3, r2, r1
             ]
@@ -100,7 +91,7 @@ mod tests {
         h.add("10.1.0.1", 1);
         h.add("10.1.0.2", 3);
         let (r1, r2) = ("10.1.0.1", "10.1.0.2");
-        assert_eq!(connect(&mut h, 8), [r2, r1, r2, r2, r2, r2, r2, r1]);
+        assert_eq!(h.connect_active(8), [r2, r1, r2, r2, r2, r2, r2, r1]);
     }
 
     /// An idle server wins over a much faster busy one; an idle server that is quiesced or

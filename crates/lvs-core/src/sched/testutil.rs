@@ -126,6 +126,17 @@ impl Harness {
         (h, ids)
     }
 
+    /// `n` picks, each opening an active connection on the chosen destination; the
+    /// addresses picked ("-" where none was available).
+    pub fn connect_active(&mut self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| match self.pick_and_connect(true) {
+                Some(id) => self.name(id),
+                None => "-".to_string(),
+            })
+            .collect()
+    }
+
     /// Pick, and account a new connection on the chosen destination as the table does
     /// (inactive first, `active` = whether it becomes active).
     pub fn pick_and_connect(&mut self, active: bool) -> Option<DestId> {

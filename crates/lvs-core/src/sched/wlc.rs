@@ -49,15 +49,6 @@ mod tests {
     }
 
     /// `n` picks, each opening an active connection on the chosen server.
-    fn connect(h: &mut Harness, n: usize) -> Vec<String> {
-        (0..n)
-            .map(|_| match h.pick_and_connect(true) {
-                Some(id) => h.name(id),
-                None => "-".to_string(),
-            })
-            .collect()
-    }
-
     /// Confirmed on the real kernel (Linux 6.12.95+deb12-amd64, ipvsadm 1.31, ipvs-vm guest,
     /// one SYN per connection from a local client, each counted active): `ipvsadm -A -t
     /// 10.0.0.1:80 -s wlc`, real servers .1 w4, .2 w3, .3 w2 added in that order, 18
@@ -70,7 +61,7 @@ mod tests {
         h.add("10.1.0.3", 2);
         let (r1, r2, r3) = ("10.1.0.1", "10.1.0.2", "10.1.0.3");
         assert_eq!(
-            connect(&mut h, 18),
+            h.connect_active(18),
             [
                 r3, r2, r1, r1, r2, r3, r1, r2, r1, r3, r2, r1, r1, r2, r3, r1, r2, r1
             ]
@@ -93,7 +84,7 @@ mod tests {
         h.add("10.1.0.2", 2);
         h.add("10.1.0.3", 1);
         let (r1, r2, r3) = ("10.1.0.1", "10.1.0.2", "10.1.0.3");
-        assert_eq!(connect(&mut h, 8), [r3, r2, r1, r2, r3, r2, r1, r2]);
+        assert_eq!(h.connect_active(8), [r3, r2, r1, r2, r3, r2, r1, r2]);
     }
 
     /// A weight-0 server is never chosen, not even when idle. Confirmed on 6.12.95 (weights
@@ -105,7 +96,7 @@ mod tests {
         h.add("10.1.0.2", 2);
         h.add("10.1.0.3", 1);
         let (r2, r3) = ("10.1.0.2", "10.1.0.3");
-        assert_eq!(connect(&mut h, 4), [r3, r2, r2, r3]);
+        assert_eq!(h.connect_active(4), [r3, r2, r2, r3]);
     }
 
     /// The first candidate must have weight > 0 and no OVERLOAD; later OVERLOAD ones are
