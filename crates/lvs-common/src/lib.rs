@@ -36,6 +36,8 @@
 
 use core::net::IpAddr;
 
+pub mod nf;
+
 /// A 16-byte address in network order; IPv4 in the first four bytes, the rest zero.
 pub type Addr16 = [u8; 16];
 

@@ -78,7 +78,7 @@ pub struct Lab {
     pub vr0: u32,
 }
 
-fn sh(cmd: &str) {
+pub fn sh(cmd: &str) {
     let out = Command::new("sh")
         .arg("-c")
         .arg(cmd)
