@@ -5,9 +5,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
-# curl, tcpdump: the network-namespace tests and the demo lab.
+# curl, tcpdump, nftables: the network-namespace tests and the demo lab (nft sets the marks
+# of the firewall-mark tests).
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump
+	iproute2 ethtool curl tcpdump nftables
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 

@@ -231,7 +231,8 @@ impl FwmarkHook {
             &text_sections,
         )
         .map_err(|e| obj_err(&e))?;
-        obj.relocate_calls(&text_sections).map_err(|e| obj_err(&e))?;
+        obj.relocate_calls(&text_sections)
+            .map_err(|e| obj_err(&e))?;
         let program = obj
             .programs
             .get("lvs_nf")
@@ -259,7 +260,8 @@ impl FwmarkHook {
         };
         let marks = HashMap::try_from(take("LVS_FWMARKS")?).map_err(map_err("LVS_FWMARKS"))?;
         let ring = RingBuf::try_from(take("LVS_NF_RING")?).map_err(map_err("LVS_NF_RING"))?;
-        let stats = PerCpuArray::try_from(take("LVS_NF_STATS")?).map_err(map_err("LVS_NF_STATS"))?;
+        let stats =
+            PerCpuArray::try_from(take("LVS_NF_STATS")?).map_err(map_err("LVS_NF_STATS"))?;
         Ok(FwmarkHook {
             marks,
             ring,

@@ -38,7 +38,8 @@ fn marked_packets_of_a_fwmark_service_are_handed_over_and_dropped() {
     let rx3 = UdpSocket::bind("127.0.0.1:7003").unwrap();
     let rx4 = UdpSocket::bind("127.0.0.1:7004").unwrap();
     for s in [&rx1, &rx3, &rx4] {
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
     }
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     tx.send_to(b"to-7001", "127.0.0.1:7001").unwrap();
@@ -51,11 +52,17 @@ fn marked_packets_of_a_fwmark_service_are_handed_over_and_dropped() {
     assert_eq!(p.mark, 20);
     assert_eq!(p.ifindex, ifindex("lo"));
     assert_eq!(p.packet[0] >> 4, 4);
-    assert_eq!(usize::from(u16::from_be_bytes([p.packet[2], p.packet[3]])), p.packet.len());
+    assert_eq!(
+        usize::from(u16::from_be_bytes([p.packet[2], p.packet[3]])),
+        p.packet.len()
+    );
     assert_eq!(&p.packet[20 + 8..], b"to-7001");
     assert_eq!(u16::from_be_bytes([p.packet[22], p.packet[23]]), 7001);
     let mut buf = [0u8; 64];
-    assert!(rx1.recv_from(&mut buf).is_err(), "the handed-over packet was delivered");
+    assert!(
+        rx1.recv_from(&mut buf).is_err(),
+        "the handed-over packet was delivered"
+    );
     // Mark 21 (not a service) and no mark: delivered untouched, not handed over.
     assert_eq!(rx3.recv_from(&mut buf).unwrap().0, 7);
     assert_eq!(rx4.recv_from(&mut buf).unwrap().0, 7);
@@ -83,11 +90,16 @@ fn ipv6_marks_are_per_family() {
     hook.set_marks(&HashSet::from([FwmarkKey::new(30, true)]))
         .expect("marks");
     let rx4 = UdpSocket::bind("127.0.0.1:7101").unwrap();
-    rx4.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    rx4.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let tx4 = UdpSocket::bind("127.0.0.1:0").unwrap();
     tx4.send_to(b"v4", "127.0.0.1:7101").unwrap();
     let mut buf = [0u8; 64];
-    assert_eq!(rx4.recv_from(&mut buf).unwrap().0, 2, "IPv4 packet delivered");
+    assert_eq!(
+        rx4.recv_from(&mut buf).unwrap().0,
+        2,
+        "IPv4 packet delivered"
+    );
     let tx6 = UdpSocket::bind("[::1]:0").unwrap();
     tx6.send_to(b"v6", "[::1]:7101").unwrap();
     let p = next(&mut hook).expect("the IPv6 packet reaches the ring");

@@ -24,11 +24,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use lvs_common::nf::{FwmarkKey, NfStat};
 use lvs_common::{FlowKey, FlowValue, SvcKey, SvcValue, action, dir};
 use lvs_core::conn::{Conn, ConnFlags, ConnId, Direction};
 use lvs_core::{
     ForwardMethod, InVerdict, OutVerdict, PacketMeta, Protocol, ServiceKey, TcpFlags, Time,
 };
+use lvs_dataplane::netfilter::FwmarkHook;
 use lvs_dataplane::{Dataplane, LoadOptions, XdpModeChoice};
 use socket2::{Domain, Socket, Type};
 
@@ -65,6 +67,9 @@ pub struct Plane {
     neighbours: HashMap<IpAddr, (String, [u8; 6], Instant)>,
     /// Route MTUs towards tunnel endpoints.
     mtus: HashMap<IpAddr, (u32, Instant)>,
+    /// The netfilter hook of firewall-mark services (`None`: it could not be loaded, and
+    /// firewall-mark services are not served).
+    fwmark: Option<FwmarkHook>,
 }
 
 impl std::fmt::Debug for Plane {
@@ -236,6 +241,21 @@ fn tcp_flags(f: lvs_wire::TcpFlags) -> TcpFlags {
     }
 }
 
+/// An IP packet handed over by the netfilter hook, as the Ethernet frame the rest of the
+/// slow path works on (MACs zero: every transmit path sets its own or sends at layer 3).
+fn marked_frame(packet: &[u8]) -> Vec<u8> {
+    let ethertype: u16 = if packet.first().is_some_and(|b| b >> 4 == 6) {
+        0x86dd
+    } else {
+        0x0800
+    };
+    let mut f = Vec::with_capacity(14 + packet.len());
+    f.extend_from_slice(&[0; 12]);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(packet);
+    f
+}
+
 fn to_ip(af: lvs_wire::Af, a: &[u8; 16]) -> IpAddr {
     match af {
         lvs_wire::Af::Inet => IpAddr::from([a[0], a[1], a[2], a[3]]),
@@ -293,6 +313,19 @@ impl Plane {
         .context("raw IPv6 socket")?;
         // Sending with a client's (non-local) source address.
         let _ = raw6.set_ip_transparent_v6(true);
+        let fwmark = match FwmarkHook::load() {
+            Ok(h) => {
+                tracing::info!(
+                    priority = lvs_dataplane::netfilter::PRIORITY,
+                    "firewall-mark hook attached to PREROUTING (IPv4, IPv6)"
+                );
+                Some(h)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "firewall-mark services will not be served");
+                None
+            }
+        };
         Ok(Plane {
             dp,
             ifaces,
@@ -308,6 +341,7 @@ impl Plane {
             config_gen: u64::MAX,
             neighbours: HashMap::new(),
             mtus: HashMap::new(),
+            fwmark,
         })
     }
 
@@ -333,20 +367,31 @@ impl Plane {
             {
                 use std::os::fd::AsRawFd;
                 fds.push(self.dp.events_fd().as_raw_fd());
+                if let Some(h) = &self.fwmark {
+                    fds.push(h.ring_fd().as_raw_fd());
+                }
             }
             let ready = poll_readable(&fds, 20);
-            let mut frames: Vec<(u32, Vec<u8>)> = Vec::new();
+            // (ingress ifindex, Ethernet frame, firewall mark)
+            let mut frames: Vec<(u32, Vec<u8>, u32)> = Vec::new();
             for i in ready {
                 if let Some(p) = self.ports.get_mut(i) {
                     let ifindex = p.ifindex;
-                    p.recv(|f| frames.push((ifindex, f.to_vec())));
+                    p.recv(|f| frames.push((ifindex, f.to_vec(), 0)));
+                }
+            }
+            if let Some(h) = &mut self.fwmark {
+                // Bounded, so that a flood of marked packets cannot starve the rest.
+                for _ in 0..256 {
+                    let Some(p) = h.next_packet() else { break };
+                    frames.push((p.ifindex, marked_frame(&p.packet), p.mark));
                 }
             }
             let mut d = shared.lock();
             let now = d.now();
             self.sync_config(&mut d);
-            for (ifindex, f) in frames {
-                if let Err(e) = self.handle_frame(&mut d, ifindex, f, now) {
+            for (ifindex, f, mark) in frames {
+                if let Err(e) = self.handle_frame(&mut d, ifindex, f, mark, now) {
                     tracing::debug!(error = %e, "slow path dropped a packet");
                 }
             }
@@ -373,7 +418,11 @@ impl Plane {
         self.config_gen = d.config_gen;
         d.applied_gen = Some(d.config_gen);
         let mut want = HashSet::new();
+        let mut marks = HashSet::new();
         for s in d.ipvs.services() {
+            if let ServiceKey::Fwmark { af, mark } = *s.key() {
+                marks.insert(FwmarkKey::new(mark, af == lvs_core::Af::Inet6));
+            }
             if let ServiceKey::Addr {
                 protocol,
                 addr,
@@ -387,6 +436,11 @@ impl Plane {
             for l in s.laddrs.list() {
                 want.insert(SvcKey::vaddr_marker(l.addr));
             }
+        }
+        if let Some(h) = &mut self.fwmark
+            && let Err(e) = h.set_marks(&marks)
+        {
+            tracing::warn!(error = %e, "updating the firewall-mark services");
         }
         for k in self.services.difference(&want).copied().collect::<Vec<_>>() {
             let _ = self.dp.remove_service(&k);
@@ -440,6 +494,7 @@ impl Plane {
         d: &mut crate::state::Daemon,
         ingress: u32,
         mut frame: Vec<u8>,
+        fwmark: u32,
         now: Time,
     ) -> anyhow::Result<()> {
         // Frames from checksum-offloaded senders (veth) carry only the checksum seed; the
@@ -460,7 +515,7 @@ impl Plane {
             sport: info.sport,
             daddr,
             dport: info.dport,
-            fwmark: 0,
+            fwmark,
             tcp: tcp_flags(info.tcp_flags),
             sctp_init: false,
             len: info.ip_len,
@@ -861,6 +916,23 @@ impl Plane {
     }
 
     fn status(&self) -> lvs_api::DataplaneStatus {
+        let mut counters: Vec<(String, u64)> = self
+            .dp
+            .stats()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.name().to_string(), v))
+            .collect();
+        if let Some(h) = &self.fwmark {
+            for (name, st) in [
+                ("nf_seen", NfStat::Seen),
+                ("nf_handed", NfStat::Handed),
+                ("nf_too_big", NfStat::TooBig),
+                ("nf_ring_full", NfStat::RingFull),
+            ] {
+                counters.push((name.to_string(), h.stat(st)));
+            }
+        }
         lvs_api::DataplaneStatus {
             running: true,
             interfaces: self
@@ -870,13 +942,7 @@ impl Plane {
                 .map(|(n, m)| (n, m.to_string()))
                 .collect(),
             flows: self.dp.flows().map_or(0, |f| f.len() as u64),
-            counters: self
-                .dp
-                .stats()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.name().to_string(), v))
-                .collect(),
+            counters,
         }
     }
 
