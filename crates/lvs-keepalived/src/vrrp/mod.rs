@@ -6,4 +6,5 @@
 //! - [`driver`]: the Linux side (raw sockets, netlink, AF_PACKET, notify scripts) and
 //!   [`run_vrrp`], the entry point that runs a set of instances until shutdown.
 
+pub mod instance;
 pub mod packet;

@@ -300,9 +300,7 @@ impl Advert {
         let body = &payload[HEADER_LEN..HEADER_LEN + count * family.addr_len()];
         for chunk in body.chunks_exact(family.addr_len()) {
             addrs.push(match family {
-                Family::Inet => {
-                    IpAddr::V4(Ipv4Addr::new(chunk[0], chunk[1], chunk[2], chunk[3]))
-                }
+                Family::Inet => IpAddr::V4(Ipv4Addr::new(chunk[0], chunk[1], chunk[2], chunk[3])),
                 Family::Inet6 => {
                     let mut o = [0u8; 16];
                     o.copy_from_slice(chunk);
@@ -706,13 +704,13 @@ mod tests {
         let good = V2_PASS_IP[20..].to_vec();
         let mut bad = good.clone();
         bad[7] ^= 1;
-        assert_eq!(
-            Advert::parse(&bad, src, mc),
-            Err(PacketError::Checksum(2))
-        );
+        assert_eq!(Advert::parse(&bad, src, mc), Err(PacketError::Checksum(2)));
         let mut bad = good.clone();
         bad[0] = 0x41;
-        assert_eq!(Advert::parse(&bad, src, mc), Err(PacketError::BadVersion(4)));
+        assert_eq!(
+            Advert::parse(&bad, src, mc),
+            Err(PacketError::BadVersion(4))
+        );
         let mut bad = good.clone();
         bad[0] = 0x22;
         assert_eq!(Advert::parse(&bad, src, mc), Err(PacketError::BadType(2)));
@@ -757,7 +755,10 @@ mod tests {
             PacketError::AhNotSupported
         );
         ip[9] = 6;
-        assert_eq!(Received::from_ipv4(&ip).unwrap_err(), PacketError::NotVrrp(6));
+        assert_eq!(
+            Received::from_ipv4(&ip).unwrap_err(),
+            PacketError::NotVrrp(6)
+        );
     }
 
     #[test]
@@ -793,8 +794,8 @@ mod tests {
         let f = garp_frame(mac, Ipv4Addr::new(10, 200, 0, 100));
         let expect: [u8; 42] = [
             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe6, 0xf4, 0xda, 0x4f, 0xe5, 0x05, 0x08, 0x06,
-            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0xe6, 0xf4, 0xda, 0x4f, 0xe5, 0x05,
-            10, 200, 0, 100, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 10, 200, 0, 100,
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0xe6, 0xf4, 0xda, 0x4f, 0xe5, 0x05, 10,
+            200, 0, 100, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 10, 200, 0, 100,
         ];
         assert_eq!(f, expect);
     }
