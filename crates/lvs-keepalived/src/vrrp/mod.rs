@@ -6,5 +6,11 @@
 //! - [`driver`]: the Linux side (raw sockets, netlink, AF_PACKET, notify scripts) and
 //!   [`run_vrrp`], the entry point that runs a set of instances until shutdown.
 
+pub mod driver;
 pub mod instance;
 pub mod packet;
+mod sys;
+
+pub use driver::{DriverError, ScriptConfig, VrrpConfig, run_vrrp};
+pub use instance::{InstanceConfig, Notify, Track, TrackKind, Vip};
+pub use packet::{Family, Version};
