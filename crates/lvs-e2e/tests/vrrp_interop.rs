@@ -397,6 +397,7 @@ fn interop(tag: &str, group: Group) {
     let down100 = g.down_interval(100);
     let down150 = g.down_interval(150);
     let skew100 = g.skew(100);
+    let skew50 = g.skew(50);
     let adv = Duration::from_secs_f64(g.advert_secs());
 
     // 1. Ours alone (prio 100) becomes master after its master-down interval.
@@ -454,6 +455,12 @@ fn interop(tag: &str, group: Group) {
     v.stable_for("ours", "ka", adv * 3);
     v.kill_ours();
     let t_kill_ours = v.wait_vip("ka", true, down100 + slack);
+    // Like keepalived, a SIGKILLed run leaves its VIP behind...
+    assert!(v.has_vip("ours"));
+    // ...and the next start removes it, then stays backup under keepalived's master.
+    v.start_ours(50);
+    v.wait_vip("ours", false, Duration::from_secs(2));
+    v.stable_for("ka", "ours", adv * 4 + skew50);
 
     let log = v.log("ka.log");
     for bad in [

@@ -534,9 +534,39 @@ impl Runner {
         }
     }
 
-    async fn vips(&self, handle: &Handle, add: bool) {
-        let name = &self.inst.config().name;
+    /// keepalived's start-up clean-up (`vrrp_restore_interfaces_startup`): VIPs of ours
+    /// already on an interface (left by a crashed run) are removed before the instance starts.
+    async fn remove_stale_vips(&self, handle: &Handle) {
+        let mut present = Vec::new();
         for vip in self.all_vips() {
+            let Some(link) = self.link_of(vip) else {
+                continue;
+            };
+            let found: Result<Vec<AddressMessage>, _> = handle
+                .address()
+                .get()
+                .set_link_index_filter(link.index)
+                .set_address_filter(vip.addr)
+                .execute()
+                .try_collect()
+                .await;
+            if found.is_ok_and(|f| !f.is_empty()) {
+                present.push(vip.clone());
+            }
+        }
+        if !present.is_empty() {
+            info!("({}) removing VIPs.", self.inst.config().name);
+            self.change_vips(handle, false, present.iter()).await;
+        }
+    }
+
+    async fn vips(&self, handle: &Handle, add: bool) {
+        self.change_vips(handle, add, self.all_vips()).await;
+    }
+
+    async fn change_vips(&self, handle: &Handle, add: bool, vips: impl Iterator<Item = &Vip>) {
+        let name = &self.inst.config().name;
+        for vip in vips {
             let Some(link) = self.link_of(vip) else {
                 warn!("({name}) no interface for {}", vip.addr);
                 continue;
@@ -753,6 +783,7 @@ pub async fn run_vrrp(
     let now = || -> Time { origin.elapsed() };
     let handle = Arc::new(handle);
     for r in &mut runners {
+        r.remove_stale_vips(&handle).await;
         let t = now();
         let mut acts = r.inst.handle(t, Input::Link { up: r.link.up });
         for (name, up) in &track_ifs {
