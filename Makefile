@@ -5,9 +5,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
-# curl, tcpdump: the network-namespace tests and the demo lab.
+# curl, tcpdump: the network-namespace tests and the demo lab; keepalived: the VRRP peer of
+# the interop tests (crates/lvs-e2e/tests/vrrp_interop.rs), never run as a service.
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump
+	iproute2 ethtool curl tcpdump keepalived
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
@@ -22,6 +23,10 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# The keepalived package must not leave a daemon on the host (Debian's unit starts only
+	@# with /etc/keepalived/keepalived.conf, which the package does not ship; stop it anyway).
+	@if [ "$$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then \
+	  systemctl disable --now keepalived.service >/dev/null 2>&1 || true; fi
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 	@if [ "$$(id -u)" = 0 ]; then mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; fi
 

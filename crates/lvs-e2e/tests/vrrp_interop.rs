@@ -145,6 +145,14 @@ impl Vrrp {
             .unwrap();
         let dir = std::env::temp_dir().join(lab.ns_name("vrrp"));
         std::fs::create_dir_all(&dir).unwrap();
+        // Our notify script: records its arguments, one run per line.
+        let notify = dir.join("notify.sh");
+        std::fs::write(
+            &notify,
+            format!("#!/bin/sh\necho \"$@\" >> {}/notify.log\n", dir.display()),
+        )
+        .unwrap();
+        run(&["chmod", "755", &notify.display().to_string()]).unwrap();
         let ours_mac = mac_of(&lab, "ours");
         let ka_mac = mac_of(&lab, "ka");
         // IPv6 adverts go out from the link-local address: wait until DAD is over.
@@ -266,6 +274,8 @@ impl Vrrp {
             g.advert_int.into(),
             "--vip".into(),
             format!("{}/{}", g.net.vip, g.net.plen),
+            "--notify".into(),
+            self.dir.join("notify.sh").display().to_string(),
         ];
         if let Some(p) = g.auth {
             args.extend(["--auth-pass".into(), p.into()]);
@@ -461,6 +471,26 @@ fn interop(tag: &str, group: Group) {
     v.start_ours(50);
     v.wait_vip("ours", false, Duration::from_secs(2));
     v.stable_for("ka", "ours", adv * 4 + skew50);
+
+    // keepalived's `notify` arguments, in the order of our transitions.
+    let expect: Vec<String> = [
+        "BACKUP 100",
+        "MASTER 100",
+        "BACKUP 100",
+        "MASTER 100",
+        "STOP 100",
+        "BACKUP 150",
+        "MASTER 150",
+        "STOP 150",
+        "BACKUP 150",
+        "MASTER 150",
+        "BACKUP 50",
+    ]
+    .iter()
+    .map(|s| format!("INSTANCE VI_1 {s}"))
+    .collect();
+    let got: Vec<String> = v.log("notify.log").lines().map(str::to_string).collect();
+    assert_eq!(got, expect, "notify script runs");
 
     let log = v.log("ka.log");
     for bad in [

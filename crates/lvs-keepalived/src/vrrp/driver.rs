@@ -454,20 +454,27 @@ async fn script_runner(cfg: ScriptConfig, tx: mpsc::Sender<Event>) {
 }
 
 impl Runner {
-    async fn execute(&mut self, handle: &Handle, actions: Vec<Action>) {
+    /// Carry out `actions`; returns the notify scripts started, to wait for at shutdown.
+    async fn execute(
+        &mut self,
+        handle: &Handle,
+        actions: Vec<Action>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut scripts = Vec::new();
         for a in actions {
             match a {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => self.vips(handle, true).await,
                 Action::RemoveVips => self.vips(handle, false).await,
                 Action::SendGratuitous { repeat } => self.gratuitous(repeat),
-                Action::RunScript { argv } => run_notify(argv),
+                Action::RunScript { argv } => scripts.extend(run_notify(argv)),
                 Action::StateChange { from, to } => {
                     tracing::debug!("({}) {:?} -> {:?}", self.inst.config().name, from, to)
                 }
                 Action::Log(s) => info!("{s}"),
             }
         }
+        scripts
     }
 
     fn send_advert(&mut self, priority: u8) {
@@ -616,22 +623,25 @@ impl Runner {
             };
             frames.push((link.index, frame));
         }
-        for (ifindex, frame) in frames {
-            if let std::collections::hash_map::Entry::Vacant(e) = self.packet_sockets.entry(ifindex)
+        for (ifindex, _) in &frames {
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                self.packet_sockets.entry(*ifindex)
             {
-                match sys::PacketSocket::open(ifindex) {
+                match sys::PacketSocket::open(*ifindex) {
                     Ok(s) => {
                         e.insert(s);
                     }
-                    Err(err) => {
-                        warn!("AF_PACKET socket: {err}");
-                        continue;
-                    }
+                    Err(err) => warn!("AF_PACKET socket: {err}"),
                 }
             }
-            let s = &self.packet_sockets[&ifindex];
-            for _ in 0..repeat {
-                if let Err(e) = s.send(&frame) {
+        }
+        // As keepalived's vrrp_send_link_update: `repeat` rounds of one frame per address.
+        for _ in 0..repeat {
+            for (ifindex, frame) in &frames {
+                let Some(s) = self.packet_sockets.get(ifindex) else {
+                    continue;
+                };
+                if let Err(e) = s.send(frame) {
                     warn!("({}) gratuitous ARP/NA: {e}", self.inst.config().name);
                 }
             }
@@ -653,21 +663,20 @@ fn forwarding(dev: &str) -> bool {
 }
 
 /// Start a notify script without waiting for it (its exit is reaped in the background).
-fn run_notify(argv: Vec<String>) {
-    let Some((prog, args)) = argv.split_first() else {
-        return;
-    };
+fn run_notify(argv: Vec<String>) -> Option<tokio::task::JoinHandle<()>> {
+    let (prog, args) = argv.split_first()?;
     match tokio::process::Command::new(prog)
         .args(args)
         .stdin(Stdio::null())
         .spawn()
     {
-        Ok(mut c) => {
-            tokio::spawn(async move {
-                let _ = c.wait().await;
-            });
+        Ok(mut c) => Some(tokio::spawn(async move {
+            let _ = c.wait().await;
+        })),
+        Err(e) => {
+            warn!("cannot run notify script {prog}: {e}");
+            None
         }
-        Err(e) => warn!("cannot run notify script {prog}: {e}"),
     }
 }
 
@@ -827,12 +836,18 @@ pub async fn run_vrrp(
         }
     }
 
+    let mut stop_scripts = Vec::new();
     for r in &mut runners {
         let acts = r.inst.handle(now(), Input::Shutdown);
-        r.execute(&handle, acts).await;
+        stop_scripts.extend(r.execute(&handle, acts).await);
     }
-    // keepalived gives STOP scripts up to a second; let the adverts leave too.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // keepalived gives the STOP scripts up to a second.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        for s in stop_scripts {
+            let _ = s.await;
+        }
+    })
+    .await;
     Ok(())
 }
 
