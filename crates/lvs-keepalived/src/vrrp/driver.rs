@@ -922,3 +922,48 @@ async fn handle_event(runners: &mut [Runner], handle: &Handle, now: Time, ev: Ev
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn inst(vrid: u8) -> InstanceConfig {
+        InstanceConfig::new(
+            "VI_1",
+            "eth0",
+            vrid,
+            vec![Vip::host("10.0.0.100".parse().unwrap())],
+        )
+    }
+
+    #[test]
+    fn bad_config_is_refused_before_any_socket() {
+        let cfg = VrrpConfig {
+            instances: vec![inst(0)],
+            scripts: Vec::new(),
+        };
+        let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
+        assert!(
+            matches!(err, DriverError::Config(ConfigError::Vrid(_))),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_vrid_on_one_interface_is_refused() {
+        let cfg = VrrpConfig {
+            instances: vec![inst(7), inst(7)],
+            scripts: Vec::new(),
+        };
+        let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
+        assert_eq!(err.to_string(), "VRID 7 is used twice on eth0");
+    }
+}
