@@ -90,6 +90,8 @@ struct Vrrp {
     /// keepalived runs so far (each run gets its own pid files: a SIGKILLed VRRP child may
     /// linger as a zombie, and keepalived refuses to start while its pid file names one).
     ka_runs: u32,
+    /// More flags for lvs-vrrp-test.
+    extra: Vec<String>,
 }
 
 fn mac_of(lab: &Lab, ns: &str) -> String {
@@ -187,6 +189,7 @@ impl Vrrp {
             ours_mac,
             ka_mac,
             ka_runs: 0,
+            extra: Vec::new(),
         }
     }
 
@@ -277,6 +280,7 @@ impl Vrrp {
             "--notify".into(),
             self.dir.join("notify.sh").display().to_string(),
         ];
+        args.extend(self.extra.iter().cloned());
         if let Some(p) = g.auth {
             args.extend(["--auth-pass".into(), p.into()]);
         }
@@ -289,7 +293,8 @@ impl Vrrp {
             ]);
         }
         let d = self.dir.display();
-        let cmd = format!("exec {} >>{d}/ours.log 2>&1", args.join(" "));
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let cmd = format!("exec {} >>{d}/ours.log 2>&1", quoted.join(" "));
         self.ours = Some(self.lab.spawn("ours", &["sh", "-c", &cmd]).unwrap());
     }
 
@@ -509,6 +514,81 @@ fn interop(tag: &str, group: Group) {
          ours SIGKILL -> VIP on keepalived {t_kill_ours:?}; \
          ours SIGTERM (prio 0) -> VIP on keepalived {t_term:?} (skew {skew100:?}, SIGTERM to VIP {term_total:?}); \
          keepalived preempts ours {preempt:?}; ours preempts keepalived {preempt_ours:?}"
+    );
+}
+
+/// track_script (weight -60) and track_interface (weight 0) on our side hand the VIP to
+/// keepalived and take it back (VRRPv3, 0.1 s).
+#[test]
+fn vrrp_tracking_hands_over_to_keepalived() {
+    let mut v = Vrrp::new(
+        "tk",
+        Group {
+            version: 3,
+            advert_int: "0.1",
+            vrid: 55,
+            auth: None,
+            unicast: false,
+            net: &NET4,
+        },
+    );
+    let slack = Duration::from_millis(700);
+    let down100 = v.group.down_interval(100);
+    let down150 = v.group.down_interval(150);
+    let skew100 = v.group.skew(100);
+    // A veth pair inside our namespace: trk1 down takes trk0's carrier away.
+    v.lab.veth("ours", "trk0", "ours", "trk1").unwrap();
+    let flag = v.dir.join("ok");
+    std::fs::write(&flag, "").unwrap();
+    v.extra = vec![
+        "--script".into(),
+        format!("chk=test -e {}", flag.display()),
+        "--script-interval".into(),
+        "0.1".into(),
+        "--track-script".into(),
+        "chk:-60".into(),
+        "--track-interface".into(),
+        "trk0".into(),
+    ];
+    v.start_ours(150);
+    v.wait_vip("ours", true, down150 + slack);
+    v.start_keepalived(100);
+    v.stable_for("ours", "ka", Duration::from_millis(800));
+
+    // The script fails: 150 - 60 = 90 < 100, keepalived preempts after its down interval.
+    std::fs::remove_file(&flag).unwrap();
+    let t = v.wait_vip("ka", true, down100 + slack);
+    v.wait_vip("ours", false, Duration::from_secs(1));
+    println!("track_script failing -> VIP on keepalived after {t:?}");
+    // It recovers: 150 again, ours preempts.
+    std::fs::write(&flag, "").unwrap();
+    v.wait_vip("ours", true, down150 + slack);
+    v.wait_vip("ka", false, Duration::from_secs(1));
+
+    // The tracked interface loses its carrier: FAULT, priority 0, keepalived within skew.
+    v.lab
+        .exec("ours", &["ip", "link", "set", "trk1", "down"])
+        .unwrap();
+    let t = v.wait_vip("ka", true, skew100 + slack);
+    assert!(!v.has_vip("ours"));
+    println!("track_interface down -> VIP on keepalived after {t:?}");
+    v.stable_for("ka", "ours", Duration::from_millis(500));
+    // Carrier back: BACKUP, then preemption.
+    v.lab
+        .exec("ours", &["ip", "link", "set", "trk1", "up"])
+        .unwrap();
+    v.wait_vip("ours", true, down150 + slack + Duration::from_secs(1));
+    let notes = v.log("notify.log");
+    let states: Vec<&str> = notes
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "BACKUP", "MASTER", "BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"
+        ],
+        "{notes}"
     );
 }
 

@@ -8,14 +8,19 @@
 //!   [--preempt-delay SECS] [--auth-pass PASS] [--unicast-src IP] [--unicast-peer IP ...]
 //!   [--notify CMD] [--notify-master CMD] [--notify-backup CMD] [--notify-fault CMD]
 //!   [--notify-stop CMD] [--garp-delay SECS] [--garp-repeat N] [--name NAME]
+//!   [--script NAME=CMD ...] [--script-interval SECS] [--track-script NAME[:WEIGHT] ...]
+//!   [--track-interface IF[:WEIGHT] ...]
 //! ```
+//! A CMD is split at white space into a program and its arguments.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use lvs_keepalived::vrrp::instance::InitialState;
-use lvs_keepalived::vrrp::{InstanceConfig, Version, Vip, VrrpConfig, run_vrrp};
+use lvs_keepalived::vrrp::{
+    InstanceConfig, ScriptConfig, Track, TrackKind, Version, Vip, VrrpConfig, run_vrrp,
+};
 
 fn secs(s: &str) -> anyhow::Result<Duration> {
     let v: f64 = s
@@ -54,8 +59,26 @@ fn argv(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
-fn parse(args: &[String]) -> anyhow::Result<InstanceConfig> {
+fn track(kind: TrackKind, s: &str) -> anyhow::Result<Track> {
+    let (name, weight) = match s.split_once(':') {
+        Some((n, w)) => (n, w.parse().with_context(|| format!("bad weight {w:?}"))?),
+        None => (s, 0),
+    };
+    if !(-253..=253).contains(&weight) {
+        bail!("weight {weight} out of -253..253");
+    }
+    Ok(Track {
+        kind,
+        name: name.to_string(),
+        weight,
+        reverse: false,
+    })
+}
+
+fn parse(args: &[String]) -> anyhow::Result<VrrpConfig> {
     let mut it = args.iter();
+    let mut scripts: Vec<ScriptConfig> = Vec::new();
+    let mut script_interval = Duration::from_secs(1);
     let mut c = InstanceConfig::new("VI_1", "", 0, Vec::new());
     let mut version = None;
     let mut advert_int = Duration::from_secs(1);
@@ -102,6 +125,14 @@ fn parse(args: &[String]) -> anyhow::Result<InstanceConfig> {
             "--notify-stop" => c.notify.stop = Some(argv(val()?)),
             "--garp-delay" => c.garp_master_delay = secs(val()?)?,
             "--garp-repeat" => c.garp_master_repeat = val()?.parse().context("--garp-repeat")?,
+            "--script" => {
+                let v = val()?;
+                let (name, cmd) = v.split_once('=').context("--script NAME=CMD")?;
+                scripts.push(ScriptConfig::new(name, argv(cmd)));
+            }
+            "--script-interval" => script_interval = secs(val()?)?,
+            "--track-script" => c.tracks.push(track(TrackKind::Script, val()?)?),
+            "--track-interface" => c.tracks.push(track(TrackKind::Interface, val()?)?),
             "-h" | "--help" => {
                 println!("see the module documentation of lvs-vrrp-test");
                 std::process::exit(0);
@@ -130,7 +161,13 @@ fn parse(args: &[String]) -> anyhow::Result<InstanceConfig> {
         c.auth_pass = None;
     }
     c.validate()?;
-    Ok(c)
+    for s in &mut scripts {
+        s.interval = script_interval.max(Duration::from_millis(10));
+    }
+    Ok(VrrpConfig {
+        instances: vec![c],
+        scripts,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,14 +193,7 @@ fn main() -> anyhow::Result<()> {
                 _ = int.recv() => {}
             }
         };
-        run_vrrp(
-            VrrpConfig {
-                instances: vec![cfg],
-                scripts: Vec::new(),
-            },
-            shutdown,
-        )
-        .await?;
+        run_vrrp(cfg, shutdown).await?;
         Ok(())
     })
 }
