@@ -817,3 +817,83 @@ fn config_validation() {
     c.vrid = 0;
     assert!(matches!(c.validate(), Err(ConfigError::Vrid(_))));
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Wait(u64),
+        Advert { prio: u8, src: u8 },
+        Link(bool),
+        Script(bool),
+        Junk(Vec<u8>),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u64..5000).prop_map(Step::Wait),
+            (any::<u8>(), 1u8..5).prop_map(|(prio, src)| Step::Advert { prio, src }),
+            any::<bool>().prop_map(Step::Link),
+            any::<bool>().prop_map(Step::Script),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Step::Junk),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens, the VIPs are held exactly while MASTER, a timer is pending
+        /// exactly in BACKUP and MASTER, and the last state change matches `state()`.
+        #[test]
+        fn vips_follow_the_state(steps in proptest::collection::vec(step(), 1..60),
+                                 prio in 1u8..=255, v3 in any::<bool>()) {
+            let mut c = if v3 { v3_cfg(prio, 10) } else { v2_cfg(prio) };
+            c.tracks.push(Track { kind: TrackKind::Script, name: "s".into(), weight: -30, reverse: false });
+            c.initial_state = InitialState::Master;
+            let mut i = new(c, "10.200.0.3");
+            let peer = i.clone();
+            let mut now = ms(0);
+            let mut held = false;
+            let mut check = |i: &Instance, acts: Vec<Action>| {
+                for a in acts {
+                    match a {
+                        Action::AddVips => { assert!(!held); held = true; }
+                        Action::RemoveVips => { assert!(held); held = false; }
+                        _ => {}
+                    }
+                }
+                assert_eq!(held, i.state() == State::Master);
+                assert_eq!(i.next_timeout().is_some(), matches!(i.state(), State::Backup | State::Master));
+            };
+            let a = i.handle(now, Input::Start);
+            check(&i, a);
+            for s in steps {
+                let acts = match s {
+                    Step::Wait(d) => {
+                        now += ms(d);
+                        let mut all = Vec::new();
+                        while let Some(t) = i.next_timeout().filter(|t| *t <= now) {
+                            all.extend(i.handle(t, Input::Timer));
+                        }
+                        all
+                    }
+                    Step::Advert { prio, src } => {
+                        let bytes = advert_from(&peer, prio, &format!("10.200.0.{src}"));
+                        feed(&mut i, now, &bytes)
+                    }
+                    Step::Link(up) => i.handle(now, Input::Link { up }),
+                    Step::Script(up) => i.handle(now, Input::Track { kind: TrackKind::Script, name: "s", up }),
+                    Step::Junk(b) => i.handle(now, Input::Advert(Received {
+                        src: ip("10.200.0.1"), dst: IpAddr::V4(MCAST_V4), ttl: Some(255), payload: &b,
+                    })),
+                };
+                check(&i, acts);
+                prop_assert!((1..=255).contains(&i.effective_priority()));
+            }
+            let a = i.handle(now, Input::Shutdown);
+            check(&i, a);
+            prop_assert_eq!(i.state(), State::Stop);
+            prop_assert!(!held);
+        }
+    }
+}
