@@ -6,9 +6,10 @@ CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
 # curl, tcpdump, nftables: the network-namespace tests and the demo lab (nft sets the marks
-# of the firewall-mark tests).
+# of the firewall-mark tests); keepalived: the VRRP peer of the interop tests
+# (crates/lvs-e2e/tests/vrrp_interop.rs), never run as a service.
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump nftables
+	iproute2 ethtool curl tcpdump nftables keepalived
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
@@ -23,6 +24,10 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# The keepalived package must not leave a daemon on the host (Debian's unit starts only
+	@# with /etc/keepalived/keepalived.conf, which the package does not ship; stop it anyway).
+	@if [ "$$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then \
+	  systemctl disable --now keepalived.service >/dev/null 2>&1 || true; fi
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 	@if [ "$$(id -u)" = 0 ]; then mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; fi
 

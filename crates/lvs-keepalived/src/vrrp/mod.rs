@@ -1,0 +1,16 @@
+//! VRRP v2 (RFC 3768) and v3 (RFC 5798) as keepalived implements them.
+//!
+//! - [`packet`]: the sans-IO codec (advertisements, IPv4 header, checksums, GARP / NA frames).
+//! - [`instance`]: the sans-IO state machine of one `vrrp_instance`, driven by [`instance::Input`]
+//!   events and a caller-supplied clock, returning [`instance::Action`]s.
+//! - [`driver`]: the Linux side (raw sockets, netlink, AF_PACKET, notify scripts) and
+//!   [`run_vrrp`], the entry point that runs a set of instances until shutdown.
+
+pub mod driver;
+pub mod instance;
+pub mod packet;
+mod sys;
+
+pub use driver::{DriverError, ScriptConfig, VrrpConfig, run_vrrp};
+pub use instance::{InstanceConfig, Notify, Track, TrackKind, Vip};
+pub use packet::{Family, Version};
