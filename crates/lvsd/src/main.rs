@@ -9,6 +9,8 @@ mod convert;
 mod dataplane;
 mod listen;
 mod metrics;
+#[cfg(test)]
+mod openapi_check;
 mod state;
 mod xsk;
 
