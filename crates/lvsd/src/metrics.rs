@@ -919,4 +919,92 @@ mod tests {
         assert_eq!(e.value("lvs_dataplane_up", &[]), 0.0);
         assert!(e.find("lvs_backend_weight", &[]).is_empty());
     }
+
+    /// Every string of the dashboard that PromQL reads: targets' `expr`, variables'
+    /// `query` and `definition`.
+    fn dashboard_queries(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("expr" | "query" | "definition", serde_json::Value::String(s)) => {
+                            out.push(s.clone());
+                        }
+                        _ => dashboard_queries(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| dashboard_queries(x, out)),
+            _ => {}
+        }
+    }
+
+    fn words(s: &str) -> Vec<&str> {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_grafana_dashboard_uses_only_exported_metrics_and_labels() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/grafana/lvs-rs.json"
+        );
+        let dash: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
+        let mut queries = Vec::new();
+        dashboard_queries(&dash, &mut queries);
+        assert!(queries.len() > 20, "{queries:?}");
+        let families: std::collections::HashSet<&str> = family_names().collect();
+        let mut used = std::collections::HashSet::new();
+        // Labels lvsd writes, and the ones Prometheus adds to every target.
+        let labels = [
+            "local_address",
+            "local_port",
+            "remote_address",
+            "remote_port",
+            "proto",
+            "local_mark",
+            "family",
+            "scheduler",
+            "forward",
+            "outcome",
+            "instance",
+            "job",
+        ];
+        for q in &queries {
+            for w in words(q).into_iter().filter(|w| w.starts_with("lvs_")) {
+                assert!(families.contains(w), "{w} is not exported (in {q})");
+                used.insert(w);
+            }
+            // Label names: before `=`/`=~`/`!=` in selectors, and in by/on/group_left lists.
+            for (i, _) in q.match_indices(['=', '!']) {
+                let before = q[..i].trim_end_matches(['=', '!', '~']);
+                if let Some(name) = words(before).last()
+                    && !q[i..].starts_with("==")
+                {
+                    assert!(labels.contains(name), "label {name} in {q}");
+                }
+            }
+            for kw in ["by (", "on (", "group_left (", "without ("] {
+                for (i, _) in q.match_indices(kw) {
+                    let list = &q[i + kw.len()..];
+                    let list = &list[..list.find(')').unwrap()];
+                    for name in words(list) {
+                        assert!(labels.contains(&name), "label {name} in {q}");
+                    }
+                }
+            }
+        }
+        // And every family has a panel.
+        let unused: Vec<_> = families.difference(&used).collect();
+        assert!(unused.is_empty(), "no panel for {unused:?}");
+        // Legends name only labels that exist.
+        let text = std::fs::read_to_string(path).unwrap();
+        for part in text.split("{{").skip(1) {
+            let name = &part[..part.find("}}").unwrap()];
+            assert!(labels.contains(&name), "legend label {name}");
+        }
+    }
 }

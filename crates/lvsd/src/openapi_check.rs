@@ -89,7 +89,10 @@ async fn routed(path: &str, method: &str) -> bool {
 async fn the_document_lists_exactly_the_routes() {
     let doc = documented();
     let known = known_paths();
-    assert!(known.contains("/v1/config") && known.contains("/metrics"), "{known:?}");
+    assert!(
+        known.contains("/v1/config") && known.contains("/metrics"),
+        "{known:?}"
+    );
     for p in &known {
         let mut served = BTreeSet::new();
         for m in METHODS {
