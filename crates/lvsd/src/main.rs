@@ -91,7 +91,11 @@ fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy, so that a non-UTF-8 argument is an error message, not a panic.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let Some(opts) = parse_args(&args)? else {
         print!("{USAGE}");
         return Ok(());
