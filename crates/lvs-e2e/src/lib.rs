@@ -412,6 +412,7 @@ pub fn slow_download(lab: &mut Routed, name: &str, bytes: u64, rate: &str) -> (S
     (rc, body)
 }
 
+/// The exit status a [`slow_download`] wrote to `rc`, waiting up to `timeout` for it.
 pub fn wait_rc(rc: &str, timeout: Duration) -> Option<i32> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
