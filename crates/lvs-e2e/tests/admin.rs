@@ -9,10 +9,12 @@ use std::time::Duration;
 use lvs_e2e::{Routed, V4, hostport, tally};
 use lvs_testkit::bin_path;
 
-/// `ipvsadm -Ln` of the lab's table: `(service line, [(rs, forward, weight, active,
-/// inactive)])` per service, with ipvsadm's formats (`"%s  %s %s"` and
-/// `"  -> %-28s %-7s %-6d %-10u %-10u"`).
-fn listing(services: &[(&str, Vec<(&str, &str, i32, u32, u32)>)]) -> String {
+/// One real-server row of `-Ln`: (address:port, forward, weight, active, inactive).
+type Row<'a> = (&'a str, &'a str, i32, u32, u32);
+
+/// `ipvsadm -Ln` of the lab's table: `(service line, rows)` per service, with ipvsadm's
+/// formats (`"%s  %s %s"` and `"  -> %-28s %-7s %-6d %-10u %-10u"`).
+fn listing(services: &[(&str, Vec<Row<'_>>)]) -> String {
     let mut s = String::from(
         "IP Virtual Server version 1.2.1 (size=4096)\n\
          Prot LocalAddress:Port Scheduler Flags\n  \
@@ -303,4 +305,29 @@ fn add_edit_list_zero_save_clear_restore_through_lvsadm() {
     let st = stats(&lab.adm(&["-Ln", "--stats", "--exact"]).unwrap());
     assert_eq!(st[&svc_t][0], 4);
     assert_eq!(st[&format!("{svc_t} -> {rs1}")][0], 3);
+
+    // Invoked through a link named `ipvsadm` (socket from $LVSD_SOCKET, as an
+    // operator's scripts would run it), it behaves identically.
+    let dir = format!("/tmp/{}-bin", lab.lab.ns_name("d"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = format!("{dir}/ipvsadm");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let run = |args: &str| {
+        let cmd = format!("LVSD_SOCKET={} PATH={dir}:$PATH ipvsadm {args}", lab.socket);
+        lab.lab.try_exec("d", &["bash", "-c", &cmd]).unwrap()
+    };
+    let now = lab.adm(&["-Ln"]).unwrap();
+    let out = run("-L -n");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), now);
+    let out = run("-S -n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), saved);
+    let out = run("--");
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
