@@ -492,3 +492,34 @@ pub mod paths {
     /// `GET`: Prometheus metrics (text exposition format 0.0.4), see `docs/metrics.md`.
     pub const METRICS: &str = "/metrics";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_documents_parse() {
+        let c: Config = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, Config::default());
+        let c: Config = serde_json::from_str(
+            r#"{"services": [{
+                "service": {"key": {"kind": "fwmark", "family": "inet6", "mark": 3},
+                            "scheduler": "rr", "flags": 0},
+                "dests": [{"addr": "fd00::1", "port": 0, "method": "route", "weight": 1}]
+            }], "timeouts": {"tcp": 0, "tcpfin": 0, "udp": 60}}"#,
+        )
+        .unwrap();
+        let s = &c.services[0];
+        assert_eq!(
+            (s.service.persistence, s.service.pe.as_deref()),
+            (None, None)
+        );
+        assert!(!s.service.proxy_protocol);
+        assert_eq!(s.dests[0].tunnel, Tunnel::default());
+        assert!(s.laddrs.is_empty());
+        assert_eq!(c.timeouts.map(|t| t.udp), Some(60));
+        // What GET returns reads back identically.
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,9 +18,17 @@ use crate::api::{ApiResult, fail};
 use crate::convert::{dest_in, dest_spec_out, key_in, service_in, service_spec_out};
 use crate::state::Shared;
 
+/// Largest `PUT /v1/config` body (axum's default is 2 MiB, about 10,000 real servers).
+pub const MAX_CONFIG_BODY: usize = 64 << 20;
+
 /// The routes of this module.
 pub fn routes() -> Router<Shared> {
-    Router::new().route(paths::CONFIG, get(get_config).put(put_config))
+    Router::new().route(
+        paths::CONFIG,
+        get(get_config)
+            .put(put_config)
+            .layer(DefaultBodyLimit::max(MAX_CONFIG_BODY)),
+    )
 }
 
 /// API configuration → model [`Setup`].
@@ -268,5 +276,31 @@ mod tests {
         );
         assert_eq!(config_out(&d.ipvs, &d.proxy_protocol), before);
         assert_eq!(d.config_gen, gen1);
+    }
+
+    #[tokio::test]
+    async fn large_documents_are_accepted() {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        // 3 MiB of JSON (padding is white space): over axum's default limit, under ours.
+        let body = format!("{{\"services\": []{}}}", " ".repeat(3 << 20));
+        let send = |path: &str, method: &str| {
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body.clone()))
+                .unwrap()
+        };
+        let app = crate::api::router(Shared::new(Daemon::new()));
+        let r = app
+            .clone()
+            .oneshot(send(paths::CONFIG, "PUT"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app.oneshot(send(paths::SERVICES, "POST")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
