@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::{
-    ApiError, ConnInfo, DataplaneStatus, DestDelete, DestRequest, Info, LaddrInfo, LaddrRequest,
+    ApiError, ApplySummary, Config, ConnInfo, DataplaneStatus, DestDelete, DestRequest, Info,
+    LaddrInfo, LaddrRequest,
 };
 use crate::{ServiceInfo, ServiceKey, ServiceSpec, Timeouts, ZeroRequest, paths};
 
@@ -200,6 +201,37 @@ impl Client {
     /// `--get-laddr`.
     pub fn laddrs(&self, key: &ServiceKey) -> Result<Vec<LaddrInfo>, ClientError> {
         self.call("POST", paths::LADDRS_LIST, Some(key))
+    }
+
+    /// The whole configuration (`GET /v1/config`); applying it back changes nothing.
+    pub fn config(&self) -> Result<Config, ClientError> {
+        self.call::<(), _>("GET", paths::CONFIG, None)
+    }
+
+    /// Make the director's configuration `config`, all or nothing (`PUT /v1/config`).
+    /// Unchanged services and real servers keep their connections and counters. On error
+    /// nothing was changed and the [`ApiError`] message names the failing item.
+    pub fn apply_config(&self, config: &Config) -> Result<ApplySummary, ClientError> {
+        self.call("PUT", paths::CONFIG, Some(config))
+    }
+
+    /// Check `config` as [`Client::apply_config`] would, changing nothing
+    /// (`PUT /v1/config?dry_run=true`): what it would change, or the failing item.
+    pub fn check_config(&self, config: &Config) -> Result<ApplySummary, ClientError> {
+        let path = format!("{}?dry_run=true", paths::CONFIG);
+        self.call("PUT", &path, Some(config))
+    }
+
+    /// The Prometheus metrics text (`GET /metrics`).
+    pub fn metrics(&self) -> Result<String, ClientError> {
+        let (status, body) = self.raw("GET", paths::METRICS, &[])?;
+        if status != 200 {
+            return Err(ClientError::Protocol(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        String::from_utf8(body).map_err(|_| ClientError::Protocol("metrics not UTF-8".into()))
     }
 }
 

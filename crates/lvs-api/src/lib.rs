@@ -354,6 +354,65 @@ pub struct ZeroRequest {
     pub service: Option<ServiceKey>,
 }
 
+/// One service of a whole configuration ([`Config`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigService {
+    /// The service.
+    pub service: ServiceSpec,
+    /// Its real servers, in list order (the order `-L` shows and `rr` walks).
+    #[serde(default)]
+    pub dests: Vec<DestSpec>,
+    /// FULLNAT local addresses, in pool order.
+    #[serde(default)]
+    pub laddrs: Vec<IpAddr>,
+}
+
+/// A whole configuration: `GET /v1/config` returns it, `PUT /v1/config` makes the
+/// director's table equal to it, all or nothing (services and real servers that stay
+/// unchanged are not touched: their connections, counters and scheduler state survive).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Every service; services of the director not listed here are deleted.
+    #[serde(default)]
+    pub services: Vec<ConfigService>,
+    /// `--set` timeouts (0 keeps a value); absent leaves the timeouts alone.
+    #[serde(default)]
+    pub timeouts: Option<Timeouts>,
+}
+
+/// The answer of `PUT /v1/config`: what the apply changed (with `?dry_run=true`: what it
+/// would change).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplySummary {
+    /// Whether anything was changed (false for a dry run).
+    pub applied: bool,
+    /// Services added.
+    pub services_added: u32,
+    /// Services edited in place (`-E`).
+    pub services_edited: u32,
+    /// Services deleted.
+    pub services_deleted: u32,
+    /// Services whose own settings were already as asked (their real servers may still
+    /// have changed).
+    pub services_unchanged: u32,
+    /// Real servers added.
+    pub dests_added: u32,
+    /// Real servers edited in place (`-e`).
+    pub dests_edited: u32,
+    /// Real servers deleted (not counting those of deleted services).
+    pub dests_deleted: u32,
+    /// Real servers left untouched.
+    pub dests_unchanged: u32,
+    /// FULLNAT local addresses added.
+    pub laddrs_added: u32,
+    /// FULLNAT local addresses removed.
+    pub laddrs_deleted: u32,
+    /// Services whose Proxy Protocol flag changed.
+    pub proxy_protocol_changed: u32,
+    /// Whether the timeouts changed.
+    pub timeouts_changed: bool,
+}
+
 /// What went wrong, in the categories ipvsadm distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -380,6 +439,9 @@ pub enum ErrorKind {
     BadRequest,
     /// The daemon failed.
     Internal,
+    /// A request on lvsd's TCP listener without the right `Authorization: Bearer` token
+    /// (HTTP 401).
+    Unauthorized,
 }
 
 /// An error response body.
@@ -424,4 +486,40 @@ pub mod paths {
     pub const LADDRS_LIST: &str = "/v1/laddrs/list";
     /// `GET`: [`super::DataplaneStatus`].
     pub const DATAPLANE: &str = "/v1/dataplane";
+    /// `GET`: the whole configuration ([`super::Config`]); `PUT`: apply one, all or
+    /// nothing ([`super::ApplySummary`]; `?dry_run=true` only checks).
+    pub const CONFIG: &str = "/v1/config";
+    /// `GET`: Prometheus metrics (text exposition format 0.0.4), see `docs/metrics.md`.
+    pub const METRICS: &str = "/metrics";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_documents_parse() {
+        let c: Config = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, Config::default());
+        let c: Config = serde_json::from_str(
+            r#"{"services": [{
+                "service": {"key": {"kind": "fwmark", "family": "inet6", "mark": 3},
+                            "scheduler": "rr", "flags": 0},
+                "dests": [{"addr": "fd00::1", "port": 0, "method": "route", "weight": 1}]
+            }], "timeouts": {"tcp": 0, "tcpfin": 0, "udp": 60}}"#,
+        )
+        .unwrap();
+        let s = &c.services[0];
+        assert_eq!(
+            (s.service.persistence, s.service.pe.as_deref()),
+            (None, None)
+        );
+        assert!(!s.service.proxy_protocol);
+        assert_eq!(s.dests[0].tunnel, Tunnel::default());
+        assert!(s.laddrs.is_empty());
+        assert_eq!(c.timeouts.map(|t| t.udp), Some(60));
+        // What GET returns reads back identically.
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
+    }
 }

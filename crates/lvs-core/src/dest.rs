@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::service::DestConfig;
 use crate::stats::Stats;
 use crate::types::{Af, ForwardMethod, TunnelConfig};
 
@@ -98,6 +99,19 @@ impl Dest {
             f |= ConnFlags::NOOUTPUT;
         }
         f
+    }
+
+    /// The destination as the [`DestConfig`] that `ipvsadm -a`/`-e` would give it now.
+    pub fn config(&self) -> DestConfig {
+        DestConfig {
+            addr: self.addr,
+            port: self.port,
+            fwd: self.fwd,
+            tunnel: self.tunnel,
+            weight: self.weight,
+            u_threshold: self.u_threshold,
+            l_threshold: self.l_threshold,
+        }
     }
 
     /// Whether the OVERLOAD flag is set.

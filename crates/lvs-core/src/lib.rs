@@ -17,6 +17,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+pub mod apply;
 pub mod conn;
 pub mod dest;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod stats;
 pub mod time;
 pub mod types;
 
+pub use apply::{ApplyError, ApplyReport, ServiceSetup, Setup};
 pub use dest::{Dest, DestFlags, DestId, DestSlab};
 pub use error::{IpvsError, LaddrError, SchedError};
 pub use ipvs::{Config, InVerdict, Ipvs, OutVerdict, PacketMeta, ServiceId, TcpFlags};

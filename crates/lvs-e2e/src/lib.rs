@@ -378,3 +378,74 @@ impl Bridged {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
+
+// ---------------------------------------------------------------- slow downloads
+
+/// Start a slow download of `bytes` from the VIP, port 80, in the client namespace in the
+/// background (panics if the set-up fails: a test helper); returns the paths of
+/// its exit-code and output files.
+///
+/// Slow in the network, not only in curl: the real servers' egress is shaped to 2 Mbit/s
+/// (`tbf`), and curl is limited to `rate`. curl's `--limit-rate` alone is no throttle for
+/// the connection: curl 7.88 reads up to 100 buffers in a row before it checks the rate, so
+/// with a fast data path a 2 MB body can be in the client within a second while curl is
+/// still "downloading" it, and cutting the connection then changes nothing.
+pub fn slow_download(lab: &mut Routed, name: &str, bytes: u64, rate: &str) -> (String, String) {
+    for rs in ["r1", "r2"] {
+        lab.lab
+            .exec(
+                rs,
+                &[
+                    "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "2mbit",
+                    "burst", "16kb", "latency", "500ms",
+                ],
+            )
+            .unwrap();
+    }
+    let rc = format!("/tmp/{}-{name}.rc", lab.lab.ns_name("c"));
+    let body = format!("/tmp/{}-{name}.body", lab.lab.ns_name("c"));
+    let _ = std::fs::remove_file(&rc);
+    let url = format!("http://{}/bytes/{bytes}", hostport(lab.plan.vip, 80));
+    let script =
+        format!("curl -s -m 20 --limit-rate {rate} -D {body}.hdr -o {body} {url}; echo $? > {rc}");
+    lab.lab.spawn("c", &["bash", "-c", &script]).unwrap();
+    (rc, body)
+}
+
+/// The exit status a [`slow_download`] wrote to `rc`, waiting up to `timeout` for it.
+pub fn wait_rc(rc: &str, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(rc)
+            && let Ok(v) = s.trim().parse()
+        {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The `X-Server` header of a download started by [`slow_download`], once curl has it (at
+/// most 10 s).
+pub fn wait_server(body: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = server_of(body);
+        if !s.is_empty() || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `X-Server` header curl has written so far.
+pub fn server_of(body: &str) -> String {
+    std::fs::read_to_string(format!("{body}.hdr"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Server: "))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}

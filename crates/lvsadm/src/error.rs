@@ -128,7 +128,9 @@ pub fn ipvs_strerror(op: Operation, kind: ErrorKind, detail: &str) -> String {
         // ERANGE has no entry in ipvs_strerror's table: strerror(ERANGE).
         (_, K::OutOfRange) => "Numerical result out of range",
         (_, K::ServiceExists) => "File exists",
-        (_, K::Laddr | K::BadRequest | K::Internal) => return detail.to_string(),
+        (_, K::Laddr | K::BadRequest | K::Internal | K::Unauthorized) => {
+            return detail.to_string();
+        }
     };
     s.to_string()
 }

@@ -18,6 +18,8 @@ pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod num;
 mod popt;
 pub mod realserver;

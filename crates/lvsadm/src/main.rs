@@ -30,7 +30,11 @@ fn report(e: &CliError) -> u8 {
 }
 
 fn run() -> anyhow::Result<u8> {
-    let argv: Vec<String> = std::env::args().collect();
+    // Arguments that are not UTF-8 are taken lossily (ipvsadm takes bytes; such a word
+    // can only be a name that does not resolve): `std::env::args` would panic on them.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     // `lvsadm realserver ...`: the real-server side set-up, not an ipvsadm command.
     if argv.get(1).map(String::as_str) == Some("realserver") {
         return Ok(lvsadm::realserver::main(&argv[2..]));

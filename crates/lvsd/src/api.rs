@@ -1,4 +1,6 @@
-//! The control API server: HTTP/1.1 + JSON on a Unix socket (`lvs-api` has the types).
+//! The control API server: HTTP/1.1 + JSON on a Unix socket (`lvs-api` has the types), and
+//! optionally on TCP with a bearer token (`listen.rs`). `docs/api/openapi.yaml` describes
+//! every route.
 
 use std::path::Path;
 
@@ -13,9 +15,11 @@ use lvs_api::paths;
 use crate::convert::{conn_out, dest_in, error_out, key_in, service_in, service_out};
 use crate::state::Shared;
 
-type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
+/// What a handler returns: a JSON body, or a status with an [`api::ApiError`].
+pub type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
 
-fn fail(e: &lvs_core::IpvsError) -> (StatusCode, Json<api::ApiError>) {
+/// A model error as a response: status by category, ipvsadm's wording.
+pub fn fail(e: &lvs_core::IpvsError) -> (StatusCode, Json<api::ApiError>) {
     let body = error_out(e);
     let status = match body.kind {
         api::ErrorKind::ServiceExists | api::ErrorKind::DestExists => StatusCode::CONFLICT,
@@ -57,16 +61,29 @@ pub fn router(state: Shared) -> Router {
         .route(paths::LADDRS, post(add_laddr).delete(del_laddr))
         .route(paths::LADDRS_LIST, post(list_laddrs))
         .route(paths::DATAPLANE, get(dataplane))
+        .route(paths::METRICS, get(metrics))
+        .merge(crate::config::routes())
         .with_state(state)
 }
 
-/// Serve the API on a Unix socket at `path` (mode 0600) until `shutdown` resolves.
+/// Serve the API on a Unix socket at `path` (mode 0600) and, with `tcp`, on a TCP address
+/// with a bearer token, until `shutdown` resolves.
 pub async fn serve(
     path: &Path,
+    tcp: Option<crate::listen::TcpOptions>,
     state: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    // Bind everything before serving anything: a bad --listen fails the start.
+    let tcp_listener = match &tcp {
+        Some(t) => Some(
+            tokio::net::TcpListener::bind(t.addr)
+                .await
+                .with_context(|| format!("binding TCP listener {}", t.addr))?,
+        ),
+        None => None,
+    };
     if path.exists() {
         std::fs::remove_file(path)
             .with_context(|| format!("removing stale socket {}", path.display()))?;
@@ -78,11 +95,49 @@ pub async fn serve(
         .with_context(|| format!("binding control socket {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     tracing::info!(socket = %path.display(), "control API listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let unix = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future();
+    let tcp = async {
+        match (tcp, tcp_listener) {
+            (Some(t), Some(l)) => {
+                tracing::info!(addr = %t.addr, "control API listening on TCP (bearer token)");
+                let app = router(state).layer(axum::middleware::from_fn_with_state(
+                    t.token,
+                    crate::listen::require_bearer,
+                ));
+                axum::serve(l, app)
+                    .with_graceful_shutdown(stopped(stop_rx))
+                    .await
+            }
+            _ => Ok(()),
+        }
+    };
+    let (u, t) = tokio::join!(unix, tcp);
     let _ = std::fs::remove_file(path);
+    u?;
+    t?;
     Ok(())
+}
+
+async fn metrics(State(s): State<Shared>) -> impl axum::response::IntoResponse {
+    let d = s.lock();
+    let body = crate::metrics::render(&d.ipvs, &d.dataplane);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
 }
 
 async fn info(State(s): State<Shared>) -> ApiResult<api::Info> {

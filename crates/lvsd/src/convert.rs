@@ -141,30 +141,50 @@ fn rates(r: &Rates) -> api::Rates {
     }
 }
 
+/// Model real-server configuration → API real server.
+pub fn dest_spec_out(d: &DestConfig) -> api::DestSpec {
+    api::DestSpec {
+        addr: d.addr,
+        port: d.port,
+        method: method_out(d.fwd),
+        tunnel: api::Tunnel {
+            kind: match d.tunnel.kind {
+                TunnelType::Ipip => api::TunnelKind::Ipip,
+                TunnelType::Gue => api::TunnelKind::Gue,
+                TunnelType::Gre => api::TunnelKind::Gre,
+            },
+            port: d.tunnel.port,
+            csum: match d.tunnel.csum {
+                TunnelCsum::NoCsum => api::TunnelCsum::NoCsum,
+                TunnelCsum::Csum => api::TunnelCsum::Csum,
+                TunnelCsum::RemCsum => api::TunnelCsum::RemCsum,
+            },
+        },
+        weight: d.weight,
+        u_threshold: d.u_threshold,
+        l_threshold: d.l_threshold,
+    }
+}
+
+/// Model service configuration → API service.
+pub fn service_spec_out(cfg: ServiceConfig, proxy_protocol: bool) -> api::ServiceSpec {
+    api::ServiceSpec {
+        key: key_out(&cfg.key),
+        scheduler: cfg.scheduler,
+        flags: cfg.flags.0,
+        persistence: cfg.persistence.map(|p| api::Persistence {
+            timeout: p.timeout,
+            prefix_len: p.prefix_len,
+        }),
+        pe: cfg.pe_name,
+        proxy_protocol,
+    }
+}
+
 /// Model real server → API view.
 pub fn dest_out(d: &Dest) -> api::DestInfo {
     api::DestInfo {
-        spec: api::DestSpec {
-            addr: d.addr,
-            port: d.port,
-            method: method_out(d.fwd),
-            tunnel: api::Tunnel {
-                kind: match d.tunnel.kind {
-                    TunnelType::Ipip => api::TunnelKind::Ipip,
-                    TunnelType::Gue => api::TunnelKind::Gue,
-                    TunnelType::Gre => api::TunnelKind::Gre,
-                },
-                port: d.tunnel.port,
-                csum: match d.tunnel.csum {
-                    TunnelCsum::NoCsum => api::TunnelCsum::NoCsum,
-                    TunnelCsum::Csum => api::TunnelCsum::Csum,
-                    TunnelCsum::RemCsum => api::TunnelCsum::RemCsum,
-                },
-            },
-            weight: d.weight,
-            u_threshold: d.u_threshold,
-            l_threshold: d.l_threshold,
-        },
+        spec: dest_spec_out(&d.config()),
         activeconns: d.activeconns,
         inactconns: d.inactconns,
         persistconns: d.persistconns,
@@ -175,19 +195,8 @@ pub fn dest_out(d: &Dest) -> api::DestInfo {
 
 /// Model service → API view (real servers in kernel list order).
 pub fn service_out(ipvs: &Ipvs, s: &Service, proxy_protocol: bool) -> api::ServiceInfo {
-    let cfg = s.config();
     api::ServiceInfo {
-        spec: api::ServiceSpec {
-            key: key_out(s.key()),
-            scheduler: cfg.scheduler,
-            flags: cfg.flags.0,
-            persistence: cfg.persistence.map(|p| api::Persistence {
-                timeout: p.timeout,
-                prefix_len: p.prefix_len,
-            }),
-            pe: cfg.pe_name,
-            proxy_protocol,
-        },
+        spec: service_spec_out(s.config(), proxy_protocol),
         stats: counters(&s.stats.shown()),
         rates: rates(&s.stats.rates()),
         dests: ipvs

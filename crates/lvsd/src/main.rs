@@ -4,11 +4,17 @@
 //! serves the control API (`lvs-api`) on a Unix socket. `SIGTERM`/`SIGINT` stop it cleanly.
 
 mod api;
+mod config;
 mod convert;
 mod dataplane;
+mod listen;
+mod metrics;
+#[cfg(test)]
+mod openapi_check;
 mod state;
 mod xsk;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,12 +25,16 @@ use anyhow::{Context, bail};
 use crate::state::{Daemon, Shared};
 
 const USAGE: &str = "\
-Usage: lvsd [--socket PATH] [--interface IF]...
+Usage: lvsd [--socket PATH] [--interface IF]... [--listen ADDR:PORT --token-file PATH]
 
-  --socket PATH     control socket (default /run/lvsd.sock, or $LVSD_SOCKET)
-  --interface IF    interface to serve (repeatable; default: every up non-loopback one)
-  --no-dataplane    control API and model only, no XDP (for tests without privileges)
-  -h, --help        this text
+  --socket PATH       control socket (default /run/lvsd.sock, or $LVSD_SOCKET), mode 0600,
+                      no authentication
+  --interface IF      interface to serve (repeatable; default: every up non-loopback one)
+  --listen ADDR:PORT  also serve the API and /metrics on TCP (IPv6 as [ADDR]:PORT); every
+                      request must carry `Authorization: Bearer TOKEN`
+  --token-file PATH   the token for --listen (first line; the file must be mode 0600)
+  --no-dataplane      control API and model only, no XDP (for tests without privileges)
+  -h, --help          this text
 ";
 
 /// Command-line options.
@@ -33,6 +43,8 @@ struct Options {
     socket: Option<PathBuf>,
     interfaces: Vec<String>,
     no_dataplane: bool,
+    listen: Option<SocketAddr>,
+    token_file: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
@@ -56,15 +68,34 @@ fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
             "--socket" => o.socket = Some(PathBuf::from(value("--socket")?)),
             "--interface" | "-i" => o.interfaces.push(value("--interface")?),
             "--no-dataplane" => o.no_dataplane = true,
+            "--listen" => {
+                let v = value("--listen")?;
+                o.listen = Some(
+                    v.parse()
+                        .with_context(|| format!("--listen {v:?}: not ADDR:PORT"))?,
+                );
+            }
+            "--token-file" => o.token_file = Some(PathBuf::from(value("--token-file")?)),
             "-h" | "--help" => return Ok(None),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
+    }
+    match (&o.listen, &o.token_file) {
+        (Some(_), None) => {
+            bail!("--listen needs --token-file (the TCP API requires a bearer token)")
+        }
+        (None, Some(_)) => bail!("--token-file without --listen"),
+        _ => {}
     }
     Ok(Some(o))
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy, so that a non-UTF-8 argument is an error message, not a panic.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let Some(opts) = parse_args(&args)? else {
         print!("{USAGE}");
         return Ok(());
@@ -86,6 +117,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(socket: PathBuf, opts: Options) -> anyhow::Result<()> {
+    let tcp = match (opts.listen, &opts.token_file) {
+        (Some(addr), Some(path)) => Some(listen::TcpOptions {
+            addr,
+            token: listen::load_token(path)?,
+        }),
+        _ => None,
+    };
     let shared = Shared::new(Daemon::new());
     let stop = Arc::new(AtomicBool::new(false));
     // The slow path runs the model's timers itself; without a data plane a task does.
@@ -121,7 +159,7 @@ async fn run(socket: PathBuf, opts: Options) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
     };
-    let result = api::serve(&socket, shared, shutdown).await;
+    let result = api::serve(&socket, tcp, shared, shutdown).await;
     timers.abort();
     stop.store(true, Ordering::Relaxed);
     if let Some(t) = slow_path {
@@ -155,5 +193,13 @@ mod tests {
         assert!(parse_args(&args(&["-h"])).unwrap().is_none());
         assert!(parse_args(&args(&["--bogus"])).is_err());
         assert!(parse_args(&args(&["--socket"])).is_err());
+        let o = parse_args(&args(&["--listen", "[::1]:9100", "--token-file=/etc/t"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.listen, Some("[::1]:9100".parse().unwrap()));
+        assert_eq!(o.token_file, Some(PathBuf::from("/etc/t")));
+        assert!(parse_args(&args(&["--listen", "127.0.0.1:9100"])).is_err());
+        assert!(parse_args(&args(&["--token-file", "/etc/t"])).is_err());
+        assert!(parse_args(&args(&["--listen", "localhost", "--token-file", "/t"])).is_err());
     }
 }
