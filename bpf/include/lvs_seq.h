@@ -66,11 +66,25 @@ static __always_inline void lvs_put32(__u8 *p, __u32 v)
 	p[3] = v;
 }
 
-/* A 32-bit field changed (two words of the checksum). */
+/* A 32-bit field changed (two words of the checksum) at an even offset of the segment. */
 static __always_inline void lvs_csum_32(struct lvs_csum *c, __u32 old, __u32 new)
 {
 	lvs_csum_word(c, (__u16)(old >> 16), (__u16)(new >> 16));
 	lvs_csum_word(c, (__u16)old, (__u16)new);
+}
+
+static __always_inline __u16 lvs_swab16(__u16 w)
+{
+	return (__u16)(w << 8 | w >> 8);
+}
+
+/* The same at an odd offset (a SACK block after a single NOP): the field's bytes are the
+ * low byte of one checksum word, a whole word and the high byte of a third, which sums to
+ * the aligned contribution with the bytes of each word swapped. */
+static __always_inline void lvs_csum_32_odd(struct lvs_csum *c, __u32 old, __u32 new)
+{
+	lvs_csum_word(c, lvs_swab16((__u16)(old >> 16)), lvs_swab16((__u16)(new >> 16)));
+	lvs_csum_word(c, lvs_swab16((__u16)old), lvs_swab16((__u16)new));
 }
 
 /* The first well-formed SACK option (kind 5, length 10, 18, 26 or 34) of the TCP header at
@@ -162,7 +176,10 @@ static __always_inline int lvs_seq_xlate(struct xdp_md *ctx, const struct lvs_pk
 				return -1;
 			old = lvs_get32(p);
 			new = old - delta;
-			lvs_csum_32(&c, old, new);
+			if ((first - l4) & 1)
+				lvs_csum_32_odd(&c, old, new);
+			else
+				lvs_csum_32(&c, old, new);
 			lvs_put32(p, new);
 		}
 	}
@@ -171,16 +188,25 @@ static __always_inline int lvs_seq_xlate(struct xdp_md *ctx, const struct lvs_pk
 }
 
 /* Add `add` to the 32-bit field at off of an skb, with bpf_l4_csum_replace for the TCP
- * checksum at csum_off (not a pseudo-header word: a CHECKSUM_PARTIAL seed stays). */
+ * checksum at csum_off (not a pseudo-header word: a CHECKSUM_PARTIAL seed stays). odd: the
+ * field is at an odd offset of the segment, so the helper gets the values with the bytes of
+ * each 16-bit half swapped (see lvs_csum_32_odd). */
 static __always_inline int lvs_skb_add32(struct __sk_buff *skb, __u32 off, __u32 csum_off,
-					 __u32 add)
+					 __u32 add, int odd)
 {
-	__be32 old, new;
+	__be32 old, new, from, to;
 
 	if (bpf_skb_load_bytes(skb, off, &old, sizeof(old)))
 		return -1;
 	new = bpf_htonl(bpf_ntohl(old) + add);
-	if (bpf_l4_csum_replace(skb, csum_off, old, new, sizeof(new)))
+	from = old;
+	to = new;
+	if (odd) {
+		/* adjacent bytes in memory trade places, whatever the host order */
+		from = ((from & 0x00ff00ff) << 8) | ((from >> 8) & 0x00ff00ff);
+		to = ((to & 0x00ff00ff) << 8) | ((to >> 8) & 0x00ff00ff);
+	}
+	if (bpf_l4_csum_replace(skb, csum_off, from, to, sizeof(to)))
 		return -1;
 	return bpf_skb_store_bytes(skb, off, &new, sizeof(new), 0) ? -1 : 0;
 }
@@ -212,19 +238,19 @@ static __always_inline int lvs_skb_seq_xlate(struct __sk_buff *skb, const struct
 	if (l4 > LVS_L3_OFF + 60)
 		return -1;
 	if (fv->dir != LVS_DIR_OUTPUT)
-		return lvs_skb_add32(skb, l4 + 4, csum_off, delta);
+		return lvs_skb_add32(skb, l4 + 4, csum_off, delta, 0);
 	/* lvs_tc found the SACK option with its direct packet pointers (lvs_tc_find_sack) */
 	n = pkt->sack_n;
 	first = pkt->sack_off;
 	if (first > LVS_L3_OFF + 60 + 60)
 		return -1;
-	if (lvs_skb_add32(skb, l4 + 8, csum_off, -delta))
+	if (lvs_skb_add32(skb, l4 + 8, csum_off, -delta, 0))
 		return -1;
 #pragma unroll
 	for (int e = 0; e < 8; e++) {
 		if ((__u32)e >= n * 2)
 			break;
-		if (lvs_skb_add32(skb, first + 4 * e, csum_off, -delta))
+		if (lvs_skb_add32(skb, first + 4 * e, csum_off, -delta, (first - l4) & 1))
 			return -1;
 	}
 	return 0;

@@ -123,7 +123,22 @@ pub fn seq_translate_out(frame: &mut [u8], delta: u32) -> Result<bool> {
     let mut sub = |frame: &mut [u8], at: usize| {
         let old = be32(frame, at);
         let new = old.wrapping_sub(delta);
-        u.bytes(&old.to_be_bytes(), &new.to_be_bytes());
+        let (o, n) = (old.to_be_bytes(), new.to_be_bytes());
+        if (at - l4) % 2 == 0 {
+            u.bytes(&o, &n);
+        } else {
+            // A field at an odd offset of the segment: its bytes are the low byte of one
+            // checksum word, a whole word and the high byte of a third; summed, that is
+            // the aligned contribution with the bytes of each word swapped.
+            u.word(
+                u16::from_be_bytes([o[1], o[0]]),
+                u16::from_be_bytes([n[1], n[0]]),
+            );
+            u.word(
+                u16::from_be_bytes([o[3], o[2]]),
+                u16::from_be_bytes([n[3], n[2]]),
+            );
+        }
         put32(frame, at, new);
     };
     sub(frame, l4 + ACK_AT);
@@ -309,6 +324,25 @@ mod test {
                 assert_eq!(be32(&f, o + 16 + 4 * i), *e);
             }
             verify_frame(&f).unwrap();
+        }
+    }
+
+    #[test]
+    fn sack_blocks_at_odd_offsets() {
+        // One NOP, then SACK: the blocks start at an odd offset of the segment.
+        let mut opts = vec![1, 5, 18];
+        for e in [0x0102_0304u32, 0xfffe_fdfc, 7, 0x8000_0000] {
+            opts.extend_from_slice(&e.to_be_bytes());
+        }
+        opts.push(0);
+        for v6 in [false, true] {
+            for delta in [28, 52, 0x1234_5678] {
+                let mut f = seg(v6, 5, 900, 0x10, &opts, b"xyz");
+                assert_eq!(seq_translate_out(&mut f, delta), Ok(true));
+                verify_frame(&f).unwrap();
+                let l4 = parse_frame(&f).unwrap().l4_offset;
+                assert_eq!(be32(&f, l4 + 23), 0x0102_0304u32.wrapping_sub(delta));
+            }
         }
     }
 
