@@ -36,6 +36,26 @@ const URG_AT: usize = 18;
 const FLG_SYN: u8 = 0x02;
 const FLG_ACK: u8 = 0x10;
 
+/// Feed a 32-bit field that changed from `old` to `new` to a checksum update. `odd`: the
+/// field is at an odd offset of the checksummed data, so its bytes are the low byte of one
+/// checksum word, a whole word and the high byte of a third; summed, that is the aligned
+/// contribution with the bytes of each word swapped (RFC 1071's byte-order independence).
+fn update32(u: &mut Update, old: u32, new: u32, odd: bool) {
+    let (o, n) = (old.to_be_bytes(), new.to_be_bytes());
+    if odd {
+        u.word(
+            u16::from_be_bytes([o[1], o[0]]),
+            u16::from_be_bytes([n[1], n[0]]),
+        );
+        u.word(
+            u16::from_be_bytes([o[3], o[2]]),
+            u16::from_be_bytes([n[3], n[2]]),
+        );
+    } else {
+        u.bytes(&o, &n);
+    }
+}
+
 /// A whole, unfragmented TCP frame: its parse result and TCP header length.
 fn tcp_frame(frame: &[u8]) -> Result<(FrameInfo, usize)> {
     let info = parse_frame(frame)?;
@@ -75,7 +95,7 @@ fn find_sack(th: &[u8]) -> Option<(usize, usize)> {
         if len < 2 || opt + len > hlen {
             break;
         }
-        if kind == OPT_SACK && len >= 10 && (len - 2) % 8 == 0 {
+        if kind == OPT_SACK && len >= 10 && (len - 2).is_multiple_of(8) {
             return Some((opt + 2, (len - 2) / 8));
         }
         opt += len;
@@ -98,7 +118,7 @@ pub fn seq_translate_in(frame: &mut [u8], delta: u32) -> Result<bool> {
     let old = be32(frame, l4 + SEQ_AT);
     let new = old.wrapping_add(delta);
     let mut u = Update::new(be16(frame, l4 + CSUM_AT));
-    u.bytes(&old.to_be_bytes(), &new.to_be_bytes());
+    update32(&mut u, old, new, false);
     put32(frame, l4 + SEQ_AT, new);
     put16(frame, l4 + CSUM_AT, u.finish());
     Ok(true)
@@ -123,22 +143,7 @@ pub fn seq_translate_out(frame: &mut [u8], delta: u32) -> Result<bool> {
     let mut sub = |frame: &mut [u8], at: usize| {
         let old = be32(frame, at);
         let new = old.wrapping_sub(delta);
-        let (o, n) = (old.to_be_bytes(), new.to_be_bytes());
-        if (at - l4) % 2 == 0 {
-            u.bytes(&o, &n);
-        } else {
-            // A field at an odd offset of the segment: its bytes are the low byte of one
-            // checksum word, a whole word and the high byte of a third; summed, that is
-            // the aligned contribution with the bytes of each word swapped.
-            u.word(
-                u16::from_be_bytes([o[1], o[0]]),
-                u16::from_be_bytes([n[1], n[0]]),
-            );
-            u.word(
-                u16::from_be_bytes([o[3], o[2]]),
-                u16::from_be_bytes([n[3], n[2]]),
-            );
-        }
+        update32(&mut u, old, new, !(at - l4).is_multiple_of(2));
         put32(frame, at, new);
     };
     sub(frame, l4 + ACK_AT);
@@ -230,6 +235,33 @@ pub fn tcp_insert_payload(frame: &[u8], data: &[u8], out: &mut [u8]) -> Result<u
     let seq = be32(th, SEQ_AT);
     let flags = th[FLAGS_AT + 1];
     tcp_rebuild(frame, seq, flags, &[data, &th[hlen..]], out)
+}
+
+/// In an ICMP or ICMPv6 error quoting a TCP segment, replace the quoted sequence number
+/// `s` by `f(s)`, with an RFC 1624 update of the ICMP checksum (the quoted TCP checksum is
+/// left alone, as every ICMP rewrite here does). Returns `Ok(false)` (nothing written) when
+/// the quote is not TCP, is a later fragment, or ends before the sequence number.
+///
+/// Errors: those of [`parse_frame`]; [`Error::NotIcmpError`] if the frame is no ICMP error
+/// with a parseable quote.
+pub fn icmp_quote_tcp_seq(frame: &mut [u8], f: impl FnOnce(u32) -> u32) -> Result<bool> {
+    let info = parse_frame(frame)?;
+    let emb = info.icmp_error.ok_or(Error::NotIcmpError)?;
+    if emb.protocol != proto::TCP || emb.fragment == Fragment::Later {
+        return Ok(false);
+    }
+    let at = emb.l4_offset + SEQ_AT;
+    if at + 4 > info.l3_end {
+        return Ok(false);
+    }
+    let old = be32(frame, at);
+    let new = f(old);
+    let csum_at = info.l4_offset + 2;
+    let mut u = Update::new(be16(frame, csum_at));
+    update32(&mut u, old, new, !(at - info.l4_offset).is_multiple_of(2));
+    put32(frame, at, new);
+    put16(frame, csum_at, u.finish());
+    Ok(true)
 }
 
 /// Sequence number, flag bits and payload length of a TCP frame (`None` if the frame is
@@ -402,6 +434,34 @@ mod test {
             let n = tcp_rebuild(&syn, 5000, 0x02, &[], &mut out).unwrap();
             verify_frame(&out[..n]).unwrap();
             assert_eq!(tcp_seq_flags_len(&out[..n]), Some((5000, 0x02, 0)));
+        }
+    }
+
+    #[test]
+    fn icmp_quote_sequence_number() {
+        for v6 in [false, true] {
+            // the quoted segment: the director's packet to the real server
+            let quoted = seg(v6, 5000, 1, 0x18, &[], b"data");
+            let ip = &quoted[14..];
+            let (t, code) = if v6 { (2, 0) } else { (3, 4) };
+            let b = Builder::new(A, B);
+            let b = if v6 {
+                b.ipv6(V6B, V6A)
+            } else {
+                b.ipv4([10, 0, 0, 2], [10, 0, 0, 1])
+            };
+            let mut f = b.icmp(t, code, 1400).payload(ip).build();
+            verify_frame(&f).unwrap();
+            assert_eq!(icmp_quote_tcp_seq(&mut f, |s| s - 28), Ok(true));
+            verify_frame(&f).unwrap();
+            let e = parse_frame(&f).unwrap().icmp_error.unwrap();
+            assert_eq!(be32(&f, e.l4_offset + 4), 4972);
+            // not an error message
+            let mut echo = seg(v6, 1, 1, 0x10, &[], b"");
+            assert_eq!(
+                icmp_quote_tcp_seq(&mut echo, |s| s),
+                Err(Error::NotIcmpError)
+            );
         }
     }
 
