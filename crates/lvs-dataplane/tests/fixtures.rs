@@ -2516,7 +2516,8 @@ fn random_pp_frames(prog: Prog) {
         );
         let opts = random_options(&mut rng);
         let payload: Vec<u8> = (0..rng.below(100)).map(|_| rng.next() as u8).collect();
-        let flags = (rng.next() as u16 & 0x3f) | TCP_ACK * (rng.below(4) != 0) as u16;
+        let ack = if rng.below(4) != 0 { TCP_ACK } else { 0 };
+        let flags = (rng.next() as u16 & 0x3f) | ack;
         let (src, sport, dst, dport, smac, dmac) = if out_dir {
             (rs, 8080, lip, lport, RS_MAC, VR0_MAC)
         } else {

@@ -46,7 +46,14 @@ fn check_proxy_protocol(spec: &api::ServiceSpec) -> Result<(), (StatusCode, Json
         && spec.proxy_protocol
         && protocol != lvs_core::Protocol::Tcp
     {
-        return Err(bad("proxy-protocol needs a TCP service"));
+        // (an extension: its own message, not ipvsadm's EINVAL text)
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Json(api::ApiError {
+                kind: api::ErrorKind::BadRequest,
+                message: "--proxy-protocol needs a TCP service".to_string(),
+            }),
+        ));
     }
     Ok(())
 }

@@ -67,9 +67,11 @@ pub struct Plane {
     mtus: HashMap<IpAddr, (u32, Instant)>,
     /// FULLNAT connections that send a PROXY header (Proxy Protocol v2).
     pp: HashMap<ConnId, PpConn>,
-    /// PROXY headers put in front of a client's first data segment / sent on their own.
+    /// PROXY headers sent: on their own after the handshake, in front of the client's
+    /// first data segment, on their own before a segment without room for them.
+    pp_handshake: u64,
     pp_inserted: u64,
-    pp_segments: u64,
+    pp_separate: u64,
 }
 
 /// The Proxy Protocol v2 state of one FULLNAT TCP connection (docs/proxy-protocol.md).
@@ -343,8 +345,9 @@ impl Plane {
             neighbours: HashMap::new(),
             mtus: HashMap::new(),
             pp: HashMap::new(),
+            pp_handshake: 0,
             pp_inserted: 0,
-            pp_segments: 0,
+            pp_separate: 0,
         })
     }
 
@@ -920,8 +923,9 @@ impl Plane {
                 .into_iter()
                 .map(|(k, v)| (k.name().to_string(), v))
                 .chain([
+                    ("pp_header_handshake".to_string(), self.pp_handshake),
                     ("pp_header_inserted".to_string(), self.pp_inserted),
-                    ("pp_header_segment".to_string(), self.pp_segments),
+                    ("pp_header_separate".to_string(), self.pp_separate),
                 ])
                 .collect(),
         }
@@ -1076,6 +1080,7 @@ impl Plane {
             // the handshake's last ACK, then the header on its own
             self.pp_mark_sent(id, c);
             self.send_ip(frame, daddr)?;
+            self.pp_handshake += 1;
             return self.pp_send_header_segment(frame, &pp, daddr);
         }
         self.pp_mark_sent(id, c);
@@ -1092,6 +1097,7 @@ impl Plane {
             }
         }
         if first_data || !pp.sent {
+            self.pp_separate += 1;
             self.pp_send_header_segment(frame, &pp, daddr)?;
         }
         lvs_wire::seq_translate_in(frame, pp.delta()).map_err(|e| anyhow!("seq: {e:?}"))?;
@@ -1118,7 +1124,6 @@ impl Plane {
             &mut out,
         )
         .map_err(|e| anyhow!("PROXY header segment: {e:?}"))?;
-        self.pp_segments += 1;
         self.send_ip(&out[..n], daddr)
     }
 
