@@ -1063,45 +1063,47 @@ impl Plane {
             .get(&id)
             .cloned()
             .ok_or_else(|| anyhow!("no Proxy Protocol state"))?;
-        if flags & TCP_SYN != 0 {
-            if plen == 0 {
-                return self.send_ip(frame, daddr);
-            }
-            let mut out = vec![0u8; frame.len()];
-            let n = lvs_wire::tcp_rebuild(frame, seq, flags, &[], &mut out)
-                .map_err(|e| anyhow!("SYN without data: {e:?}"))?;
-            return self.send_ip(&out[..n], daddr);
-        }
-        if !pp.sent && flags & TCP_RST != 0 {
-            return self.send_ip(frame, daddr);
-        }
         let first_data = plen > 0 && seq == pp.first_seq;
-        if !pp.sent && !first_data && plen == 0 && flags & TCP_FIN == 0 {
-            // the handshake's last ACK, then the header on its own
-            self.pp_mark_sent(id, c);
-            self.send_ip(frame, daddr)?;
-            self.pp_handshake += 1;
-            return self.pp_send_header_segment(frame, &pp, daddr);
-        }
-        self.pp_mark_sent(id, c);
-        if first_data {
+        // (the route MTU only matters for the first data segment)
+        let fits = first_data && {
             let ip_len = lvs_wire::parse_frame(frame)
                 .map_err(|e| anyhow!("parse: {e:?}"))?
                 .ip_len;
-            if ip_len + pp.delta() <= self.route_mtu_cached(daddr) {
+            ip_len + pp.delta() <= self.route_mtu_cached(daddr)
+        };
+        let step = pp_step(pp.sent, pp.first_seq, seq, flags, plen, fits);
+        if !matches!(step, PpStep::AsIs | PpStep::SynWithoutData) {
+            self.pp_mark_sent(id, c);
+        }
+        match step {
+            PpStep::AsIs => self.send_ip(frame, daddr),
+            PpStep::SynWithoutData => {
+                let mut out = vec![0u8; frame.len()];
+                let n = lvs_wire::tcp_rebuild(frame, seq, flags, &[], &mut out)
+                    .map_err(|e| anyhow!("SYN without data: {e:?}"))?;
+                self.send_ip(&out[..n], daddr)
+            }
+            PpStep::AckThenHeader => {
+                self.send_ip(frame, daddr)?;
+                self.pp_handshake += 1;
+                self.pp_send_header_segment(frame, &pp, daddr)
+            }
+            PpStep::Insert => {
                 let mut out = vec![0u8; frame.len() + pp.len];
                 let n = lvs_wire::tcp_insert_payload(frame, pp.header(), &mut out)
                     .map_err(|e| anyhow!("PROXY header: {e:?}"))?;
                 self.pp_inserted += 1;
-                return self.send_ip(&out[..n], daddr);
+                self.send_ip(&out[..n], daddr)
+            }
+            PpStep::HeaderThenTranslated | PpStep::Translated => {
+                if step == PpStep::HeaderThenTranslated {
+                    self.pp_separate += 1;
+                    self.pp_send_header_segment(frame, &pp, daddr)?;
+                }
+                lvs_wire::seq_translate_in(frame, pp.delta()).map_err(|e| anyhow!("seq: {e:?}"))?;
+                self.send_ip(frame, daddr)
             }
         }
-        if first_data || !pp.sent {
-            self.pp_separate += 1;
-            self.pp_send_header_segment(frame, &pp, daddr)?;
-        }
-        lvs_wire::seq_translate_in(frame, pp.delta()).map_err(|e| anyhow!("seq: {e:?}"))?;
-        self.send_ip(frame, daddr)
     }
 
     /// The PROXY header as a segment of its own at the first data sequence number, with
@@ -1161,6 +1163,51 @@ impl Plane {
     }
 }
 
+/// What the slow path does with a client → real server segment of a Proxy Protocol
+/// connection (see [`Plane::pp_transmit_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PpStep {
+    /// Forward it untranslated: a SYN without data, a RST before the header went out.
+    AsIs,
+    /// A SYN with data (TCP Fast Open): forward it without the data.
+    SynWithoutData,
+    /// The handshake's last ACK: untranslated, then the header on its own.
+    AckThenHeader,
+    /// The first data segment: the header in front of its payload.
+    Insert,
+    /// The header on its own, then the segment translated.
+    HeaderThenTranslated,
+    /// Translated (the header is out).
+    Translated,
+}
+
+/// The decision of [`Plane::pp_transmit_in`] for a segment with sequence number `seq`, TCP
+/// flag bits `flags` and `plen` bytes of payload; `sent`: the header went out before;
+/// `fits`: the segment with the header would not exceed the route MTU.
+fn pp_step(sent: bool, first_seq: u32, seq: u32, flags: u8, plen: usize, fits: bool) -> PpStep {
+    if flags & TCP_SYN != 0 {
+        return if plen == 0 {
+            PpStep::AsIs
+        } else {
+            PpStep::SynWithoutData
+        };
+    }
+    if !sent && flags & TCP_RST != 0 {
+        return PpStep::AsIs;
+    }
+    let first_data = plen > 0 && seq == first_seq;
+    if !sent && plen == 0 && flags & TCP_FIN == 0 {
+        return PpStep::AckThenHeader;
+    }
+    if first_data && fits {
+        PpStep::Insert
+    } else if first_data || !sent {
+        PpStep::HeaderThenTranslated
+    } else {
+        PpStep::Translated
+    }
+}
+
 /// Start the slow-path thread over interfaces `names` (all up ones when empty).
 pub fn spawn(
     names: &[String],
@@ -1201,5 +1248,60 @@ pub fn spawn(
             Err(e)
         }
         Err(_) => bail!("the slow-path thread died while starting"),
+    }
+}
+
+#[cfg(test)]
+mod pp_test {
+    use super::*;
+
+    const FIRST: u32 = 1001;
+
+    #[test]
+    fn pp_steps() {
+        use PpStep::*;
+        let ack = TCP_ACK;
+        for sent in [false, true] {
+            // SYN (a retransmitted one too): never translated; Fast Open data dropped.
+            assert_eq!(pp_step(sent, FIRST, 1000, TCP_SYN, 0, true), AsIs);
+            assert_eq!(
+                pp_step(sent, FIRST, 1000, TCP_SYN, 10, true),
+                SynWithoutData
+            );
+            // The first data segment and its retransmissions carry the header.
+            assert_eq!(
+                pp_step(sent, FIRST, FIRST, ack | TCP_PSH, 100, true),
+                Insert
+            );
+            assert_eq!(
+                pp_step(sent, FIRST, FIRST, ack, 1448, false),
+                HeaderThenTranslated
+            );
+        }
+        // Before the header: the handshake's ACK, a RST, a FIN, data elsewhere.
+        assert_eq!(pp_step(false, FIRST, FIRST, ack, 0, false), AckThenHeader);
+        assert_eq!(pp_step(false, FIRST, FIRST, TCP_RST, 0, false), AsIs);
+        assert_eq!(
+            pp_step(false, FIRST, FIRST, ack | TCP_FIN, 0, false),
+            HeaderThenTranslated
+        );
+        assert_eq!(
+            pp_step(false, FIRST, FIRST + 500, ack, 100, false),
+            HeaderThenTranslated
+        );
+        // After: everything else is translated (RST and FIN included).
+        assert_eq!(pp_step(true, FIRST, FIRST, ack, 0, false), Translated);
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 7, TCP_RST, 0, false),
+            Translated
+        );
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 9, ack | TCP_FIN, 3, false),
+            Translated
+        );
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 100, ack, 100, true),
+            Translated
+        );
     }
 }
