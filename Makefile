@@ -7,7 +7,7 @@ CARGO ?= cargo
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
 # curl, tcpdump: the network-namespace tests and the demo lab.
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump
+	iproute2 ethtool curl tcpdump nftables
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 

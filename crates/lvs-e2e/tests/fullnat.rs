@@ -87,13 +87,12 @@ fn counter_at_least(lab: &Routed, name: &str, at_least: u64) -> u64 {
     }
 }
 
-/// FULLNAT with `--proxy-protocol`: the real servers (lvs-echo `--proxy-protocol`, which
-/// refuses a connection without a valid PROXY v2 header or with a second one) learn the
-/// client's address and the VIP from the header, although the connections come from the
-/// local address; transfers of several MB in both directions arrive intact through the
-/// sequence translation; a first data segment without room for the header works too; a
-/// service without the option sends no header (the plain lvs-echo refuses one).
-fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
+/// A FULLNAT lab with two services on the VIP: port 80 with `--proxy-protocol` to
+/// lvs-echo `--proxy-protocol` on the real servers' port 8081 (which refuses a connection
+/// without a valid PROXY v2 header, or with a second one), port 81 without the option to
+/// the plain lvs-echo on 8080 (which refuses a connection that starts with a header).
+/// Returns the lab and the two services.
+fn pp_lab(plan: Plan, lip: &str, lip_net: &str, tag: &str) -> (Routed, String, String) {
     let mut lab = Routed::new(tag, plan, false).expect("lab");
     let full = if lip.contains(':') { 128 } else { 32 };
     lab.lab.addr("d", "lo", &format!("{lip}/{full}")).unwrap();
@@ -146,6 +145,17 @@ fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
     for vip in [&vip_pp, &vip_plain] {
         lab.adm(&["--add-laddr", "-z", lip, "-t", vip]).unwrap();
     }
+    (lab, vip_pp, vip_plain)
+}
+
+/// FULLNAT with `--proxy-protocol`: the real servers learn the client's address and the
+/// VIP from the header, although the connections come from the local address; transfers
+/// of several MB in both directions arrive intact through the sequence translation; a
+/// first data segment without room for the header works too; a service without the
+/// option sends no header.
+fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
+    let (lab, vip_pp, _) = pp_lab(plan, lip, lip_net, tag);
+    let echo = bin_path("lvs-echo").unwrap();
     let list = lab.adm(&["-Ln"]).unwrap();
     assert!(list.contains("proxy-protocol"), "{list}");
     // A UDP service cannot have the option.
@@ -273,6 +283,50 @@ fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
     assert!(counter_at_least(&lab, "punt_pp", 1) >= 1);
     let st = lab.api().dataplane().unwrap();
     println!("{:?}", st.counters);
+}
+
+/// The header-carrying segments lost on the way to the real server (the header segment
+/// after the handshake and the first data segment with the header in front, dropped by an
+/// nftables rule on the real servers): the client retransmits its first data segment, XDP
+/// punts it again (`FF_PP_FIRST`) and lvsd puts the header in front of it again.
+#[test]
+fn fullnat_proxy_protocol_header_lost_then_retransmitted() {
+    let (lab, _, _) = pp_lab(V4, "10.3.0.1", "10.3.0.0/24", "ppl");
+    for rs in ["r1", "r2"] {
+        for cmd in [
+            "add table inet pploss",
+            "add chain inet pploss in { type filter hook input priority 0 ; }",
+            // conntrack counts every packet before the filter: #1 SYN, #2 the handshake's
+            // ACK, #3 the header segment, #4 the first data segment with the header
+            "add rule inet pploss in tcp dport 8081 ct original packets 3-4 counter drop",
+        ] {
+            lab.lab.exec(rs, &["nft", cmd]).unwrap();
+        }
+        lab.lab
+            .sysctl(rs, "net.netfilter.nf_conntrack_acct", "1")
+            .unwrap();
+    }
+    let line = lab.http_get(80).expect("request with the header lost once");
+    assert_eq!(client_of(&line).as_deref(), Some(lab.plan.client), "{line}");
+    let dropped: usize = ["r1", "r2"]
+        .iter()
+        .map(|rs| {
+            let out = lab
+                .lab
+                .exec(rs, &["nft", "list", "chain", "inet", "pploss", "in"])
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            // "... counter packets N bytes M drop"
+            text.split_whitespace()
+                .skip_while(|w| *w != "counter")
+                .nth(2)
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(dropped, 2, "the rule dropped both header-carrying segments");
+    assert_eq!(counter_at_least(&lab, "pp_header_handshake", 1), 1);
+    assert_eq!(counter_at_least(&lab, "pp_header_inserted", 2), 2);
 }
 
 #[test]
