@@ -7,6 +7,7 @@
  *                         ... DROP action ............................ XDP_DROP
  *                         ... PUNT action, TTL <= 1, FIB failure ..... punt (frame untouched)
  *                         ... SYN on a finished connection ........... punt (conn reuse)
+ *                         ... Proxy Protocol segment (LVS_FF_PP_*) ... punt (slow path sends the header)
  *   miss, service, new connection (TCP SYN, UDP) ................... punt
  *   miss, service, TCP without SYN (or with RST) ..................... XDP_PASS (as IPVS)
  *   ICMP error quoting a flow (inverted) ............................. punt
@@ -37,6 +38,7 @@
 #include "lvs_fwd.h"
 #include "lvs_account.h"
 #include "lvs_skb.h"
+#include "lvs_seq.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -55,7 +57,9 @@ static __always_inline int lvs_apply(struct xdp_md *ctx, const struct lvs_pkt *p
 		return lvs_rewrite_tuple(ctx, pkt, fv, 1, 0);
 	case LVS_A_FNAT_IN:
 	case LVS_A_FNAT_OUT:
-		return lvs_rewrite_tuple(ctx, pkt, fv, 1, 1);
+		if (lvs_rewrite_tuple(ctx, pkt, fv, 1, 1))
+			return -1;
+		return lvs_seq_xlate(ctx, pkt, fv); /* Proxy Protocol: LVS_FF_SEQ */
 	case LVS_A_TUN_IPIP:
 	case LVS_A_TUN_GUE:
 		return lvs_encap(ctx, pkt, fv);
@@ -92,6 +96,8 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 		return lvs_punt(pkt, LVS_ST_PUNT_TTL);
 	if (lvs_conn_reuse(pkt, fv))
 		return lvs_punt(pkt, LVS_ST_PUNT_REUSE);
+	if (lvs_pp_punt(pkt, fv))
+		return lvs_punt(pkt, LVS_ST_PUNT_PP);
 
 	tc = lvs_tc_forwarding(pkt->ifindex);
 	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
@@ -198,8 +204,9 @@ int lvs_xdp(struct xdp_md *ctx)
 
 /* ---- lvs_tc: forwarding of flow hits at TC ingress (interfaces in generic XDP mode) ---- */
 
-/* Headers lvs_tc needs in the skb's linear part: Ethernet + IPv4 with options + TCP. */
-#define LVS_TC_HDR_LEN (LVS_L3_OFF + 60 + 20)
+/* Headers lvs_tc needs in the skb's linear part: Ethernet + IPv4 with options + TCP with
+ * options (the SACK option for LVS_FF_SEQ). */
+#define LVS_TC_HDR_LEN (LVS_L3_OFF + 60 + 60)
 
 /* TC_ACT_OK, counted TC_PASS: not a flow hit, the stack (or nobody) wants it as it is. */
 static __always_inline int lvs_tc_pass(void)
@@ -249,7 +256,9 @@ static __always_inline int lvs_tc_apply(struct __sk_buff *skb, struct lvs_pkt *p
 		return lvs_skb_rewrite_tuple(skb, pkt, fv, 1, 0);
 	case LVS_A_FNAT_IN:
 	case LVS_A_FNAT_OUT:
-		return lvs_skb_rewrite_tuple(skb, pkt, fv, 1, 1);
+		if (lvs_skb_rewrite_tuple(skb, pkt, fv, 1, 1))
+			return -1;
+		return lvs_skb_seq_xlate(skb, pkt, fv); /* Proxy Protocol: LVS_FF_SEQ */
 	case LVS_A_TUN_IPIP:
 	case LVS_A_TUN_GUE:
 		return lvs_skb_encap(skb, pkt, fv);
@@ -276,7 +285,7 @@ static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt
 	if (a == LVS_A_PUNT || a >= LVS_A_MAX ||
 	    (a == LVS_A_TUN_GUE && fv->out_af == LVS_AF_INET6))
 		return lvs_tc_drop();
-	if (pkt->ttl <= 1 || lvs_conn_reuse(pkt, fv))
+	if (pkt->ttl <= 1 || lvs_conn_reuse(pkt, fv) || lvs_pp_punt(pkt, fv))
 		return lvs_tc_drop();
 
 	rc = lvs_fib_lookup(skb, pkt, fv, &fib, lvs_tc_tot_len(pkt, fv, gso));
@@ -319,5 +328,6 @@ int lvs_tc(struct __sk_buff *skb)
 	fv = bpf_map_lookup_elem(&LVS_FLOWS, &pkt.key);
 	if (!fv)
 		return lvs_tc_pass();
+	lvs_tc_find_sack(data, data_end, &pkt, fv);
 	return lvs_tc_hit(skb, &pkt, fv, gso);
 }

@@ -60,6 +60,12 @@ struct lvs_pkt {
 	__u8 tcp_flags;   /* TCP header byte 13, 0 for UDP */
 	__u8 dsfield;     /* IPv4 TOS / IPv6 traffic class */
 	__u8 df;          /* IPv4 DF bit (1 for IPv6: never fragmented on the way) */
+	__u32 tcp_seq;    /* TCP sequence number, host order (0 for UDP) */
+	__u32 l4_payload; /* TCP payload bytes: IP length - IP header - TCP header (0 for UDP,
+			   * and when the TCP header claims more than the packet holds) */
+	__u8 tcp_hlen;    /* TCP header length with options (data offset * 4), 0 for UDP */
+	__u8 sack_n;      /* lvs_tc, LVS_FF_SEQ output flows: SACK blocks to translate */
+	__u32 sack_off;   /* ... and the offset of the first one (lvs_tc_find_sack) */
 };
 
 /* A pointer to len bytes at off in the packet, or NULL past the end. off must be a
@@ -142,9 +148,17 @@ static __always_inline int lvs_parse_l4(void *data, void *data_end, __u8 proto,
 
 		if (!th)
 			return LVS_P_ERROR;
+		__u32 seg, hlen;
+
 		if (th->doff < 5)
 			return LVS_P_ERROR;
 		pkt->tcp_flags = ((__u8 *)th)[13];
+		pkt->tcp_seq = bpf_ntohl(th->seq);
+		hlen = (__u32)th->doff << 2;
+		pkt->tcp_hlen = hlen;
+		/* the IP header is l4_off - L3 bytes long; ip_len covers it */
+		seg = pkt->ip_len - (pkt->l4_off - LVS_L3_OFF);
+		pkt->l4_payload = seg > hlen ? seg - hlen : 0;
 	} else {
 		struct udphdr *uh = lvs_ptr(data, data_end, pkt->l4_off, sizeof(*uh));
 

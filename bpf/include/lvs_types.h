@@ -88,15 +88,33 @@ struct lvs_flow_value {
 	__u8 action;        /* enum lvs_action */
 	__u8 out_af;        /* family after rewriting/encapsulation (TUN: outer family) */
 	__u8 dir;           /* enum lvs_dir */
-	__u8 flags;         /* LVS_FF_*, zero today */
+	__u8 flags;         /* LVS_FF_* (FULLNAT Proxy Protocol v2), zero for other flows */
 	__u8 new_saddr[16]; /* network order, Addr16 (family out_af for TUN, af otherwise) */
 	__u8 new_daddr[16]; /* network order, Addr16 */
 	__be16 new_sport;   /* network order; TUN_GUE: the outer UDP source port (flow hash) */
 	__be16 new_dport;   /* network order */
 	__be16 tun_port;    /* network order: GUE destination port */
 	__u16 tun_flags;    /* host order: LVS_TUN_F_*, zero today */
+	__u32 seq_delta;    /* host order: LVS_FF_SEQ: bytes the director inserted into the
+			     * client's stream (the PROXY header's length); else 0 */
+	__u32 pp_seq;       /* host order: LVS_FF_PP_WAIT / LVS_FF_PP_FIRST (input flow): the
+			     * client's first data sequence number (ISN + 1); else 0 */
 	__u8 pad[4];        /* zero */
 };
+
+/* lvs_flow_value.flags: FULLNAT with Proxy Protocol v2 (docs/proxy-protocol.md). TCP only;
+ * a segment with SYN is never punted for these nor translated. */
+/* Input flow, PROXY header not sent yet: every segment but SYN and RST is punted (the slow
+ * path sends the header before the first one, then sets PP_FIRST | SEQ). */
+#define LVS_FF_PP_WAIT (1U << 0)
+/* Input flow: a segment with payload whose sequence number is pp_seq (the client's first
+ * data segment or a retransmission of it) is punted: the slow path puts the header in
+ * front of it again. */
+#define LVS_FF_PP_FIRST (1U << 1)
+/* Sequence translation by seq_delta. Input flows: seq += delta. Output flow, segments
+ * with ACK: ack -= delta, and the edges of the first SACK option -= delta (they are in the
+ * client's sequence space as the real server sees it). */
+#define LVS_FF_SEQ (1U << 2)
 
 /* ---- LVS_CONNS: per connection counters and TCP state ---------------------------------- */
 
@@ -197,6 +215,9 @@ enum lvs_stat {
 				      * connection is finished (TIME_WAIT, CLOSE; FIN_WAIT on a
 				      * NOOUTPUT conn): punted, the slow path decides about reuse
 				      * (IPVS conn_reuse_mode) and may schedule a new connection */
+	LVS_ST_PUNT_PP = 25,         /* lvs_xdp: TCP segment of a Proxy Protocol connection the
+				      * slow path must see (LVS_FF_PP_WAIT / LVS_FF_PP_FIRST):
+				      * punted, the slow path sends the PROXY header before it */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 
@@ -230,7 +251,9 @@ enum lvs_stat {
 _Static_assert(sizeof(struct lvs_svc_key) == 20, "lvs_svc_key");
 _Static_assert(sizeof(struct lvs_svc_value) == 8, "lvs_svc_value");
 _Static_assert(sizeof(struct lvs_flow_key) == 40, "lvs_flow_key");
-_Static_assert(sizeof(struct lvs_flow_value) == 56, "lvs_flow_value");
+_Static_assert(sizeof(struct lvs_flow_value) == 64, "lvs_flow_value");
+_Static_assert(__builtin_offsetof(struct lvs_flow_value, seq_delta) == 52, "seq_delta");
+_Static_assert(__builtin_offsetof(struct lvs_flow_value, pp_seq) == 56, "pp_seq");
 _Static_assert(__builtin_offsetof(struct lvs_flow_value, new_saddr) == 12, "new_saddr");
 _Static_assert(__builtin_offsetof(struct lvs_flow_value, new_sport) == 44, "new_sport");
 _Static_assert(__builtin_offsetof(struct lvs_flow_value, tun_port) == 48, "tun_port");

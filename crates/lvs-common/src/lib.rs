@@ -251,7 +251,7 @@ pub mod dir {
     pub const INPUT_ONLY: u8 = 2;
 }
 
-/// Value of `LVS_FLOWS` (`struct lvs_flow_value`, 56 bytes). Producer: lvsd (written at
+/// Value of `LVS_FLOWS` (`struct lvs_flow_value`, 64 bytes). Producer: lvsd (written at
 /// connection setup, rewritten on state or method changes); XDP only reads it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -266,7 +266,8 @@ pub struct FlowValue {
     pub out_af: u8,
     /// One of [`dir`].
     pub dir: u8,
-    /// `FF_*` bits; zero today.
+    /// [`FF_PP_WAIT`], [`FF_PP_FIRST`], [`FF_SEQ`] bits (FULLNAT Proxy Protocol v2); zero
+    /// for every other flow.
     pub flags: u8,
     /// New source address ([`Addr16`]; NAT out, FULLNAT, TUN outer source).
     pub new_saddr: Addr16,
@@ -281,9 +282,28 @@ pub struct FlowValue {
     pub tun_port: u16,
     /// `TUN_F_*` bits, host order; zero today.
     pub tun_flags: u16,
+    /// With [`FF_SEQ`]: the bytes the director inserted into the client's stream (the
+    /// PROXY header's length). Host order; zero otherwise.
+    pub seq_delta: u32,
+    /// With [`FF_PP_WAIT`] / [`FF_PP_FIRST`] (input flows): the client's first data
+    /// sequence number (its ISN + 1). Host order; zero otherwise.
+    pub pp_seq: u32,
     /// Zero.
     pub pad: [u8; 4],
 }
+
+/// [`FlowValue::flags`], FULLNAT input flow of a Proxy Protocol service whose PROXY header
+/// has not been sent yet: every TCP segment but SYN and RST is punted (the slow path
+/// sends the header before the first one).
+pub const FF_PP_WAIT: u8 = 1 << 0;
+/// [`FlowValue::flags`], input flow: a TCP segment with payload whose sequence number is
+/// [`FlowValue::pp_seq`] (the client's first data segment, or a retransmission of it) is
+/// punted: the slow path puts the PROXY header in front of it again.
+pub const FF_PP_FIRST: u8 = 1 << 1;
+/// [`FlowValue::flags`]: TCP sequence translation by [`FlowValue::seq_delta`], never on a
+/// segment with SYN. Input flows: sequence number + delta. Output flow: on segments with
+/// ACK, acknowledgement number − delta and the edges of the first SACK option − delta.
+pub const FF_SEQ: u8 = 1 << 2;
 
 impl FlowValue {
     /// A value with `action`, `dir`, the connection and the real-server slot; addresses
@@ -520,6 +540,10 @@ pub enum Stat {
     /// CLOSE; FIN_WAIT on a NOOUTPUT connection): punted, the slow path applies IPVS's
     /// `conn_reuse_mode` (a new connection, usually).
     PuntReuse = 24,
+    /// TCP segment of a FULLNAT Proxy Protocol connection that the slow path must see
+    /// (flow flags [`FF_PP_WAIT`] / [`FF_PP_FIRST`]): punted, the slow path sends the
+    /// PROXY header before it.
+    PuntPp = 25,
 }
 
 impl Stat {
@@ -527,7 +551,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 25] = [
+    pub const ALL: [Stat; 26] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -553,6 +577,7 @@ impl Stat {
         Stat::TcFwdNeigh,
         Stat::TcDrop,
         Stat::PuntReuse,
+        Stat::PuntPp,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -583,6 +608,7 @@ impl Stat {
             Stat::TcFwdNeigh => "tc_fwd_neigh",
             Stat::TcDrop => "tc_drop",
             Stat::PuntReuse => "punt_reuse",
+            Stat::PuntPp => "punt_pp",
         }
     }
 }
@@ -611,7 +637,8 @@ const _: () = {
     assert!(size_of::<SvcKey>() == 20);
     assert!(size_of::<SvcValue>() == 8);
     assert!(size_of::<FlowKey>() == 40);
-    assert!(size_of::<FlowValue>() == 56);
+    assert!(size_of::<FlowValue>() == 64);
+    assert!(offset_of!(FlowValue, seq_delta) == 52);
     assert!(offset_of!(FlowValue, new_saddr) == 12);
     assert!(offset_of!(FlowValue, new_sport) == 44);
     assert!(offset_of!(FlowValue, tun_port) == 48);
@@ -654,7 +681,7 @@ mod tests {
 
     #[test]
     fn flow_value_layout() {
-        assert_eq!(size_of::<FlowValue>(), 56);
+        assert_eq!(size_of::<FlowValue>(), 64);
         assert_eq!(size_of::<FlowValue>() % 8, 0);
         assert_eq!(offset_of!(FlowValue, dest_slot), 4);
         assert_eq!(offset_of!(FlowValue, action), 8);
@@ -667,7 +694,9 @@ mod tests {
         assert_eq!(offset_of!(FlowValue, new_dport), 46);
         assert_eq!(offset_of!(FlowValue, tun_port), 48);
         assert_eq!(offset_of!(FlowValue, tun_flags), 50);
-        assert_eq!(offset_of!(FlowValue, pad), 52);
+        assert_eq!(offset_of!(FlowValue, seq_delta), 52);
+        assert_eq!(offset_of!(FlowValue, pp_seq), 56);
+        assert_eq!(offset_of!(FlowValue, pad), 60);
     }
 
     #[test]

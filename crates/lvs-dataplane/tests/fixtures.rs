@@ -119,9 +119,10 @@ fn tc_expectation(c: &Case) -> (TcVerdict, Option<Vec<u8>>, Stat) {
         (XdpVerdict::Pass, _) => (TcVerdict::Ok, None, Stat::TcPass),
         (_, Stat::DropAction) => (TcVerdict::Shot, None, Stat::DropAction),
         (_, Stat::PuntNew | Stat::PuntIcmp | Stat::PuntFrag) => (TcVerdict::Ok, None, Stat::TcPass),
-        (_, Stat::PuntAction | Stat::PuntTtl | Stat::PuntFragNeeded | Stat::PuntFib) => {
-            (TcVerdict::Shot, None, Stat::TcDrop)
-        }
+        (
+            _,
+            Stat::PuntAction | Stat::PuntTtl | Stat::PuntFragNeeded | Stat::PuntFib | Stat::PuntPp,
+        ) => (TcVerdict::Shot, None, Stat::TcDrop),
         (v, st) => panic!("{}: no TC expectation for {v:?} / {}", c.name, st.name()),
     }
 }
@@ -2066,4 +2067,542 @@ fn perf_hit_paths() {
     println!("  generic+tc: not a flow -> TC_ACT_OK         : {ns_tc_pass:.1}");
     assert!(ns_nat > 0.0 && ns_dr > 0.0 && ns_pass > 0.0);
     assert!(ns_xdp_to_tc > 0.0 && ns_tc_nat > 0.0 && ns_tc_dr > 0.0 && ns_tc_pass > 0.0);
+}
+
+// ---- FULLNAT with Proxy Protocol: punts and TCP sequence translation --------------------------
+
+/// NAT/FULLNAT rewrite then the sequence translation of a Proxy Protocol flow (lvs-wire):
+/// `Some(true)` input (seq + delta), `Some(false)` output (ack and SACK − delta).
+#[allow(clippy::too_many_arguments)]
+fn wire_pp(
+    input: &[u8],
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    xlate: Option<bool>,
+    delta: u32,
+) -> Vec<u8> {
+    let mut f = wire_rewrite(input, Some(src), Some(dst), smac, dmac);
+    match xlate {
+        Some(true) => {
+            lvs_wire::seq_translate_in(&mut f, delta).unwrap();
+        }
+        Some(false) => {
+            lvs_wire::seq_translate_out(&mut f, delta).unwrap();
+        }
+        None => {}
+    }
+    f
+}
+
+/// TCP options: NOP NOP timestamps, then NOP NOP SACK with `edges` (pairs).
+fn ts_sack(edges: &[u32]) -> Vec<u8> {
+    let mut o = vec![1, 1, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0x56, 0x78];
+    if !edges.is_empty() {
+        o.extend_from_slice(&[1, 1, 5, (2 + 4 * edges.len()) as u8]);
+        for e in edges {
+            o.extend_from_slice(&e.to_be_bytes());
+        }
+    }
+    o
+}
+
+/// The Proxy Protocol table: for IPv4 and IPv6, an input flow waiting for the header
+/// (`FF_PP_WAIT`), an input flow after it (`FF_PP_FIRST | FF_SEQ`) and an output flow
+/// (`FF_SEQ`); every expected output from lvs-wire.
+fn pp_table(dp: &mut Dataplane, lab: &Lab) -> Vec<Case> {
+    use XdpVerdict::*;
+    let mut flows = Flows { dp, next: 0 };
+    flows.dp.set_ifslot(lab.vc0, 0).unwrap();
+    flows.dp.set_ifslot(lab.vr0, 1).unwrap();
+    let mut cases = Vec::new();
+    let pp_seq = 0xffff_ff00u32; // the first data byte; + delta wraps
+    for v6 in [false, true] {
+        let (c, vip, rs, lip) = if v6 {
+            (v6_(CLIENT6), v6_(VIP6), v6_(RS6), v6_(DIR_R6))
+        } else {
+            (v4(CLIENT4), v4(VIP4), v4(RS4), v4(DIR_R4))
+        };
+        let delta: u32 = if v6 { 52 } else { 28 };
+        let fam = if v6 { "IPv6" } else { "IPv4" };
+        let client = |cport: u16| -> Builder {
+            if v6 {
+                tcp6(CLIENT6, cport, VIP6, 80, CLIENT_MAC, VC0_MAC)
+            } else {
+                tcp4(CLIENT4, cport, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            }
+        };
+        let server = |lport: u16| -> Builder {
+            if v6 {
+                tcp6(RS6, 8080, DIR_R6, lport, RS_MAC, VR0_MAC)
+            } else {
+                tcp4(RS4, 8080, DIR_R4, lport, RS_MAC, VR0_MAC)
+            }
+        };
+        let base = if v6 { 45000 } else { 44000 };
+
+        // Waiting for the header: everything but SYN and RST goes to the slow path.
+        let (cport, lport) = (base, 6000 + base % 1000);
+        let mut v = fv(action::FNAT_IN, dir::INPUT)
+            .with_src(lip, lport)
+            .with_dst(rs, 8080);
+        v.flags = lvs_common::FF_PP_WAIT;
+        v.pp_seq = pp_seq;
+        v.seq_delta = delta;
+        flows.add(FlowKey::new(IPPROTO_TCP, c, cport, vip, 80), v);
+        let fwd = |input: Vec<u8>| {
+            let out = wire_pp(&input, (lip, lport), (rs, 8080), VR0_MAC, RS_MAC, None, 0);
+            (input, Some(out))
+        };
+        for (name, input, punt) in [
+            (
+                "PP wait: SYN forwarded untranslated",
+                client(cport).tcp_seq_ack(pp_seq - 1, 0).tcp_flags(TCP_SYN),
+                false,
+            ),
+            (
+                "PP wait: RST forwarded untranslated",
+                client(cport).tcp_seq_ack(pp_seq, 0).tcp_flags(TCP_RST),
+                false,
+            ),
+            (
+                "PP wait: handshake ACK punted",
+                client(cport).tcp_seq_ack(pp_seq, 77).tcp_flags(TCP_ACK),
+                true,
+            ),
+            (
+                "PP wait: first data punted",
+                client(cport)
+                    .tcp_seq_ack(pp_seq, 77)
+                    .tcp_flags(TCP_ACK | TCP_PSH)
+                    .payload(b"GET / HTTP/1.0\r\n\r\n"),
+                true,
+            ),
+            (
+                "PP wait: FIN punted",
+                client(cport)
+                    .tcp_seq_ack(pp_seq, 77)
+                    .tcp_flags(TCP_ACK | TCP_FIN),
+                true,
+            ),
+        ] {
+            let input = input.build();
+            let name: &'static str = format!("{name} ({fam})").leak();
+            if punt {
+                cases.push(case(name, If::Vc0, input, Drop, None, Stat::PuntPp));
+            } else {
+                let (input, out) = fwd(input);
+                cases.push(case(name, If::Vc0, input, Redirect, out, Stat::FwdRedirect));
+            }
+        }
+
+        // Header sent: the first data segment (and its retransmissions) still go to the
+        // slow path, everything else is translated.
+        let (cport, lport) = (base + 1, 6001 + base % 1000);
+        let mut v = fv(action::FNAT_IN, dir::INPUT)
+            .with_src(lip, lport)
+            .with_dst(rs, 8080);
+        v.flags = lvs_common::FF_PP_FIRST | lvs_common::FF_SEQ;
+        v.pp_seq = pp_seq;
+        v.seq_delta = delta;
+        flows.add(FlowKey::new(IPPROTO_TCP, c, cport, vip, 80), v);
+        let opts = ts_sack(&[]);
+        for (name, input, xlate) in [
+            (
+                "PP seq in: first data segment again punted",
+                client(cport)
+                    .tcp_seq_ack(pp_seq, 77)
+                    .tcp_options(&opts)
+                    .payload(b"GET /"),
+                None,
+            ),
+            (
+                "PP seq in: SYN untranslated",
+                client(cport).tcp_seq_ack(pp_seq - 1, 0).tcp_flags(TCP_SYN),
+                Some(false),
+            ),
+            (
+                "PP seq in: ACK at the first sequence number translated",
+                client(cport)
+                    .tcp_seq_ack(pp_seq, 78)
+                    .tcp_flags(TCP_ACK)
+                    .tcp_options(&opts),
+                Some(true),
+            ),
+            (
+                "PP seq in: later data translated (wraps)",
+                client(cport)
+                    .tcp_seq_ack(pp_seq.wrapping_add(1448), 79)
+                    .tcp_options(&opts)
+                    .payload(&[0x5a; 300]),
+                Some(true),
+            ),
+            (
+                "PP seq in: FIN translated",
+                client(cport)
+                    .tcp_seq_ack(pp_seq.wrapping_add(5000), 79)
+                    .tcp_flags(TCP_ACK | TCP_FIN),
+                Some(true),
+            ),
+            (
+                "PP seq in: RST translated",
+                client(cport)
+                    .tcp_seq_ack(pp_seq.wrapping_add(5001), 0)
+                    .tcp_flags(TCP_RST),
+                Some(true),
+            ),
+        ] {
+            let input = input.build();
+            let name: &'static str = format!("{name} ({fam})").leak();
+            match xlate {
+                None => cases.push(case(name, If::Vc0, input, Drop, None, Stat::PuntPp)),
+                Some(t) => {
+                    let out = wire_pp(
+                        &input,
+                        (lip, lport),
+                        (rs, 8080),
+                        VR0_MAC,
+                        RS_MAC,
+                        t.then_some(true),
+                        delta,
+                    );
+                    cases.push(case(
+                        name,
+                        If::Vc0,
+                        input,
+                        Redirect,
+                        Some(out),
+                        Stat::FwdRedirect,
+                    ));
+                }
+            }
+        }
+
+        // Output: acknowledgement number and SACK blocks back into the client's space.
+        let mut v = fv(action::FNAT_OUT, dir::OUTPUT)
+            .with_src(vip, 80)
+            .with_dst(c, cport);
+        v.flags = lvs_common::FF_SEQ;
+        v.seq_delta = delta;
+        flows.add(FlowKey::new(IPPROTO_TCP, rs, 8080, lip, lport), v);
+        let a = pp_seq.wrapping_add(delta);
+        let sack4 = {
+            let mut o = vec![1, 1, 5, 34];
+            for e in 0..8u32 {
+                o.extend_from_slice(&a.wrapping_add(3000 + 100 * e).to_be_bytes());
+            }
+            o
+        };
+        for (name, input, xlate) in [
+            (
+                "PP seq out: ACK with timestamps and 2 SACK blocks",
+                server(lport)
+                    .tcp_seq_ack(9000, a.wrapping_add(100))
+                    .tcp_flags(TCP_ACK)
+                    .tcp_options(&ts_sack(&[
+                        a.wrapping_add(2000),
+                        a.wrapping_add(3000),
+                        a.wrapping_add(4000),
+                        a.wrapping_add(5000),
+                    ])),
+                true,
+            ),
+            (
+                "PP seq out: ACK with 4 SACK blocks",
+                server(lport)
+                    .tcp_seq_ack(9000, a.wrapping_add(100))
+                    .tcp_flags(TCP_ACK)
+                    .tcp_options(&sack4),
+                true,
+            ),
+            (
+                "PP seq out: data, ack of the header only (wraps back)",
+                server(lport)
+                    .tcp_seq_ack(9000, a)
+                    .tcp_options(&ts_sack(&[]))
+                    .payload(b"HTTP/1.0 200 OK\r\n"),
+                true,
+            ),
+            (
+                "PP seq out: SYN-ACK untranslated",
+                server(lport)
+                    .tcp_seq_ack(8999, pp_seq)
+                    .tcp_flags(TCP_SYN | TCP_ACK),
+                false,
+            ),
+            (
+                "PP seq out: RST without ACK untranslated",
+                server(lport).tcp_seq_ack(9500, 0).tcp_flags(TCP_RST),
+                false,
+            ),
+        ] {
+            let input = input.build();
+            let name: &'static str = format!("{name} ({fam})").leak();
+            let out = wire_pp(
+                &input,
+                (vip, 80),
+                (c, cport),
+                VC0_MAC,
+                CLIENT_MAC,
+                xlate.then_some(false),
+                delta,
+            );
+            cases.push(case(
+                name,
+                If::Vr0,
+                input,
+                Redirect,
+                Some(out),
+                Stat::FwdRedirect,
+            ));
+        }
+    }
+
+    // A UDP flow never takes part, whatever its flags say.
+    let mut v = fv(action::FNAT_IN, dir::INPUT)
+        .with_src(v4(DIR_R4), 6100)
+        .with_dst(v4(RS4), 8080);
+    v.flags = lvs_common::FF_PP_WAIT | lvs_common::FF_SEQ;
+    v.pp_seq = 0;
+    v.seq_delta = 28;
+    flows.add(
+        FlowKey::new(IPPROTO_UDP, v4(CLIENT4), 44100, v4(VIP4), 80),
+        v,
+    );
+    let input = udp4(CLIENT4, 44100, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(&[0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3])
+        .build();
+    let out = wire_rewrite(
+        &input,
+        Some((v4(DIR_R4), 6100)),
+        Some((v4(RS4), 8080)),
+        VR0_MAC,
+        RS_MAC,
+    );
+    cases.push(case(
+        "PP flags on a UDP flow: plain FULLNAT",
+        If::Vc0,
+        input,
+        Redirect,
+        Some(out),
+        Stat::FwdRedirect,
+    ));
+    cases
+}
+
+fn v6_(s: &str) -> IpAddr {
+    v6(s)
+}
+
+/// `lvs_xdp` on the Proxy Protocol table: the punts, and translations byte-identical to
+/// lvs-wire's `seq_translate_in` / `seq_translate_out`.
+#[test]
+fn xdp_proxy_protocol_table() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = pp_table(&mut dp, &lab);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let before = dp.stat(c.stat).unwrap();
+        let rx_before = dp.stat(Stat::Rx).unwrap();
+        let r = dp
+            .test_run(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = c.output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{:?}", c.verdict), want, c.output.is_some()),
+            (c.stat, before),
+            (Stat::Rx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    assert_eq!(dp.stat(Stat::PuntPp).unwrap(), 8);
+}
+
+/// `lvs_tc` on the same table: the same bytes where XDP forwards; what XDP punts, TC drops
+/// (`tc_drop`: in generic mode XDP punted it before TC saw it).
+#[test]
+fn tc_proxy_protocol_table() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let cases = pp_table(&mut dp, &lab);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (verdict, output, stat) = tc_expectation(c);
+        let before = dp.stat(stat).unwrap();
+        let rx_before = dp.stat(Stat::TcRx).unwrap();
+        let r = dp
+            .test_run_tc(&c.input, Some(ingress(&lab, c.ingress)))
+            .unwrap();
+        let want = output.as_deref().unwrap_or(&c.input);
+        check_run(
+            &dp,
+            c.name,
+            (format!("{:?}", r.verdict), &r.frame),
+            (format!("{verdict:?}"), want, output.is_some()),
+            (stat, before),
+            (Stat::TcRx, rx_before),
+            &mut failures,
+        );
+    }
+    assert_no_failures(&failures, cases.len());
+    assert_eq!(dp.stat(Stat::TcDrop).unwrap(), 8);
+}
+
+/// Random TCP segments through FULLNAT flows with `FF_SEQ` in both directions: random
+/// sequence and acknowledgement numbers, deltas, flags, and option layouts (NOPs,
+/// timestamps, MSS, window scale, SACK of 1 to 4 blocks, a SACK option of a bad length,
+/// EOL, padding): XDP and TC output equal lvs-wire's byte for byte.
+#[test]
+fn pp_seq_translation_matches_lvs_wire_on_random_frames() {
+    random_pp_frames(Prog::Xdp);
+    random_pp_frames(Prog::Tc);
+}
+
+fn random_options(rng: &mut Rng) -> Vec<u8> {
+    let mut o = Vec::new();
+    for _ in 0..rng.below(6) {
+        match rng.below(8) {
+            0 => o.push(1),
+            1 => o.extend_from_slice(&[8, 10]),
+            2 => o.extend_from_slice(&[2, 4, 5, 0xb4]),
+            3 => o.extend_from_slice(&[3, 3, 7]),
+            4 => o.extend_from_slice(&[5, 11]), // SACK of a bad length: skipped
+            5 => o.push(0),                     // EOL
+            _ => {
+                let n = 1 + rng.below(4) as usize;
+                o.extend_from_slice(&[5, (2 + 8 * n) as u8]);
+            }
+        }
+        // fill in the option bodies with random bytes after their kind/length
+        let need = match o.get(o.len().wrapping_sub(2)..) {
+            Some([k, l]) if *k != 1 && *k != 0 && *l >= 2 => *l as usize - 2,
+            _ => 0,
+        };
+        for _ in 0..need {
+            o.push(rng.next() as u8);
+        }
+    }
+    o.truncate(40);
+    while o.len() % 4 != 0 {
+        o.push(1);
+    }
+    o
+}
+
+fn random_pp_frames(prog: Prog) {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    const N: usize = 1000;
+    let mut with_sack = 0;
+    for i in 0..N {
+        let is_v6 = rng.below(2) == 0;
+        let out_dir = rng.below(2) == 0;
+        let delta = [28u32, 52, rng.next() as u32][rng.below(3) as usize];
+        let (c, vip, rs, lip) = if is_v6 {
+            (v6(CLIENT6), v6(VIP6), v6(RS6), v6(DIR_R6))
+        } else {
+            (v4(CLIENT4), v4(VIP4), v4(RS4), v4(DIR_R4))
+        };
+        let (cport, lport) = (
+            1024 + rng.below(60000) as u16,
+            1024 + rng.below(60000) as u16,
+        );
+        let opts = random_options(&mut rng);
+        let payload: Vec<u8> = (0..rng.below(100)).map(|_| rng.next() as u8).collect();
+        let ack = if rng.below(4) != 0 { TCP_ACK } else { 0 };
+        let flags = (rng.next() as u16 & 0x3f) | ack;
+        let (src, sport, dst, dport, smac, dmac) = if out_dir {
+            (rs, 8080, lip, lport, RS_MAC, VR0_MAC)
+        } else {
+            (c, cport, vip, 80, CLIENT_MAC, VC0_MAC)
+        };
+        let mut b = Builder::new(smac, dmac);
+        b = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => b.ipv4(s.octets(), d.octets()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => b.ipv6(s.octets(), d.octets()),
+            _ => unreachable!(),
+        };
+        let frame = b
+            .tcp(sport, dport)
+            .tcp_seq_ack(rng.next() as u32, rng.next() as u32)
+            .tcp_flags(flags)
+            .tcp_options(&opts)
+            .payload(&payload)
+            .build();
+        let key = FlowKey::new(IPPROTO_TCP, src, sport, dst, dport);
+        let mut v = if out_dir {
+            fv(action::FNAT_OUT, dir::OUTPUT)
+                .with_src(vip, 80)
+                .with_dst(c, cport)
+        } else {
+            fv(action::FNAT_IN, dir::INPUT)
+                .with_src(lip, lport)
+                .with_dst(rs, 8080)
+        };
+        v.flags = lvs_common::FF_SEQ;
+        v.seq_delta = delta;
+        v.conn_id = 1;
+        dp.insert_flow(&key, &v).unwrap();
+        dp.set_conn(
+            1,
+            &ConnState {
+                state: TcpState::Established as u8,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (verdict, fwd, out) = run(
+            &mut dp,
+            prog,
+            &frame,
+            if out_dir { lab.vr0 } else { lab.vc0 },
+        );
+        let want = if out_dir {
+            wire_pp(
+                &frame,
+                (vip, 80),
+                (c, cport),
+                VC0_MAC,
+                CLIENT_MAC,
+                Some(false),
+                delta,
+            )
+        } else {
+            wire_pp(
+                &frame,
+                (lip, lport),
+                (rs, 8080),
+                VR0_MAC,
+                RS_MAC,
+                Some(true),
+                delta,
+            )
+        };
+        assert!(fwd, "case {i}: {verdict}");
+        assert_eq!(
+            out,
+            want,
+            "{prog:?} case {i}: options {opts:02x?}: {}",
+            diff(&want, &out)
+        );
+        verify_frame(&frame).unwrap();
+        if let Err(e) = verify_frame(&out) {
+            panic!(
+                "{prog:?} case {i} out_dir {out_dir} delta {delta} flags {flags:#x} opts {opts:02x?}: {e}\nin  {frame:02x?}\nout {out:02x?}"
+            );
+        }
+        if out_dir && opts.contains(&5) {
+            with_sack += 1;
+        }
+        dp.remove_flow(&key).unwrap();
+    }
+    assert!(with_sack > 100, "{with_sack} frames with a SACK option");
+    println!("{prog:?}: {N} random Proxy Protocol segments identical to lvs-wire");
 }

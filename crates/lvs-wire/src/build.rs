@@ -284,6 +284,15 @@ impl Builder {
         self
     }
 
+    /// TCP: set the sequence and acknowledgement numbers.
+    pub fn tcp_seq_ack(mut self, seq_value: u32, ack_value: u32) -> Builder {
+        if let L4::Tcp { seq, ack, .. } = &mut self.l4 {
+            *seq = seq_value;
+            *ack = ack_value;
+        }
+        self
+    }
+
     /// TCP: set the options.
     pub fn tcp_options(mut self, value: &[u8]) -> Builder {
         if let L4::Tcp { options, .. } = &mut self.l4 {

@@ -23,7 +23,9 @@
 //!    [`parse_frame`] extracts everything the director needs to classify a packet
 //!    ([`FrameInfo`]); [`rewrite`] holds the in-place rewrites (TTL, NAT/FULLNAT tuple,
 //!    ICMP errors for a connection, MAC addresses); [`encap`] builds and strips IPIP and
-//!    GUE tunnels; [`generate`] builds the ICMP errors the director sends itself. Every
+//!    GUE tunnels; [`generate`] builds the ICMP errors the director sends itself;
+//!    [`tcpseq`] translates TCP sequence numbers and inserts the [`proxy`] (PROXY
+//!    protocol v2) header of FULLNAT with Proxy Protocol. Every
 //!    operation returns a [`Result`], never panics, and leaves its buffer untouched when it
 //!    returns an error.
 //!
@@ -70,8 +72,10 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 mod parse;
+pub mod proxy;
 pub mod rewrite;
 pub mod tcp;
+pub mod tcpseq;
 pub mod udp;
 
 #[cfg(any(test, feature = "test-util"))]
@@ -87,6 +91,9 @@ pub use rewrite::{
     complete_partial_checksum, decrement_ttl, rewrite_icmp_error, rewrite_icmp_error_in,
     rewrite_icmp_error_in_fullnat, rewrite_icmp_error_out, rewrite_icmp_error_out_fullnat,
     rewrite_tuple, set_macs,
+};
+pub use tcpseq::{
+    seq_translate_in, seq_translate_out, tcp_insert_payload, tcp_rebuild, tcp_seq_flags_len,
 };
 
 /// A byte range of a header field.

@@ -42,6 +42,26 @@ fn bad(message: &str) -> (StatusCode, Json<api::ApiError>) {
     )
 }
 
+/// `--proxy-protocol` needs a byte stream to put the header in front of: refused for UDP
+/// and SCTP services (a firewall-mark service may carry any protocol: the header goes to
+/// its TCP connections only).
+fn check_proxy_protocol(spec: &api::ServiceSpec) -> Result<(), (StatusCode, Json<api::ApiError>)> {
+    if let lvs_core::ServiceKey::Addr { protocol, .. } = key_in(&spec.key)
+        && spec.proxy_protocol
+        && protocol != lvs_core::Protocol::Tcp
+    {
+        // (an extension: its own message, not ipvsadm's EINVAL text)
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Json(api::ApiError {
+                kind: api::ErrorKind::BadRequest,
+                message: "--proxy-protocol needs a TCP service".to_string(),
+            }),
+        ));
+    }
+    Ok(())
+}
+
 /// The router of every endpoint.
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -161,6 +181,7 @@ async fn list_services(State(s): State<Shared>) -> ApiResult<Vec<api::ServiceInf
 
 async fn add_service(State(s): State<Shared>, Json(spec): Json<api::ServiceSpec>) -> ApiResult<()> {
     {
+        check_proxy_protocol(&spec)?;
         let mut d = s.lock();
         let cfg = service_in(&spec);
         d.ipvs.add_service(&cfg).map_err(|e| fail(&e))?;
@@ -178,6 +199,7 @@ async fn edit_service(
     Json(spec): Json<api::ServiceSpec>,
 ) -> ApiResult<()> {
     {
+        check_proxy_protocol(&spec)?;
         let mut d = s.lock();
         let cfg = service_in(&spec);
         d.ipvs.edit_service(&cfg).map_err(|e| fail(&e))?;

@@ -70,7 +70,43 @@ pub struct Plane {
     /// The netfilter hook of firewall-mark services (`None`: it could not be loaded, and
     /// firewall-mark services are not served).
     fwmark: Option<FwmarkHook>,
+    /// FULLNAT connections that send a PROXY header (Proxy Protocol v2).
+    pp: HashMap<ConnId, PpConn>,
+    /// PROXY headers sent: on their own after the handshake, in front of the client's
+    /// first data segment, on their own before a segment without room for them.
+    pp_handshake: u64,
+    pp_inserted: u64,
+    pp_separate: u64,
 }
+
+/// The Proxy Protocol v2 state of one FULLNAT TCP connection (docs/proxy-protocol.md).
+#[derive(Debug, Clone)]
+struct PpConn {
+    /// The client's first data sequence number (its ISN + 1).
+    first_seq: u32,
+    /// The PROXY header (client → VIP).
+    header: [u8; lvs_wire::proxy::MAX_BUILT_LEN],
+    len: usize,
+    /// The header went out: the flows translate sequence numbers (`FF_PP_FIRST | FF_SEQ`).
+    sent: bool,
+}
+
+impl PpConn {
+    fn header(&self) -> &[u8] {
+        &self.header[..self.len]
+    }
+
+    fn delta(&self) -> u32 {
+        self.len as u32
+    }
+}
+
+/// TCP flag bits of a segment's 14th byte.
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_PSH: u8 = 0x08;
+const TCP_ACK: u8 = 0x10;
 
 impl std::fmt::Debug for Plane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -342,6 +378,10 @@ impl Plane {
             neighbours: HashMap::new(),
             mtus: HashMap::new(),
             fwmark,
+            pp: HashMap::new(),
+            pp_handshake: 0,
+            pp_inserted: 0,
+            pp_separate: 0,
         })
     }
 
@@ -529,12 +569,19 @@ impl Plane {
             InVerdict::Forward { id, conn } => {
                 if let Some(id) = id {
                     self.install(id, &conn);
+                    self.pp_arm(d, id, &conn, &frame);
+                    if self.pp.contains_key(&id) {
+                        return self.pp_transmit_in(&mut frame, id, &conn);
+                    }
                 }
                 self.transmit_in(&mut frame, &conn, ingress)
             }
             InVerdict::Unreachable | InVerdict::Drop => Ok(()),
             InVerdict::Pass => match d.ipvs.process_out(&pkt, now) {
-                OutVerdict::Forward { conn, .. } => self.transmit_out(&mut frame, &conn),
+                OutVerdict::Forward { id, conn } => {
+                    self.pp_translate_out(&mut frame, id)?;
+                    self.transmit_out(&mut frame, &conn)
+                }
                 OutVerdict::Pass => Ok(()),
             },
         }
@@ -605,13 +652,8 @@ impl Plane {
             daddr: Addr16(e.saddr),
             dport: e.sport,
         };
-        if let Some(c) = d
-            .ipvs
-            .conns()
-            .out_get(&out_key)
-            .and_then(|id| d.ipvs.conns().get(id))
-            .copied()
-        {
+        let out_id = d.ipvs.conns().out_get(&out_key);
+        if let Some(c) = out_id.and_then(|id| d.ipvs.conns().get(id)).copied() {
             let bad = |e: lvs_wire::Error| anyhow!("ICMP rewrite: {e:?}");
             let (vaddr, vport, caddr) = (c.vaddr_ip(), c.vport, c.caddr_ip());
             match c.flags.fwd() {
@@ -620,7 +662,10 @@ impl Plane {
                 }
                 ForwardMethod::FullNat => {
                     lvs_wire::rewrite_icmp_error_out_fullnat(frame, vaddr, vport, caddr, c.cport)
-                        .map_err(bad)?
+                        .map_err(bad)?;
+                    if let Some(id) = out_id {
+                        self.pp_icmp_quote(frame, id)?;
+                    }
                 }
                 other => bail!("an ICMP error from a real server of a {other:?} connection"),
             }
@@ -907,6 +952,7 @@ impl Plane {
     /// Remove the flows of every connection the model removed since the last call.
     fn remove_drained(&mut self, d: &mut crate::state::Daemon) {
         for (id, _) in d.ipvs.drain_removed() {
+            self.pp.remove(&id);
             if let Some(keys) = self.installed.remove(&id) {
                 for k in keys {
                     let _ = self.dp.remove_flow(&k);
@@ -942,7 +988,14 @@ impl Plane {
                 .map(|(n, m)| (n, m.to_string()))
                 .collect(),
             flows: self.dp.flows().map_or(0, |f| f.len() as u64),
-            counters,
+            counters: counters
+                .into_iter()
+                .chain([
+                    ("pp_header_handshake".to_string(), self.pp_handshake),
+                    ("pp_header_inserted".to_string(), self.pp_inserted),
+                    ("pp_header_separate".to_string(), self.pp_separate),
+                ])
+                .collect(),
         }
     }
 
@@ -965,6 +1018,261 @@ impl Plane {
                 d.ipvs.add_dest_traffic(did, din, dout);
             }
         }
+    }
+}
+
+/// FULLNAT with Proxy Protocol v2 (docs/proxy-protocol.md): the PROXY header goes in front
+/// of the client's byte stream; the XDP/TC flows translate sequence numbers afterwards.
+impl Plane {
+    /// A new FULLNAT TCP connection of a `--proxy-protocol` service, opened by `frame` (a
+    /// SYN): build its header and make XDP punt its segments until the header is out
+    /// (`FF_PP_WAIT`). Connections not opened by a SYN (sloppy TCP) get no header.
+    fn pp_arm(&mut self, d: &crate::state::Daemon, id: ConnId, c: &Conn, frame: &[u8]) {
+        if self.pp.contains_key(&id)
+            || c.flags.fwd() != ForwardMethod::FullNat
+            || c.protocol != lvs_common::IPPROTO_TCP
+        {
+            return;
+        }
+        let service = c
+            .dest()
+            .and_then(|did| d.ipvs.dest(did))
+            .and_then(|dest| dest.svc)
+            .and_then(|sid| d.ipvs.service_by_id(sid))
+            .map(|s| *s.key());
+        if !service.is_some_and(|k| d.proxy_protocol.contains(&k)) {
+            return;
+        }
+        let Some((seq, flags, _)) = lvs_wire::tcp_seq_flags_len(frame) else {
+            return;
+        };
+        if flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN {
+            return;
+        }
+        let mut header = [0u8; lvs_wire::proxy::MAX_BUILT_LEN];
+        let Ok(len) = lvs_wire::proxy::build_v2(
+            SocketAddr::new(c.caddr_ip(), c.cport),
+            SocketAddr::new(c.vaddr_ip(), c.vport),
+            &mut header,
+        ) else {
+            return;
+        };
+        let pp = PpConn {
+            first_seq: seq.wrapping_add(1),
+            header,
+            len,
+            sent: false,
+        };
+        let in_key = FlowKey::new(c.protocol, c.caddr_ip(), c.cport, c.vaddr_ip(), c.vport);
+        self.set_flow(&in_key, |v| {
+            v.flags = lvs_common::FF_PP_WAIT;
+            v.pp_seq = pp.first_seq;
+            v.seq_delta = pp.delta();
+        });
+        self.pp.insert(id, pp);
+    }
+
+    /// Change an installed flow entry in place.
+    fn set_flow(&mut self, key: &FlowKey, f: impl FnOnce(&mut FlowValue)) {
+        if let Ok(Some(mut v)) = self.dp.flow(key) {
+            f(&mut v);
+            if let Err(e) = self.dp.insert_flow(key, &v) {
+                tracing::warn!(error = %e, "updating a Proxy Protocol flow");
+            }
+        }
+    }
+
+    /// The header is (about to be) out: both flows translate from now on, and XDP still
+    /// punts the client's first data segment when it comes again (`FF_PP_FIRST`).
+    fn pp_mark_sent(&mut self, id: ConnId, c: &Conn) {
+        let Some(pp) = self.pp.get_mut(&id) else {
+            return;
+        };
+        if pp.sent {
+            return;
+        }
+        pp.sent = true;
+        let (first, delta) = (pp.first_seq, pp.delta());
+        let in_key = FlowKey::new(c.protocol, c.caddr_ip(), c.cport, c.vaddr_ip(), c.vport);
+        self.set_flow(&in_key, |v| {
+            v.flags = lvs_common::FF_PP_FIRST | lvs_common::FF_SEQ;
+            v.pp_seq = first;
+            v.seq_delta = delta;
+        });
+        let out_key = FlowKey::new(c.protocol, c.daddr_ip(), c.dport, c.laddr_ip(), c.lport);
+        self.set_flow(&out_key, |v| {
+            v.flags = lvs_common::FF_SEQ;
+            v.seq_delta = delta;
+        });
+    }
+
+    /// A client → real server segment of a Proxy Protocol connection (XDP punted it, or
+    /// it opened the connection): FULLNAT as usual, plus the header where it is due.
+    ///
+    /// * SYN: untranslated (TCP Fast Open data is left out: the client sends it again
+    ///   after the handshake, behind the header).
+    /// * Before the header went out: a RST goes as it is; the handshake's last ACK goes as
+    ///   it is (a SYN-cookie server checks its sequence number) and the header follows as
+    ///   a segment of its own; the first data segment carries the header in front of its
+    ///   data; anything else (a FIN, data that would not fit the MTU with the header) is
+    ///   preceded by the header as a segment of its own and translated.
+    /// * After: the first data segment again (a retransmission) carries the header again
+    ///   (the same bytes at the same sequence numbers: a duplicate to a real server that
+    ///   has them); anything else is translated.
+    fn pp_transmit_in(&mut self, frame: &mut [u8], id: ConnId, c: &Conn) -> anyhow::Result<()> {
+        let daddr = c.daddr_ip();
+        let (seq, flags, plen) =
+            lvs_wire::tcp_seq_flags_len(frame).ok_or_else(|| anyhow!("not a TCP segment"))?;
+        lvs_wire::decrement_ttl(frame).map_err(|e| anyhow!("ttl: {e:?}"))?;
+        lvs_wire::rewrite_tuple(frame, Some((c.laddr_ip(), c.lport)), Some((daddr, c.dport)))
+            .map_err(|e| anyhow!("rewrite: {e:?}"))?;
+        let pp = self
+            .pp
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| anyhow!("no Proxy Protocol state"))?;
+        let first_data = plen > 0 && seq == pp.first_seq;
+        // (the route MTU only matters for the first data segment)
+        let fits = first_data && {
+            let ip_len = lvs_wire::parse_frame(frame)
+                .map_err(|e| anyhow!("parse: {e:?}"))?
+                .ip_len;
+            ip_len + pp.delta() <= self.route_mtu_cached(daddr)
+        };
+        let step = pp_step(pp.sent, pp.first_seq, seq, flags, plen, fits);
+        if !matches!(step, PpStep::AsIs | PpStep::SynWithoutData) {
+            self.pp_mark_sent(id, c);
+        }
+        match step {
+            PpStep::AsIs => self.send_ip(frame, daddr),
+            PpStep::SynWithoutData => {
+                let mut out = vec![0u8; frame.len()];
+                let n = lvs_wire::tcp_rebuild(frame, seq, flags, &[], &mut out)
+                    .map_err(|e| anyhow!("SYN without data: {e:?}"))?;
+                self.send_ip(&out[..n], daddr)
+            }
+            PpStep::AckThenHeader => {
+                self.send_ip(frame, daddr)?;
+                self.pp_handshake += 1;
+                self.pp_send_header_segment(frame, &pp, daddr)
+            }
+            PpStep::Insert => {
+                let mut out = vec![0u8; frame.len() + pp.len];
+                let n = lvs_wire::tcp_insert_payload(frame, pp.header(), &mut out)
+                    .map_err(|e| anyhow!("PROXY header: {e:?}"))?;
+                self.pp_inserted += 1;
+                self.send_ip(&out[..n], daddr)
+            }
+            PpStep::HeaderThenTranslated | PpStep::Translated => {
+                if step == PpStep::HeaderThenTranslated {
+                    self.pp_separate += 1;
+                    self.pp_send_header_segment(frame, &pp, daddr)?;
+                }
+                lvs_wire::seq_translate_in(frame, pp.delta()).map_err(|e| anyhow!("seq: {e:?}"))?;
+                self.send_ip(frame, daddr)
+            }
+        }
+    }
+
+    /// The PROXY header as a segment of its own at the first data sequence number, with
+    /// the headers of `frame` (already FULLNAT-rewritten): its acknowledgement number,
+    /// window and options (timestamps), flags ACK|PSH.
+    fn pp_send_header_segment(
+        &mut self,
+        frame: &[u8],
+        pp: &PpConn,
+        daddr: IpAddr,
+    ) -> anyhow::Result<()> {
+        let (_, flags, _) =
+            lvs_wire::tcp_seq_flags_len(frame).ok_or_else(|| anyhow!("not a TCP segment"))?;
+        let mut out = vec![0u8; frame.len() + pp.len];
+        let n = lvs_wire::tcp_rebuild(
+            frame,
+            pp.first_seq,
+            (flags & TCP_ACK) | TCP_PSH,
+            &[pp.header()],
+            &mut out,
+        )
+        .map_err(|e| anyhow!("PROXY header segment: {e:?}"))?;
+        self.send_ip(&out[..n], daddr)
+    }
+
+    /// A real server → client segment of a Proxy Protocol connection that reached the slow
+    /// path: acknowledgement and SACK back into the client's numbers once the header is
+    /// out.
+    fn pp_translate_out(&self, frame: &mut [u8], id: ConnId) -> anyhow::Result<()> {
+        if let Some(pp) = self.pp.get(&id)
+            && pp.sent
+        {
+            lvs_wire::seq_translate_out(frame, pp.delta()).map_err(|e| anyhow!("seq: {e:?}"))?;
+        }
+        Ok(())
+    }
+
+    /// An ICMP error about a segment the director sent to the real server quotes the real
+    /// server's sequence number: give the client its own (it ignores errors about
+    /// sequence numbers it never sent).
+    fn pp_icmp_quote(&self, frame: &mut [u8], id: ConnId) -> anyhow::Result<()> {
+        let Some(pp) = self.pp.get(&id).filter(|pp| pp.sent) else {
+            return Ok(());
+        };
+        let (first, delta) = (pp.first_seq, pp.delta());
+        lvs_wire::tcpseq::icmp_quote_tcp_seq(frame, |s| {
+            // the header-carrying segment starts at the first sequence number in both
+            // spaces; everything after the header is delta higher at the real server
+            if s.wrapping_sub(first) >= delta && s.wrapping_sub(first) < 1 << 31 {
+                s.wrapping_sub(delta)
+            } else {
+                s
+            }
+        })
+        .map_err(|e| anyhow!("ICMP quote: {e:?}"))?;
+        Ok(())
+    }
+}
+
+/// What the slow path does with a client → real server segment of a Proxy Protocol
+/// connection (see [`Plane::pp_transmit_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PpStep {
+    /// Forward it untranslated: a SYN without data, a RST before the header went out.
+    AsIs,
+    /// A SYN with data (TCP Fast Open): forward it without the data.
+    SynWithoutData,
+    /// The handshake's last ACK: untranslated, then the header on its own.
+    AckThenHeader,
+    /// The first data segment: the header in front of its payload.
+    Insert,
+    /// The header on its own, then the segment translated.
+    HeaderThenTranslated,
+    /// Translated (the header is out).
+    Translated,
+}
+
+/// The decision of [`Plane::pp_transmit_in`] for a segment with sequence number `seq`, TCP
+/// flag bits `flags` and `plen` bytes of payload; `sent`: the header went out before;
+/// `fits`: the segment with the header would not exceed the route MTU.
+fn pp_step(sent: bool, first_seq: u32, seq: u32, flags: u8, plen: usize, fits: bool) -> PpStep {
+    if flags & TCP_SYN != 0 {
+        return if plen == 0 {
+            PpStep::AsIs
+        } else {
+            PpStep::SynWithoutData
+        };
+    }
+    if !sent && flags & TCP_RST != 0 {
+        return PpStep::AsIs;
+    }
+    let first_data = plen > 0 && seq == first_seq;
+    if !sent && plen == 0 && flags & TCP_FIN == 0 {
+        return PpStep::AckThenHeader;
+    }
+    if first_data && fits {
+        PpStep::Insert
+    } else if first_data || !sent {
+        PpStep::HeaderThenTranslated
+    } else {
+        PpStep::Translated
     }
 }
 
@@ -1008,5 +1316,60 @@ pub fn spawn(
             Err(e)
         }
         Err(_) => bail!("the slow-path thread died while starting"),
+    }
+}
+
+#[cfg(test)]
+mod pp_test {
+    use super::*;
+
+    const FIRST: u32 = 1001;
+
+    #[test]
+    fn pp_steps() {
+        use PpStep::*;
+        let ack = TCP_ACK;
+        for sent in [false, true] {
+            // SYN (a retransmitted one too): never translated; Fast Open data dropped.
+            assert_eq!(pp_step(sent, FIRST, 1000, TCP_SYN, 0, true), AsIs);
+            assert_eq!(
+                pp_step(sent, FIRST, 1000, TCP_SYN, 10, true),
+                SynWithoutData
+            );
+            // The first data segment and its retransmissions carry the header.
+            assert_eq!(
+                pp_step(sent, FIRST, FIRST, ack | TCP_PSH, 100, true),
+                Insert
+            );
+            assert_eq!(
+                pp_step(sent, FIRST, FIRST, ack, 1448, false),
+                HeaderThenTranslated
+            );
+        }
+        // Before the header: the handshake's ACK, a RST, a FIN, data elsewhere.
+        assert_eq!(pp_step(false, FIRST, FIRST, ack, 0, false), AckThenHeader);
+        assert_eq!(pp_step(false, FIRST, FIRST, TCP_RST, 0, false), AsIs);
+        assert_eq!(
+            pp_step(false, FIRST, FIRST, ack | TCP_FIN, 0, false),
+            HeaderThenTranslated
+        );
+        assert_eq!(
+            pp_step(false, FIRST, FIRST + 500, ack, 100, false),
+            HeaderThenTranslated
+        );
+        // After: everything else is translated (RST and FIN included).
+        assert_eq!(pp_step(true, FIRST, FIRST, ack, 0, false), Translated);
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 7, TCP_RST, 0, false),
+            Translated
+        );
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 9, ack | TCP_FIN, 3, false),
+            Translated
+        );
+        assert_eq!(
+            pp_step(true, FIRST, FIRST + 100, ack, 100, true),
+            Translated
+        );
     }
 }

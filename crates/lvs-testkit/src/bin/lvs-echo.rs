@@ -1,4 +1,5 @@
-//! `lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny real server for tests.
+//! `lvs-echo NAME [--proxy-protocol] [--tcp ADDR:PORT]... [--udp ADDR:PORT]...`: a tiny
+//! real server for tests.
 //! `lvs-echo --pattern N`: write the N bytes `/bytes/N` serves to standard output.
 //! `lvs-echo --udp-client ADDR:PORT [COUNT [SIZE]]`: send COUNT datagrams of SIZE bytes
 //! (from one socket) and
@@ -7,14 +8,24 @@
 //!
 //! TCP: reads an HTTP/1.x request and answers `server=NAME client=IP:PORT\n`; a request
 //! for `/bytes/N` instead returns N bytes of a fixed pseudo-random pattern (for integrity
-//! checks). UDP: answers every datagram with `server=NAME client=IP:PORT\n`. It tells which
-//! real server answered and which client address it saw.
+//! checks), and a `POST /echo` with a `Content-Length` returns its body unchanged. UDP:
+//! answers every datagram with `server=NAME client=IP:PORT\n`. It tells which real server
+//! answered and which client address it saw.
+//!
+//! `--proxy-protocol`: every TCP connection must start with a PROXY protocol v2 header
+//! (`lvs_wire::proxy`); the answer then reports the client the header names,
+//! `server=NAME client=IP:PORT proxy=PEER vip=IP:PORT\n` (`proxy=` is the connection's
+//! own peer, the director's FULLNAT local address). A connection without a valid header is
+//! answered `400` with `server=NAME error=...`. Without the option, a connection that
+//! starts with a PROXY header is answered `400` with `server=NAME
+//! error=unexpected-proxy-header`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 
 use anyhow::{Context, bail};
+use lvs_wire::proxy::{ParseError, SIGNATURE, parse_v2};
 
 /// The byte at position `i` of the `/bytes/N` pattern (xorshift-like, cheap, not constant).
 fn pattern(i: u64) -> u8 {
@@ -23,40 +34,122 @@ fn pattern(i: u64) -> u8 {
     (x & 0xff) as u8
 }
 
-fn serve_tcp(name: String, s: TcpStream) -> anyhow::Result<()> {
+/// Read what is available and append it to `buf`; 0 at the end of the stream.
+fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = s.read(&mut chunk)?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A `400` whose body says what went wrong.
+fn refuse(w: &mut TcpStream, name: &str, why: &str) -> anyhow::Result<()> {
+    let body = format!("server={name} error={why}\n");
+    write!(
+        w,
+        "HTTP/1.0 400 Bad Request\r\nContent-Length: {}\r\nX-Server: {name}\r\n\r\n{body}",
+        body.len()
+    )?;
+    Ok(())
+}
+
+fn serve_tcp(name: String, mut s: TcpStream, proxy: bool) -> anyhow::Result<()> {
     let peer = s.peer_addr()?;
-    let mut r = BufReader::new(s.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    // Skip headers.
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
+    let mut buf = Vec::new();
+    // Where the HTTP request starts, and who the client is.
+    let mut start = 0;
+    let mut client = peer.to_string();
+    let mut extra = String::new();
+    if proxy {
+        loop {
+            match parse_v2(&buf) {
+                Ok(h) => {
+                    start = h.len;
+                    if let Some((src, dst)) = h.addrs {
+                        client = src.to_string();
+                        extra = format!(" proxy={peer} vip={dst}");
+                    }
+                    break;
+                }
+                Err(ParseError::Incomplete(_)) => {
+                    if read_more(&mut s, &mut buf)? == 0 {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    return refuse(&mut s, &name, &format!("bad-proxy-header({e})"));
+                }
+            }
         }
     }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut w = s;
-    if let Some(n) = path.strip_prefix("/bytes/") {
+    // The end of the request's headers (an HTTP request never starts with CRLF, a PROXY
+    // header always does).
+    let head_end = loop {
+        let rest = &buf[start..];
+        if !proxy && rest.len() >= SIGNATURE.len() && rest.starts_with(&SIGNATURE) {
+            return refuse(&mut s, &name, "unexpected-proxy-header");
+        }
+        if let Some(i) = find(rest, b"\r\n\r\n").filter(|&i| i > 0) {
+            break start + i + 4;
+        }
+        if let Some(i) = find(rest, b"\n\n").filter(|&i| i > 0) {
+            break start + i + 2;
+        }
+        if read_more(&mut s, &mut buf)? == 0 {
+            return Ok(());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[start..head_end]).to_string();
+    let line = head.lines().next().unwrap_or("");
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("/").to_string();
+    // (a second PROXY header, or any other garbage, is no request line)
+    if !words.next().is_some_and(|v| v.starts_with("HTTP/")) {
+        return refuse(&mut s, &name, "bad-request-line");
+    }
+    let length: Option<usize> = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())?
+    });
+    if method == "POST" && path == "/echo" {
+        let n = length.context("POST /echo without Content-Length")?;
+        while buf.len() < head_end + n {
+            if read_more(&mut s, &mut buf)? == 0 {
+                bail!("body ended after {} of {n} bytes", buf.len() - head_end);
+            }
+        }
+        write!(
+            s,
+            "HTTP/1.0 200 OK\r\nContent-Length: {n}\r\nX-Server: {name}\r\nX-Client: {client}\r\n\r\n"
+        )?;
+        s.write_all(&buf[head_end..head_end + n])?;
+    } else if let Some(n) = path.strip_prefix("/bytes/") {
         let n: u64 = n.parse().context("byte count")?;
         write!(
-            w,
-            "HTTP/1.0 200 OK\r\nContent-Length: {n}\r\nX-Server: {name}\r\n\r\n"
+            s,
+            "HTTP/1.0 200 OK\r\nContent-Length: {n}\r\nX-Server: {name}\r\nX-Client: {client}\r\n\r\n"
         )?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut chunk = vec![0u8; 64 * 1024];
         let mut sent = 0u64;
         while sent < n {
-            let k = (n - sent).min(buf.len() as u64) as usize;
-            for (j, b) in buf[..k].iter_mut().enumerate() {
+            let k = (n - sent).min(chunk.len() as u64) as usize;
+            for (j, b) in chunk[..k].iter_mut().enumerate() {
                 *b = pattern(sent + j as u64);
             }
-            w.write_all(&buf[..k])?;
+            s.write_all(&chunk[..k])?;
             sent += k as u64;
         }
     } else {
-        let body = format!("server={name} client={peer}\n");
+        let body = format!("server={name} client={client}{extra}\n");
         write!(
-            w,
+            s,
             "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nX-Server: {name}\r\n\r\n{body}",
             body.len()
         )?;
@@ -88,10 +181,11 @@ fn main() -> anyhow::Result<()> {
         return udp_client(&args);
     }
     let Some(name) = args.first().cloned() else {
-        bail!("usage: lvs-echo NAME [--tcp ADDR:PORT]... [--udp ADDR:PORT]...");
+        bail!("usage: lvs-echo NAME [--proxy-protocol] [--tcp ADDR:PORT]... [--udp ADDR:PORT]...");
     };
+    let proxy = args[1..].iter().any(|a| a == "--proxy-protocol");
     let mut handles = Vec::new();
-    let mut it = args[1..].iter();
+    let mut it = args[1..].iter().filter(|a| *a != "--proxy-protocol");
     while let Some(flag) = it.next() {
         let addr = it.next().context("address expected")?.clone();
         let name = name.clone();
@@ -102,7 +196,7 @@ fn main() -> anyhow::Result<()> {
                     for s in l.incoming().flatten() {
                         let name = name.clone();
                         thread::spawn(move || {
-                            let _ = serve_tcp(name, s);
+                            let _ = serve_tcp(name, s, proxy);
                         });
                     }
                 }));
