@@ -57,6 +57,12 @@ pub fn router(state: Shared) -> Router {
         .route(paths::LADDRS, post(add_laddr).delete(del_laddr))
         .route(paths::LADDRS_LIST, post(list_laddrs))
         .route(paths::DATAPLANE, get(dataplane))
+        .route(
+            paths::SYNC_DAEMONS,
+            get(crate::sync::list)
+                .post(crate::sync::start)
+                .delete(crate::sync::stop),
+        )
         .with_state(state)
 }
 

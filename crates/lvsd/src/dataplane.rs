@@ -65,6 +65,8 @@ pub struct Plane {
     neighbours: HashMap<IpAddr, (String, [u8; 6], Instant)>,
     /// Route MTUs towards tunnel endpoints.
     mtus: HashMap<IpAddr, (u32, Instant)>,
+    /// The global switches last written to `LVS_CONFIG`.
+    xdp_config: Option<lvs_common::Config>,
 }
 
 impl std::fmt::Debug for Plane {
@@ -308,6 +310,7 @@ impl Plane {
             config_gen: u64::MAX,
             neighbours: HashMap::new(),
             mtus: HashMap::new(),
+            xdp_config: None,
         })
     }
 
@@ -351,6 +354,8 @@ impl Plane {
                 }
             }
             self.drain_events(&mut d, now);
+            self.remove_drained(&mut d);
+            self.install_synced(&mut d);
             if last_poll.elapsed() >= Duration::from_millis(100) {
                 last_poll = Instant::now();
                 self.expire(&mut d, now);
@@ -372,6 +377,23 @@ impl Plane {
         }
         self.config_gen = d.config_gen;
         d.applied_gen = Some(d.config_gen);
+        // A sync master needs XDP to report the packets that meet the sync threshold.
+        let want = if d.ipvs.is_sync_master() {
+            let p = d.ipvs.sync_params();
+            lvs_common::Config {
+                flags: lvs_common::CFG_SYNC_MASTER,
+                sync_threshold: u16::try_from(p.threshold).unwrap_or(u16::MAX),
+                sync_period: u16::try_from(p.period).unwrap_or(u16::MAX),
+            }
+        } else {
+            lvs_common::Config::default()
+        };
+        if self.xdp_config != Some(want) {
+            match self.dp.set_config(&want) {
+                Ok(()) => self.xdp_config = Some(want),
+                Err(e) => tracing::warn!(error = %e, "writing LVS_CONFIG"),
+            }
+        }
         let mut want = HashSet::new();
         for s in d.ipvs.services() {
             if let ServiceKey::Addr {
@@ -409,18 +431,17 @@ impl Plane {
             }
         }
         // Connections whose real server is no longer available: drop their packets in XDP
-        // (expire_nodest_conn = 0), as `ip_vs_in` does.
+        // (expire_nodest_conn = 0), as `ip_vs_in` does. A connection a sync message
+        // created without a local real server has none: it is forwarded as its master did.
         let gone: Vec<ConnId> = self
             .installed
             .keys()
             .copied()
-            .filter(|id| {
-                d.ipvs
-                    .conns()
-                    .get(*id)
-                    .and_then(Conn::dest)
-                    .and_then(|did| d.ipvs.dest(did))
-                    .is_none_or(|dest| !dest.is_available())
+            .filter(|id| match d.ipvs.conns().get(*id) {
+                None => true,
+                Some(c) => c
+                    .dest()
+                    .is_some_and(|did| d.ipvs.dest(did).is_none_or(|dest| !dest.is_available())),
             })
             .collect();
         for id in gone {
@@ -811,9 +832,36 @@ impl Plane {
         self.send_ip(frame, caddr)
     }
 
-    /// State changes XDP saw: run them through the model.
+    /// Connections a backup sync daemon created or changed: install their flow entries
+    /// (so that, once this director owns the VIP, their packets are forwarded in XDP from
+    /// the first one, replies of NAT included), or bring XDP's copy of the TCP state up
+    /// to date.
+    fn install_synced(&mut self, d: &mut crate::state::Daemon) {
+        for id in d.ipvs.drain_synced() {
+            let Some(c) = d.ipvs.conns().get(id).copied() else {
+                continue;
+            };
+            if self.installed.contains_key(&id) {
+                if let Ok(mut st) = self.dp.conn(id)
+                    && st.state != c.state
+                {
+                    st.state = c.state;
+                    let _ = self.dp.set_conn(id, &st);
+                }
+            } else if !c.is_template() {
+                self.install(id, &c);
+            }
+        }
+    }
+
+    /// What XDP saw: state changes (run through the model, with the sync master's
+    /// decision) and, for a sync master, packets that meet the sync threshold.
     fn drain_events(&mut self, d: &mut crate::state::Daemon, now: Time) {
         while let Some(ev) = self.dp.next_event() {
+            if ev.kind == lvs_common::EV_SYNC {
+                d.ipvs.sync_packets(ev.conn_id, ev.pkts, now);
+                continue;
+            }
             if ev.kind != lvs_common::EV_STATE {
                 continue;
             }
@@ -828,7 +876,7 @@ impl Plane {
             } else {
                 Direction::Input
             };
-            d.ipvs.observe(ev.conn_id, dir, flags, now);
+            d.ipvs.observe_counted(ev.conn_id, dir, flags, ev.pkts, now);
         }
     }
 
@@ -926,6 +974,7 @@ pub fn spawn(
                 {
                     let mut d = shared.lock();
                     d.ipvs.set_journal(true);
+                    d.ipvs.set_sync_journal(true);
                     d.changed();
                 }
                 let _ = tx.send(Ok(()));

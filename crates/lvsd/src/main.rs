@@ -7,6 +7,7 @@ mod api;
 mod convert;
 mod dataplane;
 mod state;
+mod sync;
 mod xsk;
 
 use std::path::PathBuf;
