@@ -711,3 +711,31 @@ fn sender_batches_and_flushes() {
 }
 
 mod model;
+
+/// What `testdata/lvs-rs-msg.bin` holds: entries built by this encoder that a Linux 6.12
+/// backup accepted (`testdata/interop-6.12.txt`, last part): an IPv4 connection carrying
+/// the FULLNAT local-address extension (which the kernel must ignore), an IPv6 one, and a
+/// template.
+fn interop_entries() -> Vec<SyncConn> {
+    let mut fnat = v4(0, 1, 40000, 81, 900, "10.1.0.2", "10.2.0.11");
+    fnat.vaddr = a("10.1.0.100");
+    fnat.local = Some((a("10.2.0.50"), 1024));
+    let mut six = v4(0, 1, 40001, 81, 900, "fd01::2", "fd02::11");
+    six.af = Af::Inet6;
+    six.vaddr = a("fd01::100");
+    let mut tpl = v4(0x1100, 1, 0, 90, 60, "10.1.0.2", "10.2.0.12");
+    tpl.vaddr = a("10.1.0.100");
+    vec![fnat, six, tpl]
+}
+
+#[test]
+fn interop_message_fixture() {
+    let b = encode(Version::V1, 0, &interop_entries()).unwrap();
+    let want = include_bytes!("testdata/lvs-rs-msg.bin");
+    assert_eq!(
+        b,
+        want,
+        "{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    );
+}
