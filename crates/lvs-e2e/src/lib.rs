@@ -391,6 +391,10 @@ pub enum PairKind {
     /// 10.2.0.100 floats on the active director and sits on the real servers' `lo`
     /// (no ARP for it). Sync runs on `eth0`.
     Dr,
+    /// NAT over IPv6, laid out as [`PairKind::Nat`] with fd01::/64 in front (VIP
+    /// fd01::100) and fd02::/64 at the back (gateway fd02::1); sync runs on `eth1` with an
+    /// IPv6 group (link-local addresses, no DAD).
+    Nat6,
 }
 
 /// Two directors `a` and `b`, each running its own lvsd, a client `c` and real servers
@@ -421,6 +425,9 @@ impl Pair {
         let mut lab = Lab::new(tag)?;
         for n in ["s", "c", "a", "b", "r1", "r2"] {
             lab.add_ns(n)?;
+            // Link-local addresses usable at once (the IPv6 sync group needs one).
+            lab.sysctl(n, "net.ipv6.conf.default.accept_dad", "0")?;
+            lab.sysctl(n, "net.ipv6.conf.all.accept_dad", "0")?;
         }
         lab.bridge("s", "br0")?;
         let mut port = 0;
@@ -431,7 +438,7 @@ impl Pair {
             lab.enslave("s", &p, br)
         };
         let (client, vip, rs) = match kind {
-            PairKind::Nat => {
+            PairKind::Nat | PairKind::Nat6 => {
                 lab.bridge("s", "br1")?;
                 for n in ["c", "a", "b"] {
                     plug(&lab, n, "eth0", "br0")?;
@@ -442,17 +449,26 @@ impl Pair {
                 for n in ["r1", "r2"] {
                     plug(&lab, n, "eth0", "br1")?;
                 }
-                lab.addr("c", "eth0", "10.1.0.2/24")?;
-                lab.route("c", &["default", "via", "10.1.0.100"])?;
-                lab.addr("a", "eth0", "10.1.0.3/24")?;
-                lab.addr("b", "eth0", "10.1.0.4/24")?;
-                lab.addr("a", "eth1", "10.2.0.3/24")?;
-                lab.addr("b", "eth1", "10.2.0.4/24")?;
+                let (f, b, plen) = if kind == PairKind::Nat6 {
+                    ("fd01::", "fd02::", 64)
+                } else {
+                    ("10.1.0.", "10.2.0.", 24)
+                };
+                lab.addr("c", "eth0", &format!("{f}2/{plen}"))?;
+                lab.route("c", &["default", "via", &format!("{f}100")])?;
+                lab.addr("a", "eth0", &format!("{f}3/{plen}"))?;
+                lab.addr("b", "eth0", &format!("{f}4/{plen}"))?;
+                lab.addr("a", "eth1", &format!("{b}3/{plen}"))?;
+                lab.addr("b", "eth1", &format!("{b}4/{plen}"))?;
                 for (i, r) in ["r1", "r2"].iter().enumerate() {
-                    lab.addr(r, "eth0", &format!("10.2.0.1{}/24", i + 1))?;
-                    lab.route(r, &["default", "via", "10.2.0.1"])?;
+                    lab.addr(r, "eth0", &format!("{b}1{}/{plen}", i + 1))?;
+                    lab.route(r, &["default", "via", &format!("{b}1")])?;
                 }
-                ("10.1.0.2", "10.1.0.100", ["10.2.0.11", "10.2.0.12"])
+                if kind == PairKind::Nat6 {
+                    ("fd01::2", "fd01::100", ["fd02::11", "fd02::12"])
+                } else {
+                    ("10.1.0.2", "10.1.0.100", ["10.2.0.11", "10.2.0.12"])
+                }
             }
             PairKind::Dr => {
                 for n in ["c", "a", "b", "r1", "r2"] {
@@ -508,7 +524,7 @@ impl Pair {
     /// The interface the directors sync on.
     pub fn sync_interface(&self) -> &'static str {
         match self.kind {
-            PairKind::Nat => "eth1",
+            PairKind::Nat | PairKind::Nat6 => "eth1",
             PairKind::Dr => "eth0",
         }
     }
@@ -544,6 +560,7 @@ impl Pair {
     fn floating(&self) -> Vec<(&'static str, &'static str)> {
         match self.kind {
             PairKind::Nat => vec![("eth0", "10.1.0.100/32"), ("eth1", "10.2.0.1/32")],
+            PairKind::Nat6 => vec![("eth0", "fd01::100/128"), ("eth1", "fd02::1/128")],
             PairKind::Dr => vec![("eth0", "10.2.0.100/32")],
         }
     }
@@ -560,7 +577,10 @@ impl Pair {
             self.lab.addr(DIRECTORS[d], ifname, cidr)?;
         }
         for n in ["c", "r1", "r2"] {
-            self.lab.exec(n, &["ip", "neigh", "flush", "dev", "eth0"])?;
+            for fam in ["-4", "-6"] {
+                self.lab
+                    .exec(n, &["ip", fam, "neigh", "flush", "dev", "eth0"])?;
+            }
         }
         Ok(())
     }
@@ -569,7 +589,7 @@ impl Pair {
     pub fn kill_director(&mut self, d: usize) -> anyhow::Result<()> {
         self.lab.kill(self.lvsd[d]);
         let ifs: &[&str] = match self.kind {
-            PairKind::Nat => &["eth0", "eth1"],
+            PairKind::Nat | PairKind::Nat6 => &["eth0", "eth1"],
             PairKind::Dr => &["eth0"],
         };
         for i in ifs {
@@ -586,7 +606,7 @@ impl Pair {
         let echo = echo.to_str().context("path")?.to_string();
         for (i, rs) in ["r1", "r2"].iter().enumerate() {
             let host = match self.kind {
-                PairKind::Nat => self.rs[i].clone(),
+                PairKind::Nat | PairKind::Nat6 => self.rs[i].clone(),
                 PairKind::Dr => self.vip.clone(),
             };
             let mut args = vec![echo.clone(), format!("rs{}", i + 1)];

@@ -47,7 +47,7 @@ fn server_of(line: &str) -> Option<&str> {
 
 fn configure(p: &Pair, d: usize) {
     let method = match p.kind {
-        PairKind::Nat => "-m",
+        PairKind::Nat | PairKind::Nat6 => "-m",
         PairKind::Dr => "-g",
     };
     for (port, persist) in [(HTTP, false), (LINES, false), (PERSIST, true)] {
@@ -80,7 +80,7 @@ fn failover(kind: PairKind, tag: &str, sync: bool) -> usize {
     let pinned = if sync {
         let pinned = check_synced(&p);
         let method = match kind {
-            PairKind::Nat => "-m",
+            PairKind::Nat | PairKind::Nat6 => "-m",
             PairKind::Dr => "-g",
         };
         let vip = hostport(&p.vip, PERSIST);
@@ -138,23 +138,29 @@ fn failover(kind: PairKind, tag: &str, sync: bool) -> usize {
     survived
 }
 
+/// The sync group: the default (IPv4) except for the IPv6 lab, which syncs over IPv6.
+fn group(p: &Pair) -> Option<&'static str> {
+    (p.kind == PairKind::Nat6).then_some("ff02::8848")
+}
+
 fn start_sync(p: &Pair, ifn: &str) {
-    p.adm(0, &["--start-daemon", "master", "--mcast-interface", ifn])
-        .unwrap();
-    p.adm(1, &["--start-daemon", "backup", "--mcast-interface", ifn])
-        .unwrap();
-    assert_eq!(
-        p.adm(0, &["-L", "--daemon"]).unwrap(),
-        format!(
-            "master sync daemon (mcast={ifn}, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
-        )
-    );
-    assert_eq!(
-        p.adm(1, &["-L", "--daemon"]).unwrap(),
-        format!(
-            "backup sync daemon (mcast={ifn}, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
-        )
-    );
+    for (d, role) in [(0, "master"), (1, "backup")] {
+        let mut args = vec!["--start-daemon", role, "--mcast-interface", ifn];
+        if let Some(g) = group(p) {
+            args.extend_from_slice(&["--mcast-group", g]);
+        }
+        p.adm(d, &args).unwrap();
+        let (maxlen, g) = match group(p) {
+            Some(g) => (1452, g),
+            None => (1472, "224.0.0.81"),
+        };
+        assert_eq!(
+            p.adm(d, &["-L", "--daemon"]).unwrap(),
+            format!(
+                "{role} sync daemon (mcast={ifn}, syncid=0, maxlen={maxlen}, group={g}, port=8848, ttl=1)\n"
+            )
+        );
+    }
 }
 
 /// HELD long-lived connections from the client through the active director, one
@@ -216,7 +222,7 @@ fn check_synced(p: &Pair) -> String {
         .collect();
     assert_eq!(held_on_a.len(), HELD, "{on_a:?}");
     // The persistence template too (source = the client network, port 0).
-    let tpl_key = (format!("{}:0", p.client), hostport(&p.vip, PERSIST));
+    let tpl_key = (hostport(&p.client, 0), hostport(&p.vip, PERSIST));
     let tpl_on_a = on_a.get(&tpl_key).cloned();
     assert_eq!(
         tpl_on_a.as_ref().map(|(_, d)| d.clone()),
@@ -250,6 +256,11 @@ fn check_synced(p: &Pair) -> String {
 #[test]
 fn nat_failover_keeps_established_connections() {
     assert_eq!(failover(PairKind::Nat, "syn", true), HELD);
+}
+
+#[test]
+fn nat_ipv6_failover_keeps_established_connections() {
+    assert_eq!(failover(PairKind::Nat6, "sy6", true), HELD);
 }
 
 #[test]
