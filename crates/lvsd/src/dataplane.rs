@@ -378,16 +378,16 @@ impl Plane {
         self.config_gen = d.config_gen;
         d.applied_gen = Some(d.config_gen);
         // A sync master needs XDP to report the packets that meet the sync threshold.
-        let want = if d.ipvs.is_sync_master() {
+        let mut want = lvs_common::Config::default();
+        if d.ipvs.config().sloppy_tcp {
+            want.flags |= lvs_common::CFG_SLOPPY_TCP;
+        }
+        if d.ipvs.is_sync_master() {
             let p = d.ipvs.sync_params();
-            lvs_common::Config {
-                flags: lvs_common::CFG_SYNC_MASTER,
-                sync_threshold: u16::try_from(p.threshold).unwrap_or(u16::MAX),
-                sync_period: u16::try_from(p.period).unwrap_or(u16::MAX),
-            }
-        } else {
-            lvs_common::Config::default()
-        };
+            want.flags |= lvs_common::CFG_SYNC_MASTER;
+            want.sync_threshold = u16::try_from(p.threshold).unwrap_or(u16::MAX);
+            want.sync_period = u16::try_from(p.period).unwrap_or(u16::MAX);
+        }
         if self.xdp_config != Some(want) {
             match self.dp.set_config(&want) {
                 Ok(()) => self.xdp_config = Some(want),
