@@ -15,9 +15,10 @@
 #include "lvs_parse.h"
 #include "lvs_tcp_state.h"
 
-/* Emit LVS_EV_STATE for a state change made in the kernel. */
-static __always_inline void lvs_emit_state(const struct lvs_pkt *pkt, __u32 conn_id,
-					   __u8 old, __u8 new, __u8 dir)
+/* Emit an event: LVS_EV_STATE for a state change made in the kernel, LVS_EV_SYNC for a
+ * packet a sync master must consider. `pkts`: the connection's inbound packets so far. */
+static __always_inline void lvs_emit(const struct lvs_pkt *pkt, __u32 kind, __u32 conn_id,
+				     __u8 old, __u8 new, __u8 dir, __u64 pkts)
 {
 	struct lvs_event *ev = bpf_ringbuf_reserve(&LVS_EVENTS, sizeof(*ev), 0);
 
@@ -25,13 +26,13 @@ static __always_inline void lvs_emit_state(const struct lvs_pkt *pkt, __u32 conn
 		lvs_stat_inc(LVS_ST_EVENT_LOST);
 		return;
 	}
-	ev->kind = LVS_EV_STATE;
+	ev->kind = kind;
 	ev->conn_id = conn_id;
 	ev->old_state = old;
 	ev->new_state = new;
 	ev->tcp_flags = pkt->tcp_flags;
 	ev->dir = dir;
-	ev->pad = 0;
+	ev->pkts = pkts > 0xffffffffULL ? 0xffffffffU : (__u32)pkts;
 	__builtin_memcpy(&ev->key, &pkt->key, sizeof(ev->key));
 	bpf_ringbuf_submit(ev, 0);
 }
@@ -48,13 +49,17 @@ static __always_inline void lvs_account(const struct lvs_pkt *pkt,
 	struct lvs_dest_stats *ds = bpf_map_lookup_elem(&LVS_DEST_STATS, &slot);
 
 	if (cs) {
+		/* inbound packets including the first one, which the slow path handled */
+		__u64 pkts = 1;
+
 		/* shared by all CPUs: atomic adds; last_seen and state are plain stores (a
 		 * concurrent packet of the same conn may win, which is harmless) */
 		if (dir == LVS_DIR_OUTPUT) {
 			__sync_fetch_and_add(&cs->pkts_out, 1);
 			__sync_fetch_and_add(&cs->bytes_out, bytes);
+			pkts += cs->pkts_in;
 		} else {
-			__sync_fetch_and_add(&cs->pkts_in, 1);
+			pkts += __sync_fetch_and_add(&cs->pkts_in, 1) + 1;
 			__sync_fetch_and_add(&cs->bytes_in, bytes);
 		}
 		cs->last_seen_ns = bpf_ktime_get_ns();
@@ -64,10 +69,25 @@ static __always_inline void lvs_account(const struct lvs_pkt *pkt,
 
 			if (new != old) {
 				cs->state = new;
-				lvs_emit_state(pkt, conn_id, old, new, dir);
+				lvs_emit(pkt, LVS_EV_STATE, conn_id, old, new, dir, pkts);
+				goto counted;
+			}
+		}
+		if (dir != LVS_DIR_OUTPUT) {
+			__u32 zero = 0;
+			struct lvs_config *cfg = bpf_map_lookup_elem(&LVS_CONFIG, &zero);
+
+			if (cfg && (cfg->flags & LVS_CFG_SYNC_MASTER)) {
+				__u64 period = cfg->sync_period;
+				__u64 due = period ? pkts % period : pkts;
+
+				if (due == cfg->sync_threshold)
+					lvs_emit(pkt, LVS_EV_SYNC, conn_id, cs->state, cs->state,
+						 dir, pkts);
 			}
 		}
 	}
+counted:
 	if (ds) {
 		/* per-CPU: plain adds */
 		if (dir == LVS_DIR_OUTPUT) {

@@ -147,6 +147,7 @@ struct lvs_dest_stats {
 
 enum lvs_event_kind {
 	LVS_EV_STATE = 1, /* the in-kernel TCP transition changed LVS_CONNS[conn_id].state */
+	LVS_EV_SYNC = 2,  /* sync master: an inbound packet met the sync_threshold rule */
 };
 
 /* Producer: XDP. Host order except the key (as LVS_FLOWS). */
@@ -157,7 +158,8 @@ struct lvs_event {
 	__u8 new_state;
 	__u8 tcp_flags;    /* TCP header byte 13: FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 */
 	__u8 dir;          /* enum lvs_dir the transition used */
-	__u32 pad;
+	__u32 pkts;        /* inbound packets of the connection so far, the slow path's
+			    * first one included (sync thresholds), saturating */
 	struct lvs_flow_key key; /* the flow key of the packet (as it arrived) */
 };
 
@@ -165,11 +167,16 @@ struct lvs_event {
 
 /* Producer: lvsd. Host order. */
 struct lvs_config {
-	__u32 flags;       /* LVS_CFG_* */
+	__u32 flags;          /* LVS_CFG_* */
+	__u16 sync_threshold; /* LVS_CFG_SYNC_MASTER: sync_threshold (IPVS default 3) */
+	__u16 sync_period;    /* sync_period (default 50, 0 = only at the threshold) */
 };
 
 /* sloppy_tcp: a TCP packet without SYN (but without RST) may create a connection. */
 #define LVS_CFG_SLOPPY_TCP (1U << 0)
+/* A sync master runs: an inbound packet whose count n meets IPVS's rule (n % period ==
+ * threshold, or n == threshold with period 0) and changes no state emits LVS_EV_SYNC. */
+#define LVS_CFG_SYNC_MASTER (1U << 1)
 
 /* ---- LVS_STATS (PERCPU_ARRAY of __u64, index enum lvs_stat) ---------------------------- */
 
@@ -262,6 +269,7 @@ _Static_assert(__builtin_offsetof(struct lvs_conn_state, state) == 40, "state");
 _Static_assert(sizeof(struct lvs_dest_stats) == 32, "lvs_dest_stats");
 _Static_assert(sizeof(struct lvs_event) == 56, "lvs_event");
 _Static_assert(__builtin_offsetof(struct lvs_event, key) == 16, "event key");
-_Static_assert(sizeof(struct lvs_config) == 4, "lvs_config");
+_Static_assert(sizeof(struct lvs_config) == 8, "lvs_config");
+_Static_assert(__builtin_offsetof(struct lvs_config, sync_period) == 6, "config sync_period");
 
 #endif /* LVS_TYPES_H */

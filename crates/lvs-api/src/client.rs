@@ -17,6 +17,7 @@ use crate::{
     LaddrInfo, LaddrRequest,
 };
 use crate::{ServiceInfo, ServiceKey, ServiceSpec, Timeouts, ZeroRequest, paths};
+use crate::{SyncDaemonInfo, SyncDaemonSpec, SyncRole, SyncStop};
 
 /// Why a request failed.
 #[derive(Debug, Error)]
@@ -191,6 +192,21 @@ impl Client {
     /// `--del-laddr`.
     pub fn del_laddr(&self, req: &LaddrRequest) -> Result<(), ClientError> {
         self.call("DELETE", paths::LADDRS, Some(req))
+    }
+
+    /// `GET /v1/sync/daemons`: the running sync daemons, master first.
+    pub fn sync_daemons(&self) -> Result<Vec<SyncDaemonInfo>, ClientError> {
+        self.call::<(), _>("GET", paths::SYNC_DAEMONS, None)
+    }
+
+    /// `POST /v1/sync/daemons`: start a sync daemon.
+    pub fn start_sync_daemon(&self, spec: &SyncDaemonSpec) -> Result<(), ClientError> {
+        self.call("POST", paths::SYNC_DAEMONS, Some(spec))
+    }
+
+    /// `DELETE /v1/sync/daemons`: stop the sync daemon of `role`.
+    pub fn stop_sync_daemon(&self, role: SyncRole) -> Result<(), ClientError> {
+        self.call("DELETE", paths::SYNC_DAEMONS, Some(&SyncStop { role }))
     }
 
     /// The data plane's status.

@@ -413,6 +413,91 @@ pub struct ApplySummary {
     pub timeouts_changed: bool,
 }
 
+/// Sync daemon role (`--start-daemon master|backup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncRole {
+    /// Multicasts this director's connections.
+    Master,
+    /// Creates the connections a master multicasts.
+    Backup,
+}
+
+/// Body of `POST /v1/sync/daemons` (`--start-daemon`): 0 / `None` = the kernel's default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncDaemonSpec {
+    /// Role.
+    pub role: SyncRole,
+    /// Multicast interface (`--mcast-interface`).
+    pub mcast_ifn: String,
+    /// Sync id (`--syncid`; a backup with 0 accepts every sender).
+    pub syncid: u8,
+    /// Largest UDP payload (`--sync-maxlen`; 0 = derived from the MTU).
+    pub sync_maxlen: u16,
+    /// Multicast group (`--mcast-group`; default 224.0.0.81).
+    pub mcast_group: Option<IpAddr>,
+    /// UDP port (`--mcast-port`; 0 = 8848).
+    pub mcast_port: u16,
+    /// Multicast TTL / hop limit (`--mcast-ttl`; 0 = 1).
+    pub mcast_ttl: u8,
+}
+
+/// Counters of a running sync daemon.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounters {
+    /// Master: messages sent.
+    pub sent_messages: u64,
+    /// Master: connection entries sent.
+    pub sent_conns: u64,
+    /// Master: messages that could not be sent, or were dropped on a full queue.
+    pub send_errors: u64,
+    /// Backup: datagrams received.
+    pub received: u64,
+    /// Backup: datagrams dropped whole as malformed (too short, wrong size).
+    pub malformed: u64,
+    /// Backup: datagrams dropped for another sync id.
+    pub other_syncid: u64,
+    /// Backup: datagrams whose decoding stopped at a malformed entry.
+    pub truncated: u64,
+    /// Backup: connections created.
+    pub created: u64,
+    /// Backup: connections updated.
+    pub updated: u64,
+    /// Backup: entries ignored (already replaced here).
+    pub ignored: u64,
+    /// Backup: entries refused (protocol, state, persistence engine, options).
+    pub rejected: u64,
+}
+
+/// A running sync daemon, with its effective settings (`-L --daemon`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncDaemonInfo {
+    /// Role.
+    pub role: SyncRole,
+    /// Multicast interface.
+    pub mcast_ifn: String,
+    /// Sync id.
+    pub syncid: u8,
+    /// Largest UDP payload in use.
+    pub sync_maxlen: u16,
+    /// Multicast group in use.
+    pub mcast_group: IpAddr,
+    /// UDP port in use.
+    pub mcast_port: u16,
+    /// TTL in use.
+    pub mcast_ttl: u8,
+    /// Counters.
+    #[serde(default)]
+    pub counters: SyncCounters,
+}
+
+/// Body of `DELETE /v1/sync/daemons` (`--stop-daemon`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStop {
+    /// Role.
+    pub role: SyncRole,
+}
+
 /// What went wrong, in the categories ipvsadm distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -486,6 +571,11 @@ pub mod paths {
     pub const LADDRS_LIST: &str = "/v1/laddrs/list";
     /// `GET`: [`super::DataplaneStatus`].
     pub const DATAPLANE: &str = "/v1/dataplane";
+    /// `GET`: `Vec<SyncDaemonInfo>` (master first); `POST`: start
+    /// ([`super::SyncDaemonSpec`]; a role already running is `ServiceExists`, an unknown
+    /// interface `Internal` with the OS message); `DELETE`: stop ([`super::SyncStop`]; a
+    /// role not running is `NoSuchService`).
+    pub const SYNC_DAEMONS: &str = "/v1/sync/daemons";
     /// `GET`: the whole configuration ([`super::Config`]); `PUT`: apply one, all or
     /// nothing ([`super::ApplySummary`]; `?dry_run=true` only checks).
     pub const CONFIG: &str = "/v1/config";

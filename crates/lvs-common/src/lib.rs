@@ -397,12 +397,16 @@ impl core::ops::AddAssign for DestStats {
 /// [`Event::kind`]: the in-kernel TCP transition changed `LVS_CONNS[conn_id].state`.
 pub const EV_STATE: u32 = 1;
 
+/// [`Event::kind`]: a sync master runs ([`CFG_SYNC_MASTER`]) and an inbound packet that
+/// changed no state met the `sync_threshold` rule.
+pub const EV_SYNC: u32 = 2;
+
 /// A record of the `LVS_EVENTS` ring buffer (`struct lvs_event`, 56 bytes). Producer: XDP.
 /// Host order except `key` (as in `LVS_FLOWS`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Event {
-    /// [`EV_STATE`].
+    /// [`EV_STATE`] or [`EV_SYNC`].
     pub kind: u32,
     /// The connection.
     pub conn_id: u32,
@@ -414,8 +418,9 @@ pub struct Event {
     pub tcp_flags: u8,
     /// The [`dir`] row group used.
     pub dir: u8,
-    /// Zero.
-    pub pad: u32,
+    /// Inbound packets of the connection so far, counting the first one (which the slow
+    /// path handled); saturates at `u32::MAX`.
+    pub pkts: u32,
     /// The packet's flow key (as it arrived).
     pub key: FlowKey,
 }
@@ -439,7 +444,7 @@ impl Event {
             new_state: b[9],
             tcp_flags: b[10],
             dir: b[11],
-            pad: u32_at(12),
+            pkts: u32_at(12),
             key: FlowKey {
                 af: b[16],
                 proto: b[17],
@@ -455,17 +460,25 @@ impl Event {
 
 // ---- LVS_CONFIG -------------------------------------------------------------------------------
 
-/// Value of `LVS_CONFIG[0]` (`struct lvs_config`, 4 bytes). Producer: lvsd. Host order.
+/// Value of `LVS_CONFIG[0]` (`struct lvs_config`, 8 bytes). Producer: lvsd. Host order.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Config {
     /// `CFG_*` bits.
     pub flags: u32,
+    /// With [`CFG_SYNC_MASTER`]: `sync_threshold` (IPVS default 3).
+    pub sync_threshold: u16,
+    /// With [`CFG_SYNC_MASTER`]: `sync_period` (default 50; 0 = only at the threshold).
+    pub sync_period: u16,
 }
 
 /// [`Config::flags`]: `sloppy_tcp`: a TCP segment without SYN (but without RST) to a
 /// service may create a connection (it is punted instead of passed).
 pub const CFG_SLOPPY_TCP: u32 = 1 << 0;
+
+/// [`Config::flags`]: a sync master runs: XDP reports inbound packets that meet the
+/// `sync_threshold`/`sync_period` rule ([`EV_SYNC`]).
+pub const CFG_SYNC_MASTER: u32 = 1 << 1;
 
 // ---- LVS_STATS ----------------------------------------------------------------------------------
 
@@ -647,7 +660,7 @@ const _: () = {
     assert!(size_of::<DestStats>() == 32);
     assert!(size_of::<Event>() == 56);
     assert!(offset_of!(Event, key) == 16);
-    assert!(size_of::<Config>() == 4);
+    assert!(size_of::<Config>() == 8);
 };
 
 #[cfg(test)]
@@ -715,9 +728,11 @@ mod tests {
         assert_eq!(offset_of!(Event, new_state), 9);
         assert_eq!(offset_of!(Event, tcp_flags), 10);
         assert_eq!(offset_of!(Event, dir), 11);
-        assert_eq!(offset_of!(Event, pad), 12);
+        assert_eq!(offset_of!(Event, pkts), 12);
         assert_eq!(offset_of!(Event, key), 16);
-        assert_eq!(size_of::<Config>(), 4);
+        assert_eq!(size_of::<Config>(), 8);
+        assert_eq!(offset_of!(Config, sync_threshold), 4);
+        assert_eq!(offset_of!(Config, sync_period), 6);
     }
 
     #[test]

@@ -199,6 +199,25 @@ impl LaddrPool {
         }
     }
 
+    /// Mark `port` of `addr` in use for `protocol` without allocating it: a connection
+    /// learnt from a sync message keeps the local port its master chose, and no new
+    /// connection here may take it. `None` if `addr` is not in the pool; `Some(false)` if
+    /// the port is already in use. Ports below [`PORT_MIN`] are never handed out, so they
+    /// need no reservation (`Some(true)`).
+    pub fn reserve(&mut self, addr: IpAddr, protocol: u8, port: u16) -> Option<bool> {
+        let l = self.addrs.iter_mut().find(|l| l.addr == addr)?;
+        if port < PORT_MIN {
+            return Some(true);
+        }
+        let m = l.map(protocol);
+        if m.is_used(port) {
+            return Some(false);
+        }
+        m.bits[usize::from(port) / 64] |= 1 << (port % 64);
+        m.used += 1;
+        Some(true)
+    }
+
     /// Return a port taken by [`LaddrPool::allocate`]. Returns whether it was in use.
     pub fn release(&mut self, addr: IpAddr, protocol: u8, port: u16) -> bool {
         match self.addrs.iter_mut().find(|l| l.addr == addr) {
@@ -255,6 +274,21 @@ mod tests {
         assert!(p.release(ip("10.9.0.1"), 6, 40000));
         assert_eq!(p.allocate(Af::Inet, 6), Ok((ip("10.9.0.1"), 40000)));
         assert_eq!(p.allocate(Af::Inet, 6), Err(LaddrError::Exhausted));
+    }
+
+    #[test]
+    fn reserve_takes_a_port_out_of_the_pool() {
+        let mut p = LaddrPool::new();
+        p.add(ip("10.9.0.1")).unwrap();
+        assert_eq!(p.reserve(ip("10.9.0.2"), 6, 1024), None);
+        assert_eq!(p.reserve(ip("10.9.0.1"), 6, 1024), Some(true));
+        assert_eq!(p.reserve(ip("10.9.0.1"), 6, 1024), Some(false));
+        assert_eq!(p.reserve(ip("10.9.0.1"), 6, 80), Some(true));
+        // The allocator skips it, release gives it back.
+        assert_eq!(p.allocate(Af::Inet, 6), Ok((ip("10.9.0.1"), 1025)));
+        assert_eq!(p.list()[0].used_ports, 2);
+        assert!(p.release(ip("10.9.0.1"), 6, 1024));
+        assert_eq!(p.list()[0].used_ports, 1);
     }
 
     #[test]

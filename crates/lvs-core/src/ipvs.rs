@@ -27,6 +27,10 @@ use crate::types::{
     mask_addr,
 };
 
+mod sync;
+
+pub use sync::{BACKUP_MASK, BACKUP_UPD_MASK};
+
 /// Handle of a service inside an [`Ipvs`]. Never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId(pub u32);
@@ -267,6 +271,8 @@ pub struct Ipvs {
     next_sched_timer: Time,
     /// Entries removed since the last [`Ipvs::drain_removed`], when journaling is on.
     removed: Option<Vec<(ConnId, Conn)>>,
+    /// Connection sync (master reports, backup journal).
+    sync: sync::SyncModel,
 }
 
 impl Default for Ipvs {
@@ -307,6 +313,7 @@ impl Ipvs {
             next_estimate: Time::ZERO.add_millis(ESTIMATOR_PERIOD_MS),
             removed: None,
             next_sched_timer: Time::ZERO,
+            sync: sync::SyncModel::default(),
         }
     }
 
@@ -935,6 +942,7 @@ impl Ipvs {
             }
             self.conns
                 .set_expires(id, now.add_millis(u64::from(CONTROL_REARM_MS)));
+            self.sync_rearmed(id, now);
             return;
         }
         let mut drop_ct = None;
@@ -950,6 +958,7 @@ impl Ipvs {
         self.unbind_dest(&c);
         self.release_lport(&c);
         self.conns.remove(id);
+        self.sync_forget(id);
         if let Some(j) = self.removed.as_mut() {
             j.push((id, c));
         }
@@ -1167,13 +1176,14 @@ impl Ipvs {
                 cp = None;
             }
         }
-        // The destination of an existing connection was deleted.
+        // The destination of an existing connection was deleted. (A connection a sync
+        // message created without a matching local real server has none and is forwarded
+        // as the master said, as IPVS does.)
         if let Some(id) = cp {
             let c = *self.conns.get(id).expect("looked up");
             let gone = c
                 .dest()
-                .and_then(|d| self.dests.try_get(d))
-                .is_none_or(|d| !d.is_available());
+                .is_some_and(|did| self.dests.try_get(did).is_none_or(|d| !d.is_available()));
             if gone {
                 if !self.config.expire_nodest_conn {
                     return InVerdict::Drop;
@@ -1196,6 +1206,7 @@ impl Ipvs {
             cm.in_pkts = cm.in_pkts.wrapping_add(1);
         }
         let conn = *self.conns.get(id).expect("present");
+        self.sync_check(id, conn.in_pkts, now);
         self.conn_put(id, now);
         InVerdict::Forward {
             id: (!conn.flags.has(ConnFlags::ONE_PACKET)).then_some(id),

@@ -26,6 +26,7 @@ pub mod ipvs;
 pub mod sched;
 pub mod service;
 pub mod stats;
+pub mod sync;
 pub mod time;
 pub mod types;
 

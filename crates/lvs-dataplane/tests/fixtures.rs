@@ -16,8 +16,8 @@ mod support;
 use std::net::IpAddr;
 
 use lvs_common::{
-    CFG_SLOPPY_TCP, Config, ConnState, DestStats, EV_STATE, FlowKey, FlowValue, IPPROTO_TCP,
-    IPPROTO_UDP, SVC_F_VADDR, Stat, SvcKey, SvcValue, action, dir,
+    CFG_SLOPPY_TCP, CFG_SYNC_MASTER, Config, ConnState, DestStats, EV_STATE, EV_SYNC, FlowKey,
+    FlowValue, IPPROTO_TCP, IPPROTO_UDP, SVC_F_VADDR, Stat, SvcKey, SvcValue, action, dir,
 };
 use lvs_core::conn::tcp::{Direction, TcpState, transition};
 use lvs_dataplane::{
@@ -1204,6 +1204,7 @@ fn punt_without_ifslot_is_dropped() {
     );
     dp.set_config(&Config {
         flags: CFG_SLOPPY_TCP,
+        ..Config::default()
     })
     .unwrap();
     assert_eq!(dp.config().unwrap().flags, CFG_SLOPPY_TCP);
@@ -1572,6 +1573,106 @@ fn state_table(prog: Prog) {
 #[test]
 fn tcp_sequences_counters_events() {
     sequences(Prog::Xdp);
+}
+
+/// Sync master: inbound packets whose count (the slow path's first packet included) meets
+/// `n % period == threshold` are reported (`LVS_EV_SYNC`), state changes carry the count,
+/// replies never trigger a report; nothing without `CFG_SYNC_MASTER`.
+#[test]
+fn sync_master_events() {
+    sync_events(Prog::Xdp);
+}
+
+/// The same through `lvs_tc`.
+#[test]
+fn tc_sync_master_events() {
+    sync_events(Prog::Tc);
+}
+
+fn sync_events(prog: Prog) {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let (c4, vip4, rs4) = (v4(CLIENT4), v4(VIP4), v4(RS4));
+    let conn = 11u32;
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_UDP, c4, 52000, vip4, 53),
+        &FlowValue::new(action::NAT_IN, dir::INPUT, 2, conn, 1).with_dst(rs4, 53),
+    )
+    .unwrap();
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_UDP, rs4, 53, c4, 52000),
+        &FlowValue::new(action::NAT_OUT, dir::OUTPUT, 2, conn, 1).with_src(vip4, 53),
+    )
+    .unwrap();
+    dp.set_conn(conn, &ConnState::default()).unwrap();
+    while dp.next_event().is_some() {}
+    let input = udp4(CLIENT4, 52000, VIP4, 53, CLIENT_MAC, VC0_MAC).build();
+    let output = udp4(RS4, 53, CLIENT4, 52000, RS_MAC, VR0_MAC).build();
+    // Off: nothing.
+    for _ in 0..4 {
+        assert!(run(&mut dp, prog, &input, lab.vc0).1);
+    }
+    assert!(dp.next_event().is_none());
+    dp.set_config(&Config {
+        flags: CFG_SYNC_MASTER,
+        sync_threshold: 3,
+        sync_period: 5,
+    })
+    .unwrap();
+    // XDP has counted 4, so with the slow path's first packet these are packets 6..=20.
+    let mut got = Vec::new();
+    for k in 6..=20u32 {
+        assert!(run(&mut dp, prog, &input, lab.vc0).1);
+        assert!(run(&mut dp, prog, &output, lab.vr0).1);
+        while let Some(e) = dp.next_event() {
+            assert_eq!((e.kind, e.conn_id, e.dir), (EV_SYNC, conn, dir::INPUT));
+            assert_eq!(e.pkts, k);
+            got.push(e.pkts);
+        }
+    }
+    assert_eq!(got, [8, 13, 18]);
+    // Period 0: only at the threshold itself (long past here).
+    dp.set_config(&Config {
+        flags: CFG_SYNC_MASTER,
+        sync_threshold: 3,
+        sync_period: 0,
+    })
+    .unwrap();
+    for _ in 0..10 {
+        assert!(run(&mut dp, prog, &input, lab.vc0).1);
+    }
+    assert!(dp.next_event().is_none());
+    // TCP: a state change is reported as EV_STATE with the count, not as EV_SYNC too.
+    let tconn = 12u32;
+    dp.insert_flow(
+        &FlowKey::new(IPPROTO_TCP, c4, 52001, vip4, 80),
+        &FlowValue::new(action::NAT_IN, dir::INPUT, 2, tconn, 1).with_dst(rs4, 80),
+    )
+    .unwrap();
+    dp.set_conn(
+        tconn,
+        &ConnState {
+            state: TcpState::SynRecv as u8,
+            ..ConnState::default()
+        },
+    )
+    .unwrap();
+    dp.set_config(&Config {
+        flags: CFG_SYNC_MASTER,
+        sync_threshold: 2,
+        sync_period: 50,
+    })
+    .unwrap();
+    let ack = tcp4(CLIENT4, 52001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .tcp_flags(TCP_ACK)
+        .build();
+    assert!(run(&mut dp, prog, &ack, lab.vc0).1);
+    let e = dp.next_event().unwrap();
+    assert_eq!(
+        (e.kind, e.pkts, e.new_state),
+        (EV_STATE, 2, TcpState::Established as u8)
+    );
+    assert!(dp.next_event().is_none());
 }
 
 /// The same sequences, counters and events through `lvs_tc`.

@@ -449,3 +449,278 @@ pub fn server_of(body: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Forwarding layout of a [`Pair`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairKind {
+    /// NAT: a front segment (`br0`: client, both directors; 10.1.0.0/24) and a back one
+    /// (`br1`: both directors, real servers; 10.2.0.0/24). The VIP 10.1.0.100 (the
+    /// client's gateway) and the real servers' gateway 10.2.0.1 float on the active
+    /// director. Sync runs on the back segment (`eth1`).
+    Nat,
+    /// DR: one segment (`br0`: client, directors, real servers; 10.2.0.0/24); the VIP
+    /// 10.2.0.100 floats on the active director and sits on the real servers' `lo`
+    /// (no ARP for it). Sync runs on `eth0`.
+    Dr,
+    /// NAT over IPv6, laid out as [`PairKind::Nat`] with fd01::/64 in front (VIP
+    /// fd01::100) and fd02::/64 at the back (gateway fd02::1); sync runs on `eth1` with an
+    /// IPv6 group (link-local addresses, no DAD).
+    Nat6,
+}
+
+/// Two directors `a` and `b`, each running its own lvsd, a client `c` and real servers
+/// `r1`, `r2` (all IPv4), for failover tests. Nothing is active until [`Pair::activate`].
+#[derive(Debug)]
+pub struct Pair {
+    /// The namespaces (`s` holds the bridges).
+    pub lab: Lab,
+    /// The layout.
+    pub kind: PairKind,
+    /// Client address.
+    pub client: String,
+    /// Virtual address.
+    pub vip: String,
+    /// Real servers' addresses.
+    pub rs: [String; 2],
+    /// Control sockets of the directors' lvsd (`a`, `b`).
+    pub sockets: [String; 2],
+    lvsd: [usize; 2],
+}
+
+/// The directors' namespace names, indexed like [`Pair::sockets`].
+pub const DIRECTORS: [&str; 2] = ["a", "b"];
+
+impl Pair {
+    /// Build the lab and start lvsd on both directors.
+    pub fn new(tag: &str, kind: PairKind) -> anyhow::Result<Pair> {
+        let mut lab = Lab::new(tag)?;
+        for n in ["s", "c", "a", "b", "r1", "r2"] {
+            lab.add_ns(n)?;
+            // Link-local addresses usable at once (the IPv6 sync group needs one).
+            lab.sysctl(n, "net.ipv6.conf.default.accept_dad", "0")?;
+            lab.sysctl(n, "net.ipv6.conf.all.accept_dad", "0")?;
+        }
+        lab.bridge("s", "br0")?;
+        let mut port = 0;
+        let mut plug = |lab: &Lab, ns: &str, ifname: &str, br: &str| -> anyhow::Result<()> {
+            let p = format!("p{port}");
+            port += 1;
+            lab.veth(ns, ifname, "s", &p)?;
+            lab.enslave("s", &p, br)
+        };
+        let (client, vip, rs) = match kind {
+            PairKind::Nat | PairKind::Nat6 => {
+                lab.bridge("s", "br1")?;
+                for n in ["c", "a", "b"] {
+                    plug(&lab, n, "eth0", "br0")?;
+                }
+                for n in ["a", "b"] {
+                    plug(&lab, n, "eth1", "br1")?;
+                }
+                for n in ["r1", "r2"] {
+                    plug(&lab, n, "eth0", "br1")?;
+                }
+                let (f, b, plen) = if kind == PairKind::Nat6 {
+                    ("fd01::", "fd02::", 64)
+                } else {
+                    ("10.1.0.", "10.2.0.", 24)
+                };
+                lab.addr("c", "eth0", &format!("{f}2/{plen}"))?;
+                lab.route("c", &["default", "via", &format!("{f}100")])?;
+                lab.addr("a", "eth0", &format!("{f}3/{plen}"))?;
+                lab.addr("b", "eth0", &format!("{f}4/{plen}"))?;
+                lab.addr("a", "eth1", &format!("{b}3/{plen}"))?;
+                lab.addr("b", "eth1", &format!("{b}4/{plen}"))?;
+                for (i, r) in ["r1", "r2"].iter().enumerate() {
+                    lab.addr(r, "eth0", &format!("{b}1{}/{plen}", i + 1))?;
+                    lab.route(r, &["default", "via", &format!("{b}1")])?;
+                }
+                if kind == PairKind::Nat6 {
+                    ("fd01::2", "fd01::100", ["fd02::11", "fd02::12"])
+                } else {
+                    ("10.1.0.2", "10.1.0.100", ["10.2.0.11", "10.2.0.12"])
+                }
+            }
+            PairKind::Dr => {
+                for n in ["c", "a", "b", "r1", "r2"] {
+                    plug(&lab, n, "eth0", "br0")?;
+                }
+                lab.addr("c", "eth0", "10.2.0.2/24")?;
+                lab.addr("a", "eth0", "10.2.0.3/24")?;
+                lab.addr("b", "eth0", "10.2.0.4/24")?;
+                for (i, r) in ["r1", "r2"].iter().enumerate() {
+                    lab.addr(r, "eth0", &format!("10.2.0.1{}/24", i + 1))?;
+                    lab.addr(r, "lo", "10.2.0.100/32")?;
+                    for k in [
+                        "net.ipv4.conf.all.arp_ignore=1",
+                        "net.ipv4.conf.eth0.arp_ignore=1",
+                        "net.ipv4.conf.all.arp_announce=2",
+                        "net.ipv4.conf.eth0.arp_announce=2",
+                    ] {
+                        lab.exec(r, &["sysctl", "-qw", k])?;
+                    }
+                }
+                ("10.2.0.2", "10.2.0.100", ["10.2.0.11", "10.2.0.12"])
+            }
+        };
+        let lvsd = bin_path("lvsd")?;
+        let lvsd = lvsd.to_str().context("path")?.to_string();
+        let mut sockets = [String::new(), String::new()];
+        let mut pids = [0, 0];
+        for (i, d) in DIRECTORS.iter().enumerate() {
+            sockets[i] = format!("/tmp/{}-lvsd.sock", lab.ns_name(d));
+            pids[i] = lab.spawn(d, &[&lvsd, "--socket", &sockets[i]])?;
+        }
+        let me = Pair {
+            lab,
+            kind,
+            client: client.into(),
+            vip: vip.into(),
+            rs: rs.map(String::from),
+            sockets,
+            lvsd: pids,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for s in &me.sockets {
+            while Client::new(s).info().is_err() {
+                if Instant::now() > deadline {
+                    bail!("lvsd did not come up on {s}");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(me)
+    }
+
+    /// The interface the directors sync on.
+    pub fn sync_interface(&self) -> &'static str {
+        match self.kind {
+            PairKind::Nat | PairKind::Nat6 => "eth1",
+            PairKind::Dr => "eth0",
+        }
+    }
+
+    /// The API client of director `d` (0 = `a`, 1 = `b`).
+    pub fn api(&self, d: usize) -> Client {
+        Client::new(&self.sockets[d])
+    }
+
+    /// Run `lvsadm ARGS` on director `d`: (exit status, stdout, stderr).
+    pub fn lvsadm(&self, d: usize, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let bin = bin_path("lvsadm")?;
+        let mut full = vec![bin.to_str().context("path")?, "--socket", &self.sockets[d]];
+        full.extend_from_slice(args);
+        let out = self.lab.try_exec(DIRECTORS[d], &full)?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        ))
+    }
+
+    /// Run `lvsadm ARGS` on director `d`; fail unless it succeeds; its standard output.
+    pub fn adm(&self, d: usize, args: &[&str]) -> anyhow::Result<String> {
+        let (code, out, err) = self.lvsadm(d, args)?;
+        if code != 0 {
+            bail!("lvsadm {args:?} on {} exited {code}: {err}", DIRECTORS[d]);
+        }
+        Ok(out)
+    }
+
+    /// The addresses that float with the active director: (interface, CIDR).
+    fn floating(&self) -> Vec<(&'static str, &'static str)> {
+        match self.kind {
+            PairKind::Nat => vec![("eth0", "10.1.0.100/32"), ("eth1", "10.2.0.1/32")],
+            PairKind::Nat6 => vec![("eth0", "fd01::100/128"), ("eth1", "fd02::1/128")],
+            PairKind::Dr => vec![("eth0", "10.2.0.100/32")],
+        }
+    }
+
+    /// Make director `d` the active one: the floating addresses move to it (removed from
+    /// the other one if it still has them) and the client's and real servers' neighbour
+    /// caches are flushed (what a VRRP takeover's gratuitous ARP does).
+    pub fn activate(&self, d: usize) -> anyhow::Result<()> {
+        let other = DIRECTORS[1 - d];
+        for (ifname, cidr) in self.floating() {
+            let _ = self
+                .lab
+                .try_exec(other, &["ip", "addr", "del", cidr, "dev", ifname])?;
+            self.lab.addr(DIRECTORS[d], ifname, cidr)?;
+        }
+        for n in ["c", "r1", "r2"] {
+            for fam in ["-4", "-6"] {
+                self.lab
+                    .exec(n, &["ip", fam, "neigh", "flush", "dev", "eth0"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGKILL director `d`'s lvsd and take its links down, as if the machine died.
+    pub fn kill_director(&mut self, d: usize) -> anyhow::Result<()> {
+        self.lab.kill(self.lvsd[d]);
+        let ifs: &[&str] = match self.kind {
+            PairKind::Nat | PairKind::Nat6 => &["eth0", "eth1"],
+            PairKind::Dr => &["eth0"],
+        };
+        for i in ifs {
+            self.lab
+                .exec(DIRECTORS[d], &["ip", "link", "set", i, "down"])?;
+        }
+        Ok(())
+    }
+
+    /// Start `lvs-echo` on both real servers: HTTP on `http` ports, line echo on `lines`
+    /// ports (listening on the real server's address for NAT, on the VIP for DR).
+    pub fn start_servers(&mut self, http: &[u16], lines: &[u16]) -> anyhow::Result<()> {
+        let echo = bin_path("lvs-echo")?;
+        let echo = echo.to_str().context("path")?.to_string();
+        for (i, rs) in ["r1", "r2"].iter().enumerate() {
+            let host = match self.kind {
+                PairKind::Nat | PairKind::Nat6 => self.rs[i].clone(),
+                PairKind::Dr => self.vip.clone(),
+            };
+            let mut args = vec![echo.clone(), format!("rs{}", i + 1)];
+            for p in http {
+                args.push("--tcp".into());
+                args.push(hostport(&host, *p));
+            }
+            for p in lines {
+                args.push("--lines".into());
+                args.push(hostport(&host, *p));
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.lab.spawn(rs, &argv)?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for rs in ["r1", "r2"] {
+            for p in http.iter().chain(lines) {
+                let filter = format!("sport = :{p}");
+                while self
+                    .lab
+                    .try_exec(rs, &["ss", "-Hltn", &filter])?
+                    .stdout
+                    .is_empty()
+                {
+                    if Instant::now() > deadline {
+                        bail!("lvs-echo did not start on {rs}");
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One HTTP GET from the client to the VIP: the echo line.
+    pub fn http_get(&self, port: u16) -> anyhow::Result<String> {
+        let url = format!("http://{}/", hostport(&self.vip, port));
+        let out = self
+            .lab
+            .try_exec("c", &["curl", "-s", "-m", "5", "-g", &url])?;
+        if !out.status.success() {
+            bail!("curl {url} failed: {}", out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}

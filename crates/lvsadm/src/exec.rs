@@ -6,7 +6,7 @@ use std::io::Write;
 use lvs_api::client::{Client, ClientError};
 use lvs_api::{ErrorKind, ServiceInfo};
 
-use crate::cli::{Command, ListWhat};
+use crate::cli::{Command, DaemonConfig, DaemonState, ListWhat};
 use crate::error::{CliError, Operation, daemon_error};
 use crate::format::{self, Format};
 use crate::resolve::Resolver;
@@ -60,14 +60,13 @@ pub fn execute(
         Command::SetTimeouts(t) => client
             .set_timeouts(t)
             .map_err(|e| api_error(Operation::SetTimeouts, e)),
-        Command::StartDaemon(_) => Err(CliError::Kernel(
-            "Sync daemon not supported by lvsd yet".to_string(),
-        )),
-        Command::StopDaemon(_) => Err(daemon_error(
-            Operation::StopDaemon,
-            ErrorKind::NoSuchService,
-            "",
-        )),
+        Command::StartDaemon(c) => client
+            .start_sync_daemon(&daemon_spec(c))
+            .map_err(|e| api_error(Operation::StartDaemon, e)),
+        // The kernel ignores the syncid of a stop request; so does lvsd.
+        Command::StopDaemon(s) => client
+            .stop_sync_daemon(role(s.state))
+            .map_err(|e| api_error(Operation::StopDaemon, e)),
         Command::Save(format) => {
             let services = client
                 .services()
@@ -90,6 +89,43 @@ pub fn execute(
             out.write_all(text.as_bytes()).map_err(io)
         }
         Command::Help { .. } | Command::Version | Command::Restore => Ok(()),
+    }
+}
+
+fn role(s: DaemonState) -> lvs_api::SyncRole {
+    match s {
+        DaemonState::Master => lvs_api::SyncRole::Master,
+        DaemonState::Backup => lvs_api::SyncRole::Backup,
+    }
+}
+
+/// `--start-daemon` as the API takes it (0 / None: lvsd applies the kernel's defaults).
+pub fn daemon_spec(c: &DaemonConfig) -> lvs_api::SyncDaemonSpec {
+    lvs_api::SyncDaemonSpec {
+        role: role(c.state),
+        mcast_ifn: c.mcast_ifn.clone(),
+        syncid: c.syncid,
+        sync_maxlen: c.sync_maxlen,
+        mcast_group: c.mcast_group,
+        mcast_port: c.mcast_port,
+        mcast_ttl: c.mcast_ttl,
+    }
+}
+
+/// A running daemon as `-L --daemon` prints it (every field: lvsd reports its effective
+/// settings, as recent kernels do).
+pub fn daemon_info(i: &lvs_api::SyncDaemonInfo) -> format::DaemonInfo {
+    format::DaemonInfo {
+        state: match i.role {
+            lvs_api::SyncRole::Master => DaemonState::Master,
+            lvs_api::SyncRole::Backup => DaemonState::Backup,
+        },
+        mcast_ifn: i.mcast_ifn.clone(),
+        syncid: i.syncid,
+        sync_maxlen: i.sync_maxlen,
+        mcast_group: Some(i.mcast_group),
+        mcast_port: i.mcast_port,
+        mcast_ttl: i.mcast_ttl,
     }
 }
 
@@ -127,8 +163,13 @@ fn list(
                 .map_err(|e| api_error(Operation::List, e))?;
             format::list_timeout(&t)
         }
-        // No sync daemon exists in lvsd yet: nothing runs, nothing is listed.
-        ListWhat::Daemon => format::list_daemons(&[]),
+        ListWhat::Daemon => {
+            let d = client
+                .sync_daemons()
+                .map_err(|e| api_error(Operation::List, e))?;
+            let d: Vec<format::DaemonInfo> = d.iter().map(daemon_info).collect();
+            format::list_daemons(&d)
+        }
     };
     out.write_all(text.as_bytes()).map_err(io)
 }

@@ -83,6 +83,12 @@ pub fn router(state: Shared) -> Router {
         .route(paths::DATAPLANE, get(dataplane))
         .route(paths::METRICS, get(metrics))
         .merge(crate::config::routes())
+        .route(
+            paths::SYNC_DAEMONS,
+            get(crate::sync::list)
+                .post(crate::sync::start)
+                .delete(crate::sync::stop),
+        )
         .with_state(state)
 }
 

@@ -77,6 +77,8 @@ pub struct Plane {
     pp_handshake: u64,
     pp_inserted: u64,
     pp_separate: u64,
+    /// The global switches last written to `LVS_CONFIG`.
+    xdp_config: Option<lvs_common::Config>,
 }
 
 /// The Proxy Protocol v2 state of one FULLNAT TCP connection (docs/proxy-protocol.md).
@@ -382,6 +384,7 @@ impl Plane {
             pp_handshake: 0,
             pp_inserted: 0,
             pp_separate: 0,
+            xdp_config: None,
         })
     }
 
@@ -436,6 +439,8 @@ impl Plane {
                 }
             }
             self.drain_events(&mut d, now);
+            self.remove_drained(&mut d);
+            self.install_synced(&mut d);
             if last_poll.elapsed() >= Duration::from_millis(100) {
                 last_poll = Instant::now();
                 self.expire(&mut d, now);
@@ -457,6 +462,23 @@ impl Plane {
         }
         self.config_gen = d.config_gen;
         d.applied_gen = Some(d.config_gen);
+        // A sync master needs XDP to report the packets that meet the sync threshold.
+        let mut want = lvs_common::Config::default();
+        if d.ipvs.config().sloppy_tcp {
+            want.flags |= lvs_common::CFG_SLOPPY_TCP;
+        }
+        if d.ipvs.is_sync_master() {
+            let p = d.ipvs.sync_params();
+            want.flags |= lvs_common::CFG_SYNC_MASTER;
+            want.sync_threshold = u16::try_from(p.threshold).unwrap_or(u16::MAX);
+            want.sync_period = u16::try_from(p.period).unwrap_or(u16::MAX);
+        }
+        if self.xdp_config != Some(want) {
+            match self.dp.set_config(&want) {
+                Ok(()) => self.xdp_config = Some(want),
+                Err(e) => tracing::warn!(error = %e, "writing LVS_CONFIG"),
+            }
+        }
         let mut want = HashSet::new();
         let mut marks = HashSet::new();
         for s in d.ipvs.services() {
@@ -503,18 +525,17 @@ impl Plane {
             }
         }
         // Connections whose real server is no longer available: drop their packets in XDP
-        // (expire_nodest_conn = 0), as `ip_vs_in` does.
+        // (expire_nodest_conn = 0), as `ip_vs_in` does. A connection a sync message
+        // created without a local real server has none: it is forwarded as its master did.
         let gone: Vec<ConnId> = self
             .installed
             .keys()
             .copied()
-            .filter(|id| {
-                d.ipvs
-                    .conns()
-                    .get(*id)
-                    .and_then(Conn::dest)
-                    .and_then(|did| d.ipvs.dest(did))
-                    .is_none_or(|dest| !dest.is_available())
+            .filter(|id| match d.ipvs.conns().get(*id) {
+                None => true,
+                Some(c) => c
+                    .dest()
+                    .is_some_and(|did| d.ipvs.dest(did).is_none_or(|dest| !dest.is_available())),
             })
             .collect();
         for id in gone {
@@ -911,9 +932,36 @@ impl Plane {
         self.send_ip(frame, caddr)
     }
 
-    /// State changes XDP saw: run them through the model.
+    /// Connections a backup sync daemon created or changed: install their flow entries
+    /// (so that, once this director owns the VIP, their packets are forwarded in XDP from
+    /// the first one, replies of NAT included), or bring XDP's copy of the TCP state up
+    /// to date.
+    fn install_synced(&mut self, d: &mut crate::state::Daemon) {
+        for id in d.ipvs.drain_synced() {
+            let Some(c) = d.ipvs.conns().get(id).copied() else {
+                continue;
+            };
+            if self.installed.contains_key(&id) {
+                if let Ok(mut st) = self.dp.conn(id)
+                    && st.state != c.state
+                {
+                    st.state = c.state;
+                    let _ = self.dp.set_conn(id, &st);
+                }
+            } else if !c.is_template() {
+                self.install(id, &c);
+            }
+        }
+    }
+
+    /// What XDP saw: state changes (run through the model, with the sync master's
+    /// decision) and, for a sync master, packets that meet the sync threshold.
     fn drain_events(&mut self, d: &mut crate::state::Daemon, now: Time) {
         while let Some(ev) = self.dp.next_event() {
+            if ev.kind == lvs_common::EV_SYNC {
+                d.ipvs.sync_packets(ev.conn_id, ev.pkts, now);
+                continue;
+            }
             if ev.kind != lvs_common::EV_STATE {
                 continue;
             }
@@ -928,7 +976,7 @@ impl Plane {
             } else {
                 Direction::Input
             };
-            d.ipvs.observe(ev.conn_id, dir, flags, now);
+            d.ipvs.observe_counted(ev.conn_id, dir, flags, ev.pkts, now);
         }
     }
 
@@ -1300,6 +1348,7 @@ pub fn spawn(
                 {
                     let mut d = shared.lock();
                     d.ipvs.set_journal(true);
+                    d.ipvs.set_sync_journal(true);
                     d.changed();
                 }
                 let _ = tx.send(Ok(()));

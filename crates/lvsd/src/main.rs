@@ -12,6 +12,7 @@ mod metrics;
 #[cfg(test)]
 mod openapi_check;
 mod state;
+mod sync;
 mod xsk;
 
 use std::net::SocketAddr;

@@ -19,6 +19,8 @@ pub struct Daemon {
     pub applied_gen: Option<u64>,
     /// The data plane's status, refreshed by the slow path every second.
     pub dataplane: lvs_api::DataplaneStatus,
+    /// The connection sync daemons.
+    pub sync: crate::sync::SyncDaemons,
     start: Instant,
 }
 
@@ -31,6 +33,7 @@ impl Daemon {
             config_gen: 0,
             applied_gen: None,
             dataplane: lvs_api::DataplaneStatus::default(),
+            sync: crate::sync::SyncDaemons::default(),
             start: Instant::now(),
         }
     }

@@ -6,9 +6,16 @@
 //! print each reply on its own line; `--udp-clients` uses a new socket (source port) each
 //! time.
 //!
+//! `lvs-echo --hold ADDR:PORT COUNT DIR`: open COUNT TCP connections to a `--lines` server
+//! and exchange one line on each (answers to `DIR/round1`), then keep them open until
+//! `DIR/go` exists, exchange one more line on each (`DIR/round2`: the answer, or `ERR …`)
+//! and exit: long-lived connections for failover tests.
+//!
 //! TCP: reads an HTTP/1.x request and answers `server=NAME client=IP:PORT\n`; a request
 //! for `/bytes/N` instead returns N bytes of a fixed pseudo-random pattern (for integrity
-//! checks), and a `POST /echo` with a `Content-Length` returns its body unchanged. UDP:
+//! checks), and a `POST /echo` with a `Content-Length` returns its body unchanged.
+//! `--lines`: answers every line of a connection with the same text until the client
+//! closes. UDP:
 //! answers every datagram with `server=NAME client=IP:PORT\n`. It tells which real server
 //! answered and which client address it saw.
 //!
@@ -20,7 +27,7 @@
 //! starts with a PROXY header is answered `400` with `server=NAME
 //! error=unexpected-proxy-header`.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 
@@ -157,8 +164,69 @@ fn serve_tcp(name: String, mut s: TcpStream, proxy: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `--lines`: one answer per line until EOF.
+fn serve_lines(name: String, s: TcpStream) -> anyhow::Result<()> {
+    let peer = s.peer_addr()?;
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut w = s;
+    let mut line = String::new();
+    while r.read_line(&mut line)? != 0 {
+        writeln!(w, "server={name} client={peer}")?;
+        line.clear();
+    }
+    Ok(())
+}
+
+/// `--hold`: see the module documentation.
+fn hold(args: &[String]) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let addr: std::net::SocketAddr = args.get(1).context("address")?.parse()?;
+    let count: usize = args.get(2).context("count")?.parse()?;
+    let dir = std::path::PathBuf::from(args.get(3).context("directory")?);
+    let exchange = |s: &mut TcpStream, r: &mut BufReader<TcpStream>, msg: &str| {
+        s.write_all(msg.as_bytes())?;
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            bail!("closed");
+        }
+        Ok::<String, anyhow::Error>(line.trim().to_string())
+    };
+    let write_atomic = |name: &str, lines: &[String]| -> anyhow::Result<()> {
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, lines.join("\n") + "\n")?;
+        std::fs::rename(&tmp, dir.join(name))?;
+        Ok(())
+    };
+    let mut conns = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut r = BufReader::new(s.try_clone()?);
+        out.push(exchange(&mut s, &mut r, "hello\n")?);
+        conns.push((s, r));
+    }
+    write_atomic("round1", &out)?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !dir.join("go").exists() {
+        if Instant::now() > deadline {
+            bail!("no {}/go within 300 s", dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out: Vec<String> = conns
+        .iter_mut()
+        .map(|(s, r)| exchange(s, r, "again\n").unwrap_or_else(|e| format!("ERR {e}")))
+        .collect();
+    write_atomic("round2", &out)?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--hold") {
+        return hold(&args);
+    }
     if args.first().map(String::as_str) == Some("--pattern") {
         // The bytes `/bytes/N` serves, for comparing checksums of transfers.
         let n: u64 = args.get(1).context("byte count")?.parse()?;
@@ -197,6 +265,17 @@ fn main() -> anyhow::Result<()> {
                         let name = name.clone();
                         thread::spawn(move || {
                             let _ = serve_tcp(name, s, proxy);
+                        });
+                    }
+                }));
+            }
+            "--lines" => {
+                let l = TcpListener::bind(&addr).with_context(|| format!("bind tcp {addr}"))?;
+                handles.push(thread::spawn(move || {
+                    for s in l.incoming().flatten() {
+                        let name = name.clone();
+                        thread::spawn(move || {
+                            let _ = serve_lines(name, s);
                         });
                     }
                 }));
