@@ -23,7 +23,9 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::instance::{Action, ConfigError, Input, Instance, InstanceConfig, Time, TrackKind, Vip};
+use super::instance::{
+    Action, ConfigError, Input, Instance, InstanceConfig, State, Time, TrackKind, Vip,
+};
 use super::packet::{self, Family, IPPROTO_VRRP, Received, VRRP_TTL};
 use super::sys;
 
@@ -225,7 +227,22 @@ struct Runner {
     /// Interface name → (index, MAC) for VIPs with `dev`.
     vip_links: HashMap<String, Link>,
     packet_sockets: HashMap<u32, sys::PacketSocket>,
+    /// Where state changes are reported ([`run_vrrp_observed`]).
+    observer: Option<StateObserver>,
 }
+
+/// A state change of an instance, as [`run_vrrp_observed`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEvent {
+    /// The instance (`vrrp_instance NAME`).
+    pub instance: String,
+    /// Its new state.
+    pub state: State,
+}
+
+/// The receiving end of state changes is an unbounded channel: the driver never waits for
+/// its observer.
+pub type StateObserver = tokio::sync::mpsc::UnboundedSender<StateEvent>;
 
 fn raw_socket(family: Family, proto: u8) -> Result<Socket, DriverError> {
     let domain = match family {
@@ -469,7 +486,13 @@ impl Runner {
                 Action::SendGratuitous { repeat } => self.gratuitous(repeat),
                 Action::RunScript { argv } => scripts.extend(run_notify(argv)),
                 Action::StateChange { from, to } => {
-                    tracing::debug!("({}) {:?} -> {:?}", self.inst.config().name, from, to)
+                    tracing::debug!("({}) {:?} -> {:?}", self.inst.config().name, from, to);
+                    if let Some(o) = &self.observer {
+                        let _ = o.send(StateEvent {
+                            instance: self.inst.config().name.clone(),
+                            state: to,
+                        });
+                    }
                 }
                 Action::Log(s) => info!("{s}"),
             }
@@ -687,6 +710,16 @@ pub async fn run_vrrp(
     cfg: VrrpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DriverError> {
+    run_vrrp_observed(cfg, None, shutdown).await
+}
+
+/// [`run_vrrp`], reporting every state change of every instance to `observer` (what
+/// `lvs_sync_daemon` follows).
+pub async fn run_vrrp_observed(
+    cfg: VrrpConfig,
+    observer: Option<StateObserver>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DriverError> {
     let mut seen = HashMap::new();
     for c in &cfg.instances {
         c.validate()?;
@@ -756,6 +789,7 @@ pub async fn run_vrrp(
             ip_id: 0,
             vip_links,
             packet_sockets: HashMap::new(),
+            observer: observer.clone(),
         });
     }
 

@@ -11,6 +11,8 @@ pub mod instance;
 pub mod packet;
 mod sys;
 
-pub use driver::{DriverError, ScriptConfig, VrrpConfig, run_vrrp};
-pub use instance::{InstanceConfig, Notify, Track, TrackKind, Vip};
+pub use driver::{
+    DriverError, ScriptConfig, StateEvent, StateObserver, VrrpConfig, run_vrrp, run_vrrp_observed,
+};
+pub use instance::{InstanceConfig, Notify, State, Track, TrackKind, Vip};
 pub use packet::{Family, Version};
