@@ -130,6 +130,9 @@ pub enum Outcome {
     Failure(FailReason),
     /// MISC_CHECK: the script exited with this status.
     Exit(i32),
+    /// No verdict: the probe could not be set up locally (socket, bind); keepalived logs
+    /// it and tries again a `delay_loop` later without changing any state.
+    Skipped(String),
     /// MISC_CHECK: the script died of a signal (`timed_out`: we killed it at
     /// `misc_timeout`).
     Signaled {
@@ -495,6 +498,11 @@ impl Checks {
             return out;
         }
         c.running = false;
+        if let Outcome::Skipped(why) = &outcome {
+            out.push(Event::Log(format!("{why}. Rescheduling.")));
+            c.next_at = Some(now + c.conf.delay_loop);
+            return out;
+        }
         let delay = match c.conf.kind.clone() {
             CheckerKind::Tcp | CheckerKind::Udp(_) | CheckerKind::Ping => {
                 self.simple_epilog(id, &outcome, &mut out)
@@ -1159,7 +1167,7 @@ impl Checks {
                     }
                 }
             }
-            Outcome::Success | Outcome::Failure(_) => {
+            Outcome::Success | Outcome::Failure(_) | Outcome::Skipped(_) => {
                 // A MISC_CHECK result is an exit status; anything else is a failure to run.
                 return self.misc_result(id, m, &Outcome::Exit(127), out);
             }
