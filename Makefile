@@ -6,9 +6,10 @@ CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
 # curl, tcpdump, nftables: the network-namespace tests and the demo lab (nft sets the marks
-# of the firewall-mark tests).
+# of the firewall-mark tests). openssl: the SSL_GET checker test (self-signed certificate,
+# s_server as the real server).
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump nftables
+	iproute2 ethtool curl tcpdump nftables openssl
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
@@ -40,6 +41,7 @@ unit: deps
 	$(CARGO) test --doc
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p lvsd -p lvs-dataplane -p lvs-e2e --all-targets
+	$(CARGO) test -p lvs-keepalived --test check_netns -- --ignored
 
 test: lint unit
 

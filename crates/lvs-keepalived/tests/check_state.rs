@@ -68,7 +68,11 @@ impl Sim {
     }
 
     /// Run steps until time `until` (since start), collecting events.
-    fn run_until(&mut self, until: Duration, f: &mut dyn FnMut(Duration, Due) -> Outcome) -> Vec<(Duration, Event)> {
+    fn run_until(
+        &mut self,
+        until: Duration,
+        f: &mut dyn FnMut(Duration, Due) -> Outcome,
+    ) -> Vec<(Duration, Event)> {
         let mut all = Vec::new();
         while self.c.next_deadline().is_some_and(|d| d - self.t0 <= until) {
             let t = self.c.next_deadline().unwrap() - self.t0;
@@ -125,8 +129,16 @@ fn without_alpha_every_server_is_added_at_start_and_quorum_is_gained() {
         ["add 10.0.0.1 w1", "add 10.0.0.2 w1", "script QuorumUp /qup"]
     );
     let l = logs(&ev);
-    assert!(l.contains(&"Gained quorum 1+0=1 <= 2 for VS [10.0.0.100]:tcp:80".to_string()), "{l:?}");
-    assert!(l.contains(&"Activating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        l.contains(&"Gained quorum 1+0=1 <= 2 for VS [10.0.0.100]:tcp:80".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        l.contains(
+            &"Activating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"
+                .to_string()
+        )
+    );
     // The add carries the method, port and thresholds.
     let mut vs = vs_with(1);
     vs.real_servers[0].u_threshold = 7;
@@ -136,7 +148,16 @@ fn without_alpha_every_server_is_added_at_start_and_quorum_is_gained() {
     match &ops(&ev)[0] {
         Op::AddDest { service, dest } => {
             assert_eq!(*service, vs_key());
-            assert_eq!((dest.port, dest.method, dest.weight, dest.u_threshold, dest.l_threshold), (80, Method::Masq, 5, 7, 3));
+            assert_eq!(
+                (
+                    dest.port,
+                    dest.method,
+                    dest.weight,
+                    dest.u_threshold,
+                    dest.l_threshold
+                ),
+                (80, Method::Masq, 5, 7, 3)
+            );
         }
         o => panic!("{o:?}"),
     }
@@ -206,7 +227,9 @@ fn a_down_verdict_needs_one_plus_retry_consecutive_failures() {
 #[test]
 fn a_server_is_alive_iff_every_checker_is_up() {
     let mut vs = vs_with(1);
-    vs.real_servers[0].checkers.push(CheckerSpec::new(CheckerKind::Ping));
+    vs.real_servers[0]
+        .checkers
+        .push(CheckerSpec::new(CheckerKind::Ping));
     vs.retry = Some(0);
     let (mut sim, _) = Sim::new(vec![vs]);
     let tcp = |d: &Due| d.id.checker == 0;
@@ -217,7 +240,10 @@ fn a_server_is_alive_iff_every_checker_is_up() {
     // Ping fails too: nothing more.
     let (_, _, ev) = sim.step(&mut |_| fail());
     assert!(ops(&ev).is_empty());
-    assert_eq!(logs(&ev), ["ICMP CHECK on service [10.0.0.1]:tcp:80 failed."]);
+    assert_eq!(
+        logs(&ev),
+        ["ICMP CHECK on service [10.0.0.1]:tcp:80 failed."]
+    );
     // TCP recovers: still one failed checker.
     let (_, _, ev) = sim.step(&mut |d| if tcp(&d) { Outcome::Success } else { fail() });
     assert!(ops(&ev).is_empty(), "{ev:?}");
@@ -236,10 +262,16 @@ fn inhibit_on_failure_sets_weight_zero_instead_of_deleting() {
     assert_eq!(shorts(&ev), ["add 10.0.0.1 w3"]);
     let (_, _, ev) = sim.step(&mut |_| fail());
     assert_eq!(shorts(&ev), ["edit 10.0.0.1 w0"]);
-    assert!(logs(&ev).contains(&"Disabling service [10.0.0.1]:tcp:80 of VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        logs(&ev)
+            .contains(&"Disabling service [10.0.0.1]:tcp:80 of VS [10.0.0.100]:tcp:80".to_string())
+    );
     let (_, _, ev) = sim.step(&mut |_| Outcome::Success);
     assert_eq!(shorts(&ev), ["edit 10.0.0.1 w3"]);
-    assert!(logs(&ev).contains(&"Enabling service [10.0.0.1]:tcp:80 of VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        logs(&ev)
+            .contains(&"Enabling service [10.0.0.1]:tcp:80 of VS [10.0.0.100]:tcp:80".to_string())
+    );
     // Shutdown removes it for real.
     let ev = sim.c.shutdown(true);
     assert_eq!(shorts(&ev), ["del 10.0.0.1"]);
@@ -257,7 +289,13 @@ fn alpha_starts_failed_inhibited_servers_at_weight_zero() {
     assert_eq!(shorts(&ev), ["add 10.0.0.2 w0"]);
     assert!(!sim.c.quorum_up(0));
     // First results: .1 fails (alpha: notify_down runs, nothing in lvsd), .2 succeeds.
-    let (_, _, ev) = sim.step(&mut |d| if d.id.rs == 0 { fail() } else { Outcome::Success });
+    let (_, _, ev) = sim.step(&mut |d| {
+        if d.id.rs == 0 {
+            fail()
+        } else {
+            Outcome::Success
+        }
+    });
     assert_eq!(shorts(&ev), ["script NotifyDown /down", "edit 10.0.0.2 w1"]);
     assert!(logs(&ev).contains(&"Gained quorum 1+0=1 <= 1 for VS [10.0.0.100]:tcp:80".to_string()));
     assert!(sim.c.quorum_up(0));
@@ -278,7 +316,15 @@ fn quorum_with_hysteresis() {
     // 4 >= 3 + 1.
     assert!(logs(&ev).contains(&"Gained quorum 3+1=4 <= 4 for VS [10.0.0.100]:tcp:80".to_string()));
     let mut down = 0usize;
-    let f = |k: usize| move |d: Due| if d.id.rs < k { fail() } else { Outcome::Success };
+    let f = |k: usize| {
+        move |d: Due| {
+            if d.id.rs < k {
+                fail()
+            } else {
+                Outcome::Success
+            }
+        }
+    };
     sim.step(&mut f(0));
     // 3 alive: 3 >= 3 - 1, still up.
     down += 1;
@@ -319,22 +365,51 @@ fn sorry_server_replaces_the_pool_while_quorum_is_lost() {
     assert_eq!(shorts(&ev), ["add 10.0.0.1 w1", "add 10.0.0.2 w1"]);
     sim.step(&mut |_| Outcome::Success);
     // .1 fails: quorum lost, the alive .2 leaves the pool, the sorry server comes in.
-    let (_, _, ev) = sim.step(&mut |d| if d.id.rs == 0 { fail() } else { Outcome::Success });
-    assert_eq!(shorts(&ev), ["del 10.0.0.1", "del 10.0.0.2", "add 10.0.0.99 w1"]);
+    let (_, _, ev) = sim.step(&mut |d| {
+        if d.id.rs == 0 {
+            fail()
+        } else {
+            Outcome::Success
+        }
+    });
+    assert_eq!(
+        shorts(&ev),
+        ["del 10.0.0.1", "del 10.0.0.2", "add 10.0.0.99 w1"]
+    );
     let l = logs(&ev);
-    assert!(l.contains(&"Adding sorry server [10.0.0.99]:tcp:80 to VS [10.0.0.100]:tcp:80".to_string()), "{l:?}");
-    assert!(l.contains(&"Removing alive servers from the pool for VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        l.contains(&"Adding sorry server [10.0.0.99]:tcp:80 to VS [10.0.0.100]:tcp:80".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        l.contains(&"Removing alive servers from the pool for VS [10.0.0.100]:tcp:80".to_string())
+    );
     assert!(sim.c.sorry_active(0));
     // While the sorry server is in use, state changes do not touch lvsd.
     let (_, _, ev) = sim.step(&mut |_| fail());
     assert!(ops(&ev).is_empty(), "{ev:?}");
-    assert!(logs(&ev).contains(&"Removing service [10.0.0.2]:tcp:80 from VS [10.0.0.100]:tcp:80".to_string()));
-    let (_, _, ev) = sim.step(&mut |d| if d.id.rs == 0 { Outcome::Success } else { fail() });
+    assert!(
+        logs(&ev).contains(
+            &"Removing service [10.0.0.2]:tcp:80 from VS [10.0.0.100]:tcp:80".to_string()
+        )
+    );
+    let (_, _, ev) = sim.step(&mut |d| {
+        if d.id.rs == 0 {
+            Outcome::Success
+        } else {
+            fail()
+        }
+    });
     assert!(ops(&ev).is_empty(), "{ev:?}");
     // Both up: quorum back, sorry server out, alive servers back in.
     let (_, _, ev) = sim.step(&mut |_| Outcome::Success);
-    assert_eq!(shorts(&ev), ["del 10.0.0.99", "add 10.0.0.1 w1", "add 10.0.0.2 w1"]);
-    assert!(logs(&ev).contains(&"Removing sorry server [10.0.0.99]:tcp:80 from VS [10.0.0.100]:tcp:80".to_string()));
+    assert_eq!(
+        shorts(&ev),
+        ["del 10.0.0.99", "add 10.0.0.1 w1", "add 10.0.0.2 w1"]
+    );
+    assert!(logs(&ev).contains(
+        &"Removing sorry server [10.0.0.99]:tcp:80 from VS [10.0.0.100]:tcp:80".to_string()
+    ));
     assert!(!sim.c.sorry_active(0));
 }
 
@@ -354,11 +429,18 @@ fn sorry_server_inhibit_keeps_it_at_weight_zero() {
     // its weight; then the inhibit rule would add it at 0 only if not set yet.
     assert_eq!(shorts(&ev), ["add 10.0.0.99 w1"]);
     let l = logs(&ev);
-    assert!(l.contains(&"Starting with quorum down 1-0=1 > 0 for VS [10.0.0.100]:tcp:80".to_string()), "{l:?}");
-    assert!(l.contains(&"Enabling sorry server [10.0.0.99]:tcp:8080 to VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        l.contains(&"Starting with quorum down 1-0=1 > 0 for VS [10.0.0.100]:tcp:80".to_string()),
+        "{l:?}"
+    );
+    assert!(l.contains(
+        &"Enabling sorry server [10.0.0.99]:tcp:8080 to VS [10.0.0.100]:tcp:80".to_string()
+    ));
     let (_, _, ev) = sim.step(&mut |_| Outcome::Success);
     assert_eq!(shorts(&ev), ["edit 10.0.0.99 w0", "add 10.0.0.1 w1"]);
-    assert!(logs(&ev).contains(&"Disabling sorry server [10.0.0.99]:tcp:8080 from VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(logs(&ev).contains(
+        &"Disabling sorry server [10.0.0.99]:tcp:8080 from VS [10.0.0.100]:tcp:80".to_string()
+    ));
     let (_, _, ev) = sim.step(&mut |_| fail());
     // Back to the sorry server: an edit, since it stayed in the table.
     assert_eq!(shorts(&ev), ["del 10.0.0.1", "edit 10.0.0.99 w1"]);
@@ -380,24 +462,36 @@ fn misc_dynamic_exit_codes_set_the_weight() {
     let mut vs = vs_with(0);
     let mut rs = RealServerSpec::new(ip("10.0.0.1"), 80);
     rs.weight = 10;
-    rs.checkers.push(CheckerSpec::new(CheckerKind::Misc(MiscSpec {
-        script: Script::new(["/chk", "x"]),
-        timeout: None,
-        dynamic: true,
-    })));
+    rs.checkers
+        .push(CheckerSpec::new(CheckerKind::Misc(MiscSpec {
+            script: Script::new(["/chk", "x"]),
+            timeout: None,
+            dynamic: true,
+        })));
     vs.real_servers.push(rs);
     let (mut sim, _) = Sim::new(vec![vs]);
     // Exit 7: up with weight 5.
     let (_, _, ev) = sim.step(&mut |_| Outcome::Exit(7));
     assert_eq!(shorts(&ev), ["edit 10.0.0.1 w5"]);
     assert!(logs(&ev).contains(&"Changing weight from 10 to 5 for active service [10.0.0.1]:tcp:80 of VS [10.0.0.100]:tcp:80".to_string()));
-    assert!(logs(&ev).contains(&"Misc check for [[10.0.0.1]:tcp:80 VS [10.0.0.100]:tcp:80] by [/chk] succeeded.".to_string()));
+    assert!(
+        logs(&ev).contains(
+            &"Misc check for [[10.0.0.1]:tcp:80 VS [10.0.0.100]:tcp:80] by [/chk] succeeded."
+                .to_string()
+        )
+    );
     // Same status again: nothing.
     assert!(ops(&sim.step(&mut |_| Outcome::Exit(7)).2).is_empty());
     // Exit 0: back to the configured weight.
-    assert_eq!(shorts(&sim.step(&mut |_| Outcome::Exit(0)).2), ["edit 10.0.0.1 w10"]);
+    assert_eq!(
+        shorts(&sim.step(&mut |_| Outcome::Exit(0)).2),
+        ["edit 10.0.0.1 w10"]
+    );
     // Exit 2: weight 0 but alive.
-    assert_eq!(shorts(&sim.step(&mut |_| Outcome::Exit(2)).2), ["edit 10.0.0.1 w0"]);
+    assert_eq!(
+        shorts(&sim.step(&mut |_| Outcome::Exit(2)).2),
+        ["edit 10.0.0.1 w0"]
+    );
     assert!(sim.c.rs_alive(0, 0));
     // Exit 1: down at once (MISC_CHECK retry defaults to 0).
     let (_, _, ev) = sim.step(&mut |_| Outcome::Exit(1));
@@ -408,7 +502,10 @@ fn misc_dynamic_exit_codes_set_the_weight() {
     let (_, _, ev) = sim.step(&mut |_| Outcome::Exit(4));
     assert_eq!(shorts(&ev), ["add 10.0.0.1 w2"]);
     // A timeout is a failure.
-    let (_, _, ev) = sim.step(&mut |_| Outcome::Signaled { signal: 15, timed_out: true });
+    let (_, _, ev) = sim.step(&mut |_| Outcome::Signaled {
+        signal: 15,
+        timed_out: true,
+    });
     assert_eq!(shorts(&ev), ["del 10.0.0.1"]);
     assert!(logs(&ev).contains(&"Misc check for [[10.0.0.1]:tcp:80 VS [10.0.0.100]:tcp:80] by [/chk] timed out with retry disabled.".to_string()));
 }
@@ -429,7 +526,15 @@ fn misc_without_dynamic_and_its_timing() {
     assert_eq!(checks.conf(checks.checker_ids()[0]).misc_timeout, 3 * S);
     let t0 = Instant::now();
     checks.start(t0, &mut |_| Duration::ZERO);
-    checks.report(t0, CheckerId { vs: 0, rs: 0, checker: 0 }, Outcome::Success); // not running: ignored
+    checks.report(
+        t0,
+        CheckerId {
+            vs: 0,
+            rs: 0,
+            checker: 0,
+        },
+        Outcome::Success,
+    ); // not running: ignored
     let d = checks.due(t0 + S);
     assert_eq!(d.len(), 1);
     // Exit 5 without misc_dynamic is a failure; first one at start-up takes it down.
@@ -448,7 +553,10 @@ fn misc_without_dynamic_and_its_timing() {
     let d = checks.due(t0 + 23 * S);
     let ev = checks.report(t0 + 23 * S, d[0].id, Outcome::Exit(1));
     assert_eq!(shorts(&ev), ["del 10.0.0.1"]);
-    assert!(logs(&ev)[0].ends_with("failed after 1 retry (exited with status 1)."), "{ev:?}");
+    assert!(
+        logs(&ev)[0].ends_with("failed after 1 retry (exited with status 1)."),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -459,22 +567,36 @@ fn ha_suspend_pauses_checkers_until_the_address_is_here() {
     assert_eq!(c.ha_suspend_addr(0), Some(ip("10.0.0.100")));
     let t0 = Instant::now();
     let ev = c.start(t0, &mut |_| Duration::ZERO);
-    assert!(logs(&ev).contains(&"Deactivating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80".to_string()));
+    assert!(
+        logs(&ev).contains(
+            &"Deactivating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"
+                .to_string()
+        )
+    );
     // Due at 1 s but suspended: rescheduled a delay_loop later, not run.
     assert!(c.due(t0 + S).is_empty());
     assert_eq!(c.next_deadline().unwrap() - t0, 11 * S);
     let ev = c.set_address(ip("10.0.0.100"), true);
-    assert_eq!(logs(&ev), ["Activating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"]);
+    assert_eq!(
+        logs(&ev),
+        ["Activating healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"]
+    );
     assert!(c.set_address(ip("10.9.9.9"), true).is_empty());
     assert_eq!(c.due(t0 + 11 * S).len(), 1);
     // Counted: the address on two interfaces, removed from one: still active.
     assert!(c.set_address(ip("10.0.0.100"), true).is_empty());
     assert!(c.set_address(ip("10.0.0.100"), false).is_empty());
     let ev = c.set_address(ip("10.0.0.100"), false);
-    assert_eq!(logs(&ev), ["Suspending healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"]);
+    assert_eq!(
+        logs(&ev),
+        ["Suspending healthchecker for service [10.0.0.1]:tcp:80 for VS [10.0.0.100]:tcp:80"]
+    );
     // Fwmark services cannot use it.
     let mut fw = vs_with(1);
-    fw.key = ServiceKey::Fwmark { family: lvs_api::Family::Inet, mark: 1 };
+    fw.key = ServiceKey::Fwmark {
+        family: lvs_api::Family::Inet,
+        mark: 1,
+    };
     fw.ha_suspend = true;
     assert!(Checks::new(vec![fw]).is_err());
 }
@@ -489,12 +611,19 @@ fn omega_runs_the_down_scripts_on_shutdown() {
         let (mut sim, _) = Sim::new(vec![vs]);
         let ev = sim.c.shutdown(true);
         let want: &[&str] = if omega {
-            &["del 10.0.0.1", "script NotifyDown /down", "script QuorumDown /qdown"]
+            &[
+                "del 10.0.0.1",
+                "script NotifyDown /down",
+                "script QuorumDown /qdown",
+            ]
         } else {
             &["del 10.0.0.1"]
         };
         assert_eq!(shorts(&ev), want);
-        assert_eq!(logs(&ev), ["Shutting down service [10.0.0.1]:tcp:80 from VS [10.0.0.100]:tcp:80"]);
+        assert_eq!(
+            logs(&ev),
+            ["Shutting down service [10.0.0.1]:tcp:80 from VS [10.0.0.100]:tcp:80"]
+        );
         assert!(sim.c.next_deadline().is_none());
         // Without removing dests only the omega quorum script runs.
         let (mut sim, _) = Sim::new(vec![{
@@ -541,14 +670,20 @@ fn http_get_checks_one_url_per_run_and_retries_the_failed_one() {
     let (t, due, ev) = sim.step(&mut |_| Outcome::Failure(FailReason::Digest));
     assert_eq!((t, due[0].url), (34 * S, 1));
     assert_eq!(shorts(&ev), ["del 10.0.0.1"]);
-    assert_eq!(logs(&ev)[0], "HTTP_CHECK on service [10.0.0.1]:tcp:8080 failed after 1 retries.");
+    assert_eq!(
+        logs(&ev)[0],
+        "HTTP_CHECK on service [10.0.0.1]:tcp:8080 failed after 1 retries."
+    );
     // Down: the failed url is checked every max(delay_loop, delay_before_retry).
     let (t, due, ev) = sim.step(&mut |_| Outcome::Failure(FailReason::Status(500)));
     assert_eq!((t, due[0].url, ev.len()), (44 * S, 1, 0));
     // It succeeds: then every url again from the first before the server is up.
     let (t, due, ev) = sim.step(&mut |_| Outcome::Success);
     assert_eq!((t, due[0].url), (54 * S, 1));
-    assert_eq!(logs(&ev), ["MD5 digest success to [10.0.0.1]:tcp:8080 url(/b)"]);
+    assert_eq!(
+        logs(&ev),
+        ["MD5 digest success to [10.0.0.1]:tcp:8080 url(/b)"]
+    );
     assert!(ops(&ev).is_empty());
     let (_, due, ev) = sim.step(&mut |_| Outcome::Success);
     assert_eq!(due[0].url, 0);
@@ -556,7 +691,10 @@ fn http_get_checks_one_url_per_run_and_retries_the_failed_one() {
     let (t, due, ev) = sim.step(&mut |_| Outcome::Success);
     assert_eq!((t, due[0].url), (74 * S, 1));
     assert_eq!(shorts(&ev), ["add 10.0.0.1 w1"]);
-    assert!(logs(&ev).contains(&"Remote Web server [10.0.0.1]:tcp:8080 succeed on service.".to_string()));
+    assert!(
+        logs(&ev)
+            .contains(&"Remote Web server [10.0.0.1]:tcp:8080 succeed on service.".to_string())
+    );
 }
 
 #[test]
@@ -566,7 +704,10 @@ fn http_get_first_failure_at_start_and_fast_recovery() {
     let (_, _, ev) = sim.step(&mut |_| Outcome::Failure(FailReason::Timeout));
     assert_eq!(shorts(&ev), ["del 10.0.0.1"]);
     // keepalived marks the checker as run before its verdict, hence "after 1 retries".
-    assert_eq!(logs(&ev)[0], "HTTP_CHECK on service [10.0.0.1]:tcp:8080 failed after 1 retries.");
+    assert_eq!(
+        logs(&ev)[0],
+        "HTTP_CHECK on service [10.0.0.1]:tcp:8080 failed after 1 retries."
+    );
     let (t, _, _) = sim.step(&mut |_| Outcome::Success);
     assert_eq!(t, 11 * S);
     // The failed url is clear now: fast recovery checks again at once.
@@ -593,7 +734,10 @@ fn keepalived_corrections_of_the_configuration() {
     assert_eq!(c.fmt_rs(0, 0), "[10.0.0.1]:tcp:80");
     // Fwmark DR: port cleared.
     let mut vs = vs_with(1);
-    vs.key = ServiceKey::Fwmark { family: lvs_api::Family::Inet, mark: 7 };
+    vs.key = ServiceKey::Fwmark {
+        family: lvs_api::Family::Inet,
+        mark: 7,
+    };
     vs.method = Method::Route;
     let c = Checks::new(vec![vs]).unwrap();
     assert_eq!(c.fmt_vs(0), "FWM 7");
@@ -608,7 +752,15 @@ fn keepalived_corrections_of_the_configuration() {
     vs.real_servers[0].virtualhost = Some("www.example".into());
     let c = Checks::new(vec![vs]).unwrap();
     let conf = c.conf(c.checker_ids()[0]);
-    assert_eq!((conf.connect_timeout, conf.retry, conf.delay_loop, conf.delay_before_retry), (7 * S, 4, 3 * S, 2 * S));
+    assert_eq!(
+        (
+            conf.connect_timeout,
+            conf.retry,
+            conf.delay_loop,
+            conf.delay_before_retry
+        ),
+        (7 * S, 4, 3 * S, 2 * S)
+    );
 }
 
 #[test]
@@ -631,7 +783,14 @@ fn warmup_spreads_the_first_checks() {
             let _ = d;
         }
     }
-    assert_eq!(times, [S + Duration::from_millis(2500), S + 5 * S, S + Duration::from_millis(7500)]);
+    assert_eq!(
+        times,
+        [
+            S + Duration::from_millis(2500),
+            S + 5 * S,
+            S + Duration::from_millis(7500)
+        ]
+    );
     let _ = now;
 }
 
@@ -658,11 +817,18 @@ fn many_cycles_with_flapping_servers_keep_lvsd_consistent() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        if seed % 3 == 0 { fail() } else { Outcome::Success }
+        if seed % 3 == 0 {
+            fail()
+        } else {
+            Outcome::Success
+        }
     });
     let evs: Vec<Event> = all.into_iter().map(|(_, e)| e).collect();
     apply(&evs, &mut in_lvsd);
     for r in 0..3 {
-        assert_eq!(in_lvsd.contains(&ip(&format!("10.0.0.{}", r + 1))), sim.c.rs_alive(0, r));
+        assert_eq!(
+            in_lvsd.contains(&ip(&format!("10.0.0.{}", r + 1))),
+            sim.c.rs_alive(0, r)
+        );
     }
 }

@@ -112,7 +112,9 @@ pub fn http_request(path: &str, host: &str, protocol: HttpProtocol) -> String {
         HttpProtocol::V1_0C => (0, "Connection: close\r\n"),
         HttpProtocol::V1_1 => (1, "Connection: close\r\n"),
     };
-    format!("GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n")
+    format!(
+        "GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n"
+    )
 }
 
 /// keepalived's `extract_status_code`: the three digits after the first space, which must
@@ -142,7 +144,10 @@ pub fn extract_content_length(head: &[u8]) -> Option<usize> {
     const TAG: &[u8] = b"Content-Length:";
     let at = head.windows(TAG.len()).position(|w| w == TAG)?;
     let rest = &head[at + TAG.len()..];
-    let rest = &rest[rest.iter().take_while(|b| **b == b' ' || **b == b'\t').count()..];
+    let rest = &rest[rest
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count()..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     match rest.get(digits) {
         None | Some(b'\r') | Some(b'\n') => {}
@@ -344,9 +349,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -474,7 +477,11 @@ async fn ping_check(conf: &CheckerConf) -> Outcome {
                     let ihl = usize::from(pkt.first().map_or(0, |b| b & 0x0f)) * 4;
                     pkt = pkt.get(ihl..).unwrap_or(&[]);
                 }
-                if pkt.len() < 8 || pkt[0] != reply_type || pkt[4..6] != id.to_be_bytes() || pkt[6..8] != seq.to_be_bytes() {
+                if pkt.len() < 8
+                    || pkt[0] != reply_type
+                    || pkt[4..6] != id.to_be_bytes()
+                    || pkt[6..8] != seq.to_be_bytes()
+                {
                     continue;
                 }
             }
@@ -541,7 +548,9 @@ pub async fn misc_check(m: &MiscSpec, limit: Duration) -> Outcome {
                 Some(st) => st,
                 None => match child.wait().await {
                     Ok(st) => st,
-                    Err(e) => return Outcome::Skipped(format!("reaping {}: {e}", m.script.program())),
+                    Err(e) => {
+                        return Outcome::Skipped(format!("reaping {}: {e}", m.script.program()));
+                    }
                 },
             };
             return match st.code() {
@@ -621,7 +630,10 @@ mod tests {
         assert_eq!(extract_status_code(b"HTTP/1.0 200\r\n\r\n"), 0);
         assert_eq!(extract_status_code(b"HTTP/1.0 2x0 OK\r\n"), 0);
         assert_eq!(extract_status_code(b"garbage\r\n"), 0);
-        assert_eq!(extract_content_length(b"X: y\r\nContent-Length: 12\r\n\r\n"), Some(12));
+        assert_eq!(
+            extract_content_length(b"X: y\r\nContent-Length: 12\r\n\r\n"),
+            Some(12)
+        );
         assert_eq!(extract_content_length(b"content-length: 12\r\n"), None);
         assert_eq!(extract_content_length(b"Content-Length: 12x\r\n"), None);
     }
@@ -659,24 +671,43 @@ mod tests {
             r.feed(s);
             r
         };
-        assert_eq!(judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u), Outcome::Success);
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u),
+            Outcome::Success
+        );
         assert_eq!(
             judge(full(b"HTTP/1.0 500 Oops\r\n\r\nx"), &u),
             Outcome::Failure(FailReason::Status(500))
         );
-        assert_eq!(judge(full(b"HTTP/1.0 200 OK\r\n"), &u), Outcome::Failure(FailReason::NoData));
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n"), &u),
+            Outcome::Failure(FailReason::NoData)
+        );
         u.digest = Some(Md5::digest(b"x").into());
-        assert_eq!(judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u), Outcome::Success);
-        assert_eq!(judge(full(b"HTTP/1.0 200 OK\r\n\r\ny"), &u), Outcome::Failure(FailReason::Digest));
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u),
+            Outcome::Success
+        );
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\ny"), &u),
+            Outcome::Failure(FailReason::Digest)
+        );
     }
 
     #[test]
     fn echo_requests_and_filler() {
-        assert_eq!(keepalived_filler(32), b"keepalived check - keepalived ch".to_vec());
+        assert_eq!(
+            keepalived_filler(32),
+            b"keepalived check - keepalived ch".to_vec()
+        );
         let p = echo_request(false, 0x1234, 7);
         assert_eq!(p.len(), 136);
         assert_eq!(&p[..2], &[8, 0]);
-        assert_eq!(inet_checksum(&p), 0, "a packet with its checksum sums to zero");
+        assert_eq!(
+            inet_checksum(&p),
+            0,
+            "a packet with its checksum sums to zero"
+        );
         assert_eq!(&echo_request(true, 1, 2)[..8], &[128, 0, 0, 0, 0, 1, 0, 2]);
     }
 
@@ -688,21 +719,49 @@ mod tests {
             dynamic,
         };
         let s = Duration::from_secs(5);
-        assert_eq!(misc_check(&m(&["/bin/sh", "-c", "exit 0"], false), s).await, Outcome::Exit(0));
-        assert_eq!(misc_check(&m(&["/bin/sh", "-c", "exit 9"], true), s).await, Outcome::Exit(9));
-        assert_eq!(misc_check(&m(&["/nonexistent/check"], false), s).await, Outcome::Exit(127));
+        assert_eq!(
+            misc_check(&m(&["/bin/sh", "-c", "exit 0"], false), s).await,
+            Outcome::Exit(0)
+        );
+        assert_eq!(
+            misc_check(&m(&["/bin/sh", "-c", "exit 9"], true), s).await,
+            Outcome::Exit(9)
+        );
+        assert_eq!(
+            misc_check(&m(&["/nonexistent/check"], false), s).await,
+            Outcome::Exit(127)
+        );
         // Killed by SIGTERM at the timeout, along with its children.
         let t0 = std::time::Instant::now();
-        let out = misc_check(&m(&["/bin/sh", "-c", "sleep 30 & sleep 30"], false), Duration::from_millis(300)).await;
-        assert_eq!(out, Outcome::Signaled { signal: 15, timed_out: true });
+        let out = misc_check(
+            &m(&["/bin/sh", "-c", "sleep 30 & sleep 30"], false),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(
+            out,
+            Outcome::Signaled {
+                signal: 15,
+                timed_out: true
+            }
+        );
         assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
         // One that ignores SIGTERM gets SIGKILL 2 s later.
         let out = misc_check(
-            &m(&["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], false),
+            &m(
+                &["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
+                false,
+            ),
             Duration::from_millis(200),
         )
         .await;
-        assert_eq!(out, Outcome::Signaled { signal: 9, timed_out: true });
+        assert_eq!(
+            out,
+            Outcome::Signaled {
+                signal: 9,
+                timed_out: true
+            }
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -726,9 +785,20 @@ mod tests {
                         got.extend_from_slice(&buf[..n]);
                     }
                     let req = String::from_utf8_lossy(&got).to_string();
-                    let body = if req.contains("Host: vh.example") { "vhost\n" } else { "plain\n" };
-                    let code = if req.starts_with("GET /missing ") { "404 Not Found" } else { "200 OK" };
-                    let resp = format!("HTTP/1.0 {code}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let body = if req.contains("Host: vh.example") {
+                        "vhost\n"
+                    } else {
+                        "plain\n"
+                    };
+                    let code = if req.starts_with("GET /missing ") {
+                        "404 Not Found"
+                    } else {
+                        "200 OK"
+                    };
+                    let resp = format!(
+                        "HTTP/1.0 {code}\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
                     s.write_all(resp.as_bytes()).await.unwrap();
                 });
             }
@@ -749,7 +819,11 @@ mod tests {
         let mut u_bad = UrlSpec::new("/");
         u_bad.digest = Some([0; 16]);
         rs.checkers.push(CheckerSpec::new(CheckerKind::Tcp));
-        rs.checkers.push(CheckerSpec::new(CheckerKind::Http(HttpSpec::new(false, vec![u_ok, u_vh, u_404, u_bad]))));
+        rs.checkers
+            .push(CheckerSpec::new(CheckerKind::Http(HttpSpec::new(
+                false,
+                vec![u_ok, u_vh, u_404, u_bad],
+            ))));
         let mut closed = CheckerSpec::new(CheckerKind::Tcp);
         closed.connect_port = Some(1);
         rs.checkers.push(closed);
@@ -760,9 +834,15 @@ mod tests {
         let http = c.conf(ids[1]);
         assert_eq!(probe(http, 0).await, Outcome::Success);
         assert_eq!(probe(http, 1).await, Outcome::Success);
-        assert_eq!(probe(http, 2).await, Outcome::Failure(FailReason::Status(404)));
+        assert_eq!(
+            probe(http, 2).await,
+            Outcome::Failure(FailReason::Status(404))
+        );
         assert_eq!(probe(http, 3).await, Outcome::Failure(FailReason::Digest));
-        assert_eq!(probe(c.conf(ids[2]), 0).await, Outcome::Failure(FailReason::ConnectFailed));
+        assert_eq!(
+            probe(c.conf(ids[2]), 0).await,
+            Outcome::Failure(FailReason::ConnectFailed)
+        );
         server.abort();
     }
 }

@@ -540,7 +540,10 @@ pub fn parse_digest(s: &str) -> Result<[u8; 16], SpecError> {
 pub fn parse_status_range(s: &str) -> Result<(u16, u16), SpecError> {
     let bad = || SpecError::StatusCode(s.to_string());
     let (lo, hi) = match s.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let v = s.parse::<u16>().map_err(|_| bad())?;
             (v, v)
@@ -601,7 +604,10 @@ mod tests {
         assert!(p.matches(&[0x0a]));
         assert!(!p.matches(&[0x0a, 0x0c]));
         assert!(!p.matches(&[0x0a, 0x0b, 0x72]));
-        assert_eq!(HexPattern::parse("deadbeef", false).unwrap().data, vec![0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(
+            HexPattern::parse("deadbeef", false).unwrap().data,
+            vec![0xde, 0xad, 0xbe, 0xef]
+        );
         assert!(HexPattern::parse("x1", false).is_err());
         assert!(HexPattern::parse("zz", true).is_err());
         assert!(HexPattern::parse("  ", true).is_err());
@@ -633,6 +639,10 @@ mod tests {
         assert!(Script::from_command_line("/bin/x 'open").is_err());
         let r = Script::new(["/bin/true"]).with_user("root", None).unwrap();
         assert_eq!((r.uid, r.gid), (Some(0), Some(0)));
-        assert!(Script::new(["x"]).with_user("no-such-user-here", None).is_err());
+        assert!(
+            Script::new(["x"])
+                .with_user("no-such-user-here", None)
+                .is_err()
+        );
     }
 }

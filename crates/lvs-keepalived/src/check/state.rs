@@ -747,12 +747,7 @@ impl Checks {
             if !self.vs[v].rs[r].alive {
                 continue;
             }
-            self.ipvs_cmd(
-                v,
-                Target::Rs(r),
-                if add { Cmd::Add } else { Cmd::Del },
-                out,
-            );
+            self.ipvs_cmd(v, Target::Rs(r), if add { Cmd::Add } else { Cmd::Del }, out);
         }
     }
 
@@ -913,7 +908,12 @@ impl Checks {
 
     /// TCP_CHECK, UDP_CHECK and PING_CHECK share one epilogue (`tcp_epilog`,
     /// `udp_epilog`, `icmp_epilog`). Returns the delay to the next run.
-    fn simple_epilog(&mut self, id: CheckerId, outcome: &Outcome, out: &mut Vec<Event>) -> Duration {
+    fn simple_epilog(
+        &mut self,
+        id: CheckerId,
+        outcome: &Outcome,
+        out: &mut Vec<Event>,
+    ) -> Duration {
         let rs_fmt = self.fmt_rs(id.vs, id.rs);
         let vs_fmt = self.fmt_vs(id.vs);
         let success = *outcome == Outcome::Success;
@@ -923,7 +923,9 @@ impl Checks {
             && c.is_up
             && c.conf.log_all_failures
         {
-            out.push(Event::Log(simple_failure_line(&kind, reason, &rs_fmt, &vs_fmt)));
+            out.push(Event::Log(simple_failure_line(
+                &kind, reason, &rs_fmt, &vs_fmt,
+            )));
         }
         let mut delay = c.conf.delay_loop;
         if success || ((c.is_up || !c.has_run) && c.retry_it >= c.conf.retry) {
@@ -1353,7 +1355,15 @@ fn resolve_vs(spec: VirtualServerSpec, warnings: &mut Vec<String>) -> Result<VsS
         };
         let rs_alpha = rspec.alpha.unwrap_or(spec.alpha);
         for cspec in &rspec.checkers {
-            let c = resolve_checker(cspec, &spec, rspec, rs_alpha, rs_delay_loop, &vs_fmt, &rs_fmt(port))?;
+            let c = resolve_checker(
+                cspec,
+                &spec,
+                rspec,
+                rs_alpha,
+                rs_delay_loop,
+                &vs_fmt,
+                &rs_fmt(port),
+            )?;
             rs.checkers.push(c);
         }
         // Alpha checkers start failed; every checker's first failure counts at once.
@@ -1517,7 +1527,9 @@ fn resolve_checker(
         _ => (Vec::new(), Vec::new()),
     };
     let misc_timeout = match &c.kind {
-        CheckerKind::Misc(m) => m.timeout.unwrap_or(vs.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP)),
+        CheckerKind::Misc(m) => m
+            .timeout
+            .unwrap_or(vs.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP)),
         _ => Duration::ZERO,
     };
     let conf = CheckerConf {
