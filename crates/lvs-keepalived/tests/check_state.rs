@@ -817,7 +817,7 @@ fn many_cycles_with_flapping_servers_keep_lvsd_consistent() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        if seed % 3 == 0 {
+        if seed.is_multiple_of(3) {
             fail()
         } else {
             Outcome::Success
