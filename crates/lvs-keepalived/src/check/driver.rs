@@ -239,3 +239,55 @@ fn apply(client: &Client, op: &Op, log: &dyn Fn(&str)) {
         log(&format!("lvsd: {op:?} failed: {e}"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::spec::{CheckerKind, CheckerSpec, RealServerSpec, VirtualServerSpec};
+
+    /// The driver on loopback: a TCP server goes away and comes back on the same port.
+    #[tokio::test(flavor = "current_thread")]
+    async fn run_checkers_follows_a_loopback_server() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let key = lvs_api::ServiceKey::Addr {
+            protocol: lvs_api::Protocol::Tcp,
+            addr: addr.ip(),
+            port: 1,
+        };
+        let mut vs = VirtualServerSpec::new(key);
+        vs.delay_loop = Some(Duration::from_millis(200));
+        vs.delay_before_retry = Some(Duration::from_millis(100));
+        vs.connect_timeout = Some(Duration::from_millis(500));
+        vs.warmup = Some(Duration::ZERO);
+        let mut rs = RealServerSpec::new(addr.ip(), addr.port());
+        rs.checkers.push(CheckerSpec::new(CheckerKind::Tcp));
+        vs.real_servers.push(rs);
+        let (handle, ctl) = CheckerHandle::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let run = tokio::spawn(run_checkers(
+            Checks::new(vec![vs]).unwrap(),
+            move |e| {
+                let _ = tx.send(e);
+            },
+            ctl,
+        ));
+        let mut next_op = async || loop {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Event::Op(o))) => return o,
+                Ok(Some(Event::Log(_))) => continue,
+                other => panic!("no op: {other:?}"),
+            }
+        };
+        assert!(matches!(next_op().await, Op::AddDest { .. }));
+        // Let the first check (1 s bootstrap delay) pass, then close the server.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        drop(l);
+        assert!(matches!(next_op().await, Op::DelDest { .. }));
+        let _l = tokio::net::TcpListener::bind(addr).await.unwrap();
+        assert!(matches!(next_op().await, Op::AddDest { .. }));
+        handle.shutdown(true);
+        run.await.unwrap();
+        assert!(matches!(next_op().await, Op::DelDest { .. }));
+    }
+}
