@@ -7,9 +7,10 @@ CARGO ?= cargo
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
 # curl, tcpdump, nftables: the network-namespace tests and the demo lab (nft sets the marks
 # of the firewall-mark tests); keepalived: the VRRP peer of the interop tests
-# (crates/lvs-e2e/tests/vrrp_interop.rs), never run as a service.
+# (crates/lvs-e2e/tests/vrrp_interop.rs), never run as a service; openssl: the SSL_GET
+# checker test (self-signed certificate, s_server as the real server).
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump nftables keepalived
+	iproute2 ethtool curl tcpdump nftables keepalived openssl
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
@@ -45,6 +46,7 @@ unit: deps
 	$(CARGO) test --doc
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p lvsd -p lvs-dataplane -p lvs-e2e --all-targets
+	$(CARGO) test -p lvs-keepalived --test check_netns -- --ignored
 
 test: lint unit
 

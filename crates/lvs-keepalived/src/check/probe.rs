@@ -1,0 +1,848 @@
+//! The probes: one async function per checker, each returning an [`Outcome`].
+//!
+//! They send what keepalived sends: a bare TCP connect (TCP_CHECK); `GET path HTTP/1.x`
+//! with keepalived's User-Agent and Host (HTTP_GET), the same inside TLS (SSL_GET); the
+//! `keepalived check - ` payload over UDP, where an ICMP unreachable is the failure
+//! (UDP_CHECK); an ICMP/ICMPv6 echo with 128 bytes of payload (PING_CHECK); and they run
+//! MISC_CHECK scripts in their own process group, killed when `misc_timeout` passes.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
+
+use super::spec::{CheckerKind, HttpProtocol, HttpSpec, MiscSpec, Script, UdpSpec};
+use super::state::{CheckerConf, FailReason, Outcome};
+
+/// Run the probe of `conf` (for HTTP_GET/SSL_GET: of url number `url`).
+pub async fn probe(conf: &CheckerConf, url: usize) -> Outcome {
+    match &conf.kind {
+        CheckerKind::Tcp => tcp_check(conf).await,
+        CheckerKind::Http(h) => http_get(conf, h, url).await,
+        CheckerKind::Misc(m) => misc_check(m, conf.misc_timeout).await,
+        CheckerKind::Udp(u) => udp_check(conf, u).await,
+        CheckerKind::Ping => ping_check(conf).await,
+    }
+}
+
+/// The 32-byte UDP payload (and ICMP filler) keepalived sends: `keepalived check - `
+/// repeated (`set_buf`).
+pub fn keepalived_filler(len: usize) -> Vec<u8> {
+    b"keepalived check - "
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
+fn connect_error(e: &io::Error) -> FailReason {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::NetworkDown => FailReason::ConnectFailed,
+        K::TimedOut => FailReason::Timeout,
+        _ => match e.raw_os_error() {
+            Some(nix::libc::EHOSTDOWN) => FailReason::ConnectFailed,
+            _ => FailReason::Io(e.to_string()),
+        },
+    }
+}
+
+/// A socket with the checker's source address, device and mark applied.
+fn socket_for(conf: &CheckerConf, ty: Type, proto: socket2::Protocol) -> io::Result<Socket> {
+    let domain = Domain::for_address(conf.target);
+    let s = Socket::new(domain, ty, Some(proto))?;
+    s.set_nonblocking(true)?;
+    if let Some(m) = conf.fwmark {
+        s.set_mark(m)?;
+    }
+    if let Some(dev) = &conf.bind_if {
+        s.bind_device(Some(dev.as_bytes()))?;
+    }
+    if let Some(b) = conf.bind {
+        s.bind(&SockAddr::from(b))?;
+    }
+    Ok(s)
+}
+
+enum Connect {
+    Ok(tokio::net::TcpStream),
+    /// keepalived reschedules without a verdict when its own socket cannot be set up.
+    Local(String),
+    Failed(FailReason),
+}
+
+async fn tcp_connect(conf: &CheckerConf) -> Connect {
+    let s = match socket_for(conf, Type::STREAM, socket2::Protocol::TCP) {
+        Ok(s) => s,
+        Err(e) => return Connect::Local(format!("TCP socket bind failed: {e}")),
+    };
+    let sock = tokio::net::TcpSocket::from_std_stream(s.into());
+    match timeout(conf.connect_timeout, sock.connect(conf.target)).await {
+        Err(_) => Connect::Failed(FailReason::Timeout),
+        Ok(Err(e)) => Connect::Failed(connect_error(&e)),
+        Ok(Ok(st)) => Connect::Ok(st),
+    }
+}
+
+async fn tcp_check(conf: &CheckerConf) -> Outcome {
+    match tcp_connect(conf).await {
+        Connect::Ok(_) => Outcome::Success,
+        Connect::Local(why) => Outcome::Skipped(why),
+        Connect::Failed(r) => Outcome::Failure(r),
+    }
+}
+
+/// The request keepalived sends for `path`.
+pub fn http_request(path: &str, host: &str, protocol: HttpProtocol) -> String {
+    let (minor, close) = match protocol {
+        HttpProtocol::V1_0 => (0, ""),
+        HttpProtocol::V1_0C => (0, "Connection: close\r\n"),
+        HttpProtocol::V1_1 => (1, "Connection: close\r\n"),
+    };
+    format!(
+        "GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n"
+    )
+}
+
+/// keepalived's `extract_status_code`: the three digits after the first space, which must
+/// be followed by a space; 0 when the line is not like that.
+pub fn extract_status_code(head: &[u8]) -> u16 {
+    let Some(sp) = head.iter().position(|&b| b == b' ' || b == b'\r') else {
+        return 0;
+    };
+    if head[sp] != b' ' {
+        return 0;
+    }
+    let rest = &head[sp + 1..];
+    if rest.len() < 4 || rest[0] == b' ' || rest[3] != b' ' {
+        return 0;
+    }
+    if !rest[..3].iter().all(u8::is_ascii_digit) {
+        return 0;
+    }
+    rest[..3]
+        .iter()
+        .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'))
+}
+
+/// keepalived's `extract_content_length`: the value after `Content-Length:` (exact case),
+/// if a number ending the line.
+pub fn extract_content_length(head: &[u8]) -> Option<usize> {
+    const TAG: &[u8] = b"Content-Length:";
+    let at = head.windows(TAG.len()).position(|w| w == TAG)?;
+    let rest = &head[at + TAG.len()..];
+    let rest = &rest[rest
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count()..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    match rest.get(digits) {
+        None | Some(b'\r') | Some(b'\n') => {}
+        Some(_) => return None,
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// What a response stream gave: its status, and the MD5 of its body (up to
+/// Content-Length when given), or `None` when no complete header arrived.
+#[derive(Debug, Default)]
+pub struct HttpResponse {
+    head: Vec<u8>,
+    extracted: bool,
+    status: u16,
+    content_len: Option<usize>,
+    body_len: usize,
+    md5: Md5,
+}
+
+/// keepalived reads a header of at most this many bytes (`MAX_BUFFER_LENGTH - 1`).
+const MAX_HEAD: usize = 4095;
+
+impl HttpResponse {
+    /// Feed received bytes. Returns false when the header is too long to ever complete.
+    pub fn feed(&mut self, mut data: &[u8]) -> bool {
+        if !self.extracted {
+            let start = self.head.len().saturating_sub(3);
+            self.head.extend_from_slice(data);
+            match self.head[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+                Some(p) => {
+                    let end = start + p + 4;
+                    self.extracted = true;
+                    self.status = extract_status_code(&self.head[..end]);
+                    self.content_len = extract_content_length(&self.head[..end]);
+                    let body = self.head.split_off(end);
+                    data = &[];
+                    self.body(&body);
+                }
+                None => return self.head.len() <= MAX_HEAD,
+            }
+        }
+        self.body(data);
+        true
+    }
+
+    fn body(&mut self, data: &[u8]) {
+        let take = match self.content_len {
+            Some(n) => data.len().min(n.saturating_sub(self.body_len)),
+            None => data.len(),
+        };
+        self.md5.update(&data[..take]);
+        self.body_len += data.len();
+    }
+
+    /// Whether a complete header was seen.
+    pub fn complete(&self) -> bool {
+        self.extracted
+    }
+
+    /// The status code (0 if malformed).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The MD5 of the body.
+    pub fn digest(self) -> [u8; 16] {
+        self.md5.finalize().into()
+    }
+}
+
+/// The verdict keepalived gives a finished response for `url`.
+fn judge(resp: HttpResponse, url: &super::spec::UrlSpec) -> Outcome {
+    if !resp.complete() {
+        return Outcome::Failure(FailReason::NoData);
+    }
+    if !url.accepts(resp.status()) {
+        return Outcome::Failure(FailReason::Status(resp.status()));
+    }
+    if let Some(want) = url.digest
+        && resp.digest() != want
+    {
+        return Outcome::Failure(FailReason::Digest);
+    }
+    Outcome::Success
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    req: &[u8],
+    io_timeout: Duration,
+    tls: bool,
+) -> Result<HttpResponse, FailReason> {
+    match timeout(io_timeout, s.write_all(req)).await {
+        Err(_) => return Err(FailReason::Timeout),
+        Ok(Err(e)) => return Err(FailReason::Io(e.to_string())),
+        Ok(Ok(())) => {}
+    }
+    let _ = timeout(io_timeout, s.flush()).await;
+    let mut resp = HttpResponse::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match timeout(io_timeout, s.read(&mut buf)).await {
+            Err(_) => return Err(FailReason::Timeout),
+            Ok(Ok(0)) => return Ok(resp),
+            Ok(Ok(n)) => {
+                if !resp.feed(&buf[..n]) {
+                    return Ok(resp);
+                }
+            }
+            // keepalived (ssl_read_thread) judges what it has once the header arrived,
+            // whatever ended the TLS stream (a missing close_notify included).
+            Ok(Err(_)) if tls && resp.complete() => return Ok(resp),
+            Ok(Err(e)) if tls => return Err(FailReason::Tls(e.to_string())),
+            Ok(Err(e)) => return Err(FailReason::Io(e.to_string())),
+        }
+    }
+}
+
+async fn http_get(conf: &CheckerConf, h: &HttpSpec, url: usize) -> Outcome {
+    let Some(u) = h.urls.get(url) else {
+        return Outcome::Skipped(format!("no url {url}"));
+    };
+    let host = conf.http_hosts.get(url).cloned().unwrap_or_default();
+    let req = http_request(&u.path, &host, h.protocol);
+    let mut stream = match tcp_connect(conf).await {
+        Connect::Ok(s) => s,
+        Connect::Local(why) => return Outcome::Skipped(why),
+        Connect::Failed(r) => return Outcome::Failure(r),
+    };
+    let result = if h.tls {
+        let sni = conf.sni.get(url).cloned().flatten();
+        let (config, name) = match &sni {
+            Some(n) => match rustls::pki_types::ServerName::try_from(n.clone()) {
+                Ok(name) => (tls_config(true), name),
+                Err(_) => (tls_config(false), conf.target.ip().into()),
+            },
+            None => (tls_config(false), conf.target.ip().into()),
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
+        match timeout(conf.connect_timeout, connector.connect(name, stream)).await {
+            Err(_) => Err(FailReason::Timeout),
+            Ok(Err(e)) => Err(FailReason::Tls(e.to_string())),
+            Ok(Ok(mut tls)) => exchange(&mut tls, req.as_bytes(), conf.connect_timeout, true).await,
+        }
+    } else {
+        exchange(&mut stream, req.as_bytes(), conf.connect_timeout, false).await
+    };
+    match result {
+        Ok(resp) => judge(resp, u),
+        Err(r) => Outcome::Failure(r),
+    }
+}
+
+/// keepalived verifies no server certificate (it never calls `SSL_CTX_set_verify`); the
+/// handshake signatures are still checked, so the server must hold the key of the
+/// certificate it presents.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(sni: bool) -> Arc<rustls::ClientConfig> {
+    static WITH_SNI: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    static WITHOUT_SNI: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let cell = if sni { &WITH_SNI } else { &WITHOUT_SNI };
+    cell.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut c = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        c.enable_sni = sni;
+        Arc::new(c)
+    })
+    .clone()
+}
+
+async fn udp_check(conf: &CheckerConf, u: &UdpSpec) -> Outcome {
+    // keepalived: a socket, bind, connect or send error is a failed check here.
+    let sock = match socket_for(conf, Type::DGRAM, socket2::Protocol::UDP)
+        .and_then(|s| {
+            s.connect(&SockAddr::from(conf.target))?;
+            Ok(s)
+        })
+        .and_then(|s| tokio::net::UdpSocket::from_std(s.into()))
+    {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failure(connect_error(&e)),
+    };
+    let payload = u.payload.clone().unwrap_or_else(|| keepalived_filler(32));
+    match sock.send(&payload).await {
+        Ok(n) if n == payload.len() => {}
+        Ok(n) => return Outcome::Failure(FailReason::Io(format!("sent {n} bytes"))),
+        Err(e) => return Outcome::Failure(connect_error(&e)),
+    }
+    let mut buf = vec![0u8; usize::from(u.max_reply_length) + 1];
+    match timeout(conf.connect_timeout, sock.recv(&mut buf)).await {
+        Err(_) if u.require_reply => Outcome::Failure(FailReason::Timeout),
+        Err(_) => Outcome::Success,
+        Ok(Err(e)) => Outcome::Failure(connect_error(&e)),
+        Ok(Ok(n)) => match &u.reply {
+            Some(p)
+                if n < usize::from(u.min_reply_length)
+                    || n > usize::from(u.max_reply_length)
+                    || !p.matches(&buf[..n]) =>
+            {
+                Outcome::Failure(FailReason::ReplyMismatch)
+            }
+            _ => Outcome::Success,
+        },
+    }
+}
+
+/// The ICMP (or ICMPv6) echo request keepalived sends: 8-byte header, 128 bytes filler.
+fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
+    let mut p = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&keepalived_filler(128));
+    if !v6 {
+        let c = inet_checksum(&p);
+        p[2..4].copy_from_slice(&c.to_be_bytes());
+    }
+    p
+}
+
+/// The Internet checksum (RFC 1071).
+pub fn inet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+static PING_SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+async fn ping_check(conf: &CheckerConf) -> Outcome {
+    let v6 = conf.target.is_ipv6();
+    let proto = if v6 {
+        socket2::Protocol::ICMPV6
+    } else {
+        socket2::Protocol::ICMPV4
+    };
+    let seq = PING_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // An unprivileged ICMP socket first (the kernel picks the id and filters replies);
+    // where ping_group_range forbids it, a raw socket (root) that we filter ourselves.
+    let (sock, raw) = match socket_for(conf, Type::DGRAM, proto) {
+        Ok(s) => (s, false),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            match socket_for(conf, Type::RAW, proto) {
+                Ok(s) => (s, true),
+                Err(e) => return Outcome::Skipped(format!("ICMP socket: {e}")),
+            }
+        }
+        Err(e) => return Outcome::Skipped(format!("ICMP socket: {e}")),
+    };
+    let id = (std::process::id() as u16) ^ 0x4b41;
+    let sock = match tokio::net::UdpSocket::from_std(sock.into()) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Skipped(format!("ICMP socket: {e}")),
+    };
+    let dst = SocketAddr::new(conf.target.ip(), 0);
+    if let Err(e) = sock.send_to(&echo_request(v6, id, seq), dst).await {
+        return Outcome::Failure(connect_error(&e));
+    }
+    let reply_type = if v6 { 129 } else { 0 };
+    let wait = async {
+        let mut buf = [0u8; 2048];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await?;
+            let mut pkt = &buf[..n];
+            if raw {
+                if from.ip() != conf.target.ip() {
+                    continue;
+                }
+                if !v6 {
+                    let ihl = usize::from(pkt.first().map_or(0, |b| b & 0x0f)) * 4;
+                    pkt = pkt.get(ihl..).unwrap_or(&[]);
+                }
+                if pkt.len() < 8
+                    || pkt[0] != reply_type
+                    || pkt[4..6] != id.to_be_bytes()
+                    || pkt[6..8] != seq.to_be_bytes()
+                {
+                    continue;
+                }
+            }
+            if pkt.len() < 8 {
+                return Ok::<bool, io::Error>(false);
+            }
+            return Ok(pkt[0] == reply_type);
+        }
+    };
+    match timeout(conf.connect_timeout, wait).await {
+        Err(_) => Outcome::Failure(FailReason::Timeout),
+        Ok(Err(e)) => Outcome::Failure(connect_error(&e)),
+        Ok(Ok(true)) => Outcome::Success,
+        Ok(Ok(false)) => Outcome::Failure(FailReason::Io("unexpected ICMP packet".into())),
+    }
+}
+
+/// A command ready to run `script` in its own process group, outputs discarded.
+fn command(script: &Script) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(script.program());
+    c.args(&script.argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(g) = script.gid {
+        c.gid(g);
+    }
+    if let Some(u) = script.uid {
+        c.uid(u);
+    }
+    c
+}
+
+fn killpg(pid: Option<u32>, sig: nix::sys::signal::Signal) {
+    if let Some(p) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), sig);
+    }
+}
+
+/// MISC_CHECK: run the script; past `limit`, SIGTERM its process group, and SIGKILL it
+/// 2 s later if still there (keepalived's `misc_check_child_thread`).
+pub async fn misc_check(m: &MiscSpec, limit: Duration) -> Outcome {
+    use nix::sys::signal::Signal;
+    let mut child = match command(&m.script).spawn() {
+        Ok(c) => c,
+        // Not runnable: as a shell reports a command it cannot run.
+        Err(_) => return Outcome::Exit(127),
+    };
+    let pid = child.id();
+    let status = match timeout(limit, child.wait()).await {
+        Ok(Ok(st)) => st,
+        Ok(Err(e)) => return Outcome::Skipped(format!("waiting for {}: {e}", m.script.program())),
+        Err(_) => {
+            killpg(pid, Signal::SIGTERM);
+            let st = match timeout(Duration::from_secs(2), child.wait()).await {
+                Ok(Ok(st)) => Some(st),
+                _ => None,
+            };
+            // Make sure whatever it started is gone too.
+            killpg(pid, Signal::SIGKILL);
+            let st = match st {
+                Some(st) => st,
+                None => match child.wait().await {
+                    Ok(st) => st,
+                    Err(e) => {
+                        return Outcome::Skipped(format!("reaping {}: {e}", m.script.program()));
+                    }
+                },
+            };
+            return match st.code() {
+                Some(c) => Outcome::Exit(c),
+                None => Outcome::Signaled {
+                    signal: st.signal().unwrap_or(0),
+                    timed_out: true,
+                },
+            };
+        }
+    };
+    match status.code() {
+        Some(c) => Outcome::Exit(c),
+        None => Outcome::Signaled {
+            signal: status.signal().unwrap_or(0),
+            timed_out: false,
+        },
+    }
+}
+
+/// Start a notify script and reap it in the background (keepalived's `notify_exec`):
+/// its own process group, outputs discarded, not waited for.
+pub fn spawn_script(script: &Script) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(script.program());
+    c.args(&script.argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    if let Some(g) = script.gid {
+        c.gid(g);
+    }
+    if let Some(u) = script.uid {
+        c.uid(u);
+    }
+    let mut child = c.spawn()?;
+    std::thread::Builder::new()
+        .name("notify-reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        })?;
+    Ok(())
+}
+
+/// Whether `addr` is configured on this host (in this network namespace): binding a
+/// socket to it succeeds only then.
+pub fn address_is_local(addr: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(addr, 0)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_as_keepalived_sends_them() {
+        assert_eq!(
+            http_request("/index.html", "10.0.0.1:80", HttpProtocol::V1_0),
+            "GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.1:80\r\n\r\n"
+        );
+        assert_eq!(
+            http_request("/", "www.example", HttpProtocol::V1_1),
+            "GET / HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example\r\n\r\n"
+        );
+        assert_eq!(
+            http_request("/", "h", HttpProtocol::V1_0C),
+            "GET / HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: h\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn status_and_length_extraction_quirks() {
+        assert_eq!(extract_status_code(b"HTTP/1.0 200 OK\r\n"), 200);
+        assert_eq!(extract_status_code(b"HTTP/1.1 404 Not Found\r\n"), 404);
+        // keepalived needs a space after the code.
+        assert_eq!(extract_status_code(b"HTTP/1.0 200\r\n\r\n"), 0);
+        assert_eq!(extract_status_code(b"HTTP/1.0 2x0 OK\r\n"), 0);
+        assert_eq!(extract_status_code(b"garbage\r\n"), 0);
+        assert_eq!(
+            extract_content_length(b"X: y\r\nContent-Length: 12\r\n\r\n"),
+            Some(12)
+        );
+        assert_eq!(extract_content_length(b"content-length: 12\r\n"), None);
+        assert_eq!(extract_content_length(b"Content-Length: 12x\r\n"), None);
+    }
+
+    #[test]
+    fn body_digest_follows_content_length_and_split_reads() {
+        let body = b"hello world\n";
+        let want: [u8; 16] = Md5::digest(body).into();
+        let resp = b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\ntrailing junk";
+        // Every split point gives the same result.
+        for cut in 0..resp.len() {
+            let mut r = HttpResponse::default();
+            assert!(r.feed(&resp[..cut]));
+            assert!(r.feed(&resp[cut..]));
+            assert!(r.complete());
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.digest(), want, "cut at {cut}");
+        }
+        // Without Content-Length: everything to the end.
+        let mut r = HttpResponse::default();
+        r.feed(b"HTTP/1.0 200 OK\r\n\r\nab");
+        r.feed(b"c");
+        assert_eq!(r.digest(), <[u8; 16]>::from(Md5::digest(b"abc")));
+        // A header that never ends is given up past 4095 bytes.
+        let mut r = HttpResponse::default();
+        assert!(!r.feed(&[b'a'; 5000]));
+        assert!(!r.complete());
+    }
+
+    #[test]
+    fn judge_a_response() {
+        let mut u = super::super::spec::UrlSpec::new("/");
+        let full = |s: &[u8]| {
+            let mut r = HttpResponse::default();
+            r.feed(s);
+            r
+        };
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u),
+            Outcome::Success
+        );
+        assert_eq!(
+            judge(full(b"HTTP/1.0 500 Oops\r\n\r\nx"), &u),
+            Outcome::Failure(FailReason::Status(500))
+        );
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n"), &u),
+            Outcome::Failure(FailReason::NoData)
+        );
+        u.digest = Some(Md5::digest(b"x").into());
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\nx"), &u),
+            Outcome::Success
+        );
+        assert_eq!(
+            judge(full(b"HTTP/1.0 200 OK\r\n\r\ny"), &u),
+            Outcome::Failure(FailReason::Digest)
+        );
+    }
+
+    #[test]
+    fn echo_requests_and_filler() {
+        assert_eq!(
+            keepalived_filler(32),
+            b"keepalived check - keepalived ch".to_vec()
+        );
+        let p = echo_request(false, 0x1234, 7);
+        assert_eq!(p.len(), 136);
+        assert_eq!(&p[..2], &[8, 0]);
+        assert_eq!(
+            inet_checksum(&p),
+            0,
+            "a packet with its checksum sums to zero"
+        );
+        assert_eq!(&echo_request(true, 1, 2)[..8], &[128, 0, 0, 0, 0, 1, 0, 2]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn misc_scripts_exit_codes_and_timeouts() {
+        let m = |argv: &[&str], dynamic| MiscSpec {
+            script: Script::new(argv.iter().copied()),
+            timeout: None,
+            dynamic,
+        };
+        let s = Duration::from_secs(5);
+        assert_eq!(
+            misc_check(&m(&["/bin/sh", "-c", "exit 0"], false), s).await,
+            Outcome::Exit(0)
+        );
+        assert_eq!(
+            misc_check(&m(&["/bin/sh", "-c", "exit 9"], true), s).await,
+            Outcome::Exit(9)
+        );
+        assert_eq!(
+            misc_check(&m(&["/nonexistent/check"], false), s).await,
+            Outcome::Exit(127)
+        );
+        // Killed by SIGTERM at the timeout, along with its children.
+        let t0 = std::time::Instant::now();
+        let out = misc_check(
+            &m(&["/bin/sh", "-c", "sleep 30 & sleep 30"], false),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(
+            out,
+            Outcome::Signaled {
+                signal: 15,
+                timed_out: true
+            }
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        // One that ignores SIGTERM gets SIGKILL 2 s later.
+        let out = misc_check(
+            &m(
+                &["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
+                false,
+            ),
+            Duration::from_millis(200),
+        )
+        .await;
+        assert_eq!(
+            out,
+            Outcome::Signaled {
+                signal: 9,
+                timed_out: true
+            }
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn probes_on_loopback() {
+        use super::super::spec::{CheckerSpec, RealServerSpec, UrlSpec, VirtualServerSpec};
+        use super::super::state::Checks;
+        // A tiny HTTP server on 127.0.0.1.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 1024];
+                    let mut got = Vec::new();
+                    while !got.ends_with(b"\r\n\r\n") {
+                        let n = s.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    let req = String::from_utf8_lossy(&got).to_string();
+                    let body = if req.contains("Host: vh.example") {
+                        "vhost\n"
+                    } else {
+                        "plain\n"
+                    };
+                    let code = if req.starts_with("GET /missing ") {
+                        "404 Not Found"
+                    } else {
+                        "200 OK"
+                    };
+                    let resp = format!(
+                        "HTTP/1.0 {code}\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    s.write_all(resp.as_bytes()).await.unwrap();
+                });
+            }
+        });
+        let key = lvs_api::ServiceKey::Addr {
+            protocol: lvs_api::Protocol::Tcp,
+            addr: "127.0.0.1".parse().unwrap(),
+            port,
+        };
+        let mut vs = VirtualServerSpec::new(key);
+        let mut rs = RealServerSpec::new("127.0.0.1".parse().unwrap(), port);
+        let mut u_ok = UrlSpec::new("/");
+        u_ok.digest = Some(Md5::digest(b"plain\n").into());
+        let mut u_vh = UrlSpec::new("/");
+        u_vh.virtualhost = Some("vh.example".into());
+        u_vh.digest = Some(Md5::digest(b"vhost\n").into());
+        let u_404 = UrlSpec::new("/missing");
+        let mut u_bad = UrlSpec::new("/");
+        u_bad.digest = Some([0; 16]);
+        rs.checkers.push(CheckerSpec::new(CheckerKind::Tcp));
+        rs.checkers
+            .push(CheckerSpec::new(CheckerKind::Http(HttpSpec::new(
+                false,
+                vec![u_ok, u_vh, u_404, u_bad],
+            ))));
+        let mut closed = CheckerSpec::new(CheckerKind::Tcp);
+        closed.connect_port = Some(1);
+        rs.checkers.push(closed);
+        vs.real_servers.push(rs);
+        let c = Checks::new(vec![vs]).unwrap();
+        let ids = c.checker_ids();
+        assert_eq!(probe(c.conf(ids[0]), 0).await, Outcome::Success);
+        let http = c.conf(ids[1]);
+        assert_eq!(probe(http, 0).await, Outcome::Success);
+        assert_eq!(probe(http, 1).await, Outcome::Success);
+        assert_eq!(
+            probe(http, 2).await,
+            Outcome::Failure(FailReason::Status(404))
+        );
+        assert_eq!(probe(http, 3).await, Outcome::Failure(FailReason::Digest));
+        assert_eq!(
+            probe(c.conf(ids[2]), 0).await,
+            Outcome::Failure(FailReason::ConnectFailed)
+        );
+        server.abort();
+    }
+}
