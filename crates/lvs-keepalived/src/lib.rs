@@ -5,3 +5,5 @@
 //! lvsd's tables in step through the control API. Each concern is a module: `conf` (the
 //! keepalived.conf grammar and its typed model), `vrrp` (sans-IO codec and state machine,
 //! plus the socket driver), `check` (health checkers), `ipvs` (the bridge to lvsd).
+
+pub mod conf;
