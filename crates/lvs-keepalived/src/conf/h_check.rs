@@ -53,6 +53,21 @@ fn fmt_proto(p: Option<Protocol>) -> &'static str {
     }
 }
 
+/// keepalived's `cmd_str`: every word in single quotes (but a leading `<`/`>` word).
+pub(crate) fn cmd_str(args: &[String]) -> String {
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == 0 && (a.starts_with('<') || a.starts_with('>')) {
+                a.clone()
+            } else {
+                format!("'{a}'")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// keepalived's `FMT_VS`.
 pub(crate) fn fmt_vs(v: &VsBuild) -> String {
     match &v.key {
@@ -103,16 +118,10 @@ impl Parser<'_> {
                 return Ok(None);
             }
         };
-        // keepalived keeps the previous tunnel settings of the virtual server as the start.
-        let (mut tun, mut csum) = match prev {
-            Some(ForwardMethod::Tun { tunnel, checksum }) => (tunnel, checksum),
-            _ => (TunnelType::Ipip, TunnelChecksum::NoCsum),
-        };
-        let mut port: u32 = match tun {
-            TunnelType::Gue(p) => p as u32,
-            _ => 0,
-        };
-        let mut is_gue = matches!(tun, TunnelType::Gue(_));
+        let _ = prev;
+        let (mut tun, mut csum) = (TunnelType::Ipip, TunnelChecksum::NoCsum);
+        let mut port: u32 = 0;
+        let mut is_gue = false;
         let mut i = 2;
         while i < w.len() {
             match w[i].as_str() {
@@ -689,7 +698,12 @@ impl Parser<'_> {
                 chk!(self).default_retry = 3;
                 chk!(self).default_delay_before_retry_us = 0;
             }
-            H::FileCheck => self.queue_checker(CheckerKind::File { track_file: None }, false),
+            H::FileCheck => self.b.file_check = Some(None),
+            H::TrackFileBlock => {
+                if let Some(n) = w.get(1) {
+                    self.b.track_files.push(n.clone());
+                }
+            }
             H::BfdCheck => self.queue_checker(CheckerKind::Bfd { name: None }, false),
             _ => return self.checker_keyword(h, w),
         }
@@ -1006,7 +1020,7 @@ impl Parser<'_> {
                 let cmd = chk!(self)
                     .misc_script
                     .as_ref()
-                    .map(|s| s.script.args.join(" "))
+                    .map(|s| cmd_str(&s.script.args))
                     .unwrap_or_else(|| "(null)".to_string());
                 if w.len() < 2 {
                     self.err(format!("No user specified for misc checker script {cmd}"));
@@ -1104,10 +1118,13 @@ impl Parser<'_> {
                 }
             }
             H::FileTrackFile => {
-                if let Some(v) = w.get(1).cloned()
-                    && let CheckerKind::File { track_file } = &mut chk!(self).kind
-                {
-                    *track_file = Some(v);
+                let name = self.arg(w, 1)?.to_string();
+                if self.b.track_files.contains(&name) {
+                    if self.b.file_check.is_some() {
+                        self.b.file_check = Some(Some(name));
+                    }
+                } else {
+                    self.err(format!("track_file {name} not found"));
                 }
             }
             H::BfdName => {
@@ -1545,6 +1562,18 @@ impl Parser<'_> {
                     u.status_codes.push((200, 299));
                 }
             }
+            H::FileCheck => match self.b.file_check.take() {
+                Some(Some(name)) => {
+                    self.queue_checker(
+                        CheckerKind::File {
+                            track_file: Some(name),
+                        },
+                        false,
+                    );
+                    self.b.cur_checker = None;
+                }
+                _ => self.err("FILE_CHECK has no track_file specified - ignoring"),
+            },
             H::MiscCheck => {
                 if !self.b.misc_open {
                     return Ok(());
@@ -1567,7 +1596,7 @@ impl Parser<'_> {
                     let cmd = self
                         .cur_chk()
                         .and_then(|c| c.misc_script.as_ref())
-                        .map(|s| s.script.args.join(" "))
+                        .map(|s| cmd_str(&s.script.args))
                         .unwrap_or_default();
                     self.err(format!(
                         "Unable to set default user for misc script {cmd} - removing"

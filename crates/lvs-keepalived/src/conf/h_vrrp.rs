@@ -267,7 +267,6 @@ impl Parser<'_> {
                     fall: 1,
                     init_fail: false,
                     insecure: false,
-                    used: false,
                 });
                 self.b.script_user_set = false;
                 self.b.remove_script = false;
@@ -403,7 +402,7 @@ impl Parser<'_> {
                             .scripts
                             .last()
                             .and_then(|s| s.script.as_ref())
-                            .map(|s| s.script.args.join(" "))
+                            .map(|s| super::h_check::cmd_str(&s.script.args))
                             .unwrap_or_default();
                         self.err(format!("Unable to set uid/gid for script {cmd}"));
                         self.b.remove_script = true;
@@ -1199,9 +1198,15 @@ impl Parser<'_> {
             ));
         }
         if static_addr && a.dev.is_none() {
-            let def = self.b.global.default_interface.clone();
-            match def.and_then(|d| self.env.interface(&d).map(|_| d)) {
-                Some(d) => a.dev = Some(d),
+            // keepalived's get_default_if(): default_interface, else "eth0".
+            let def = self
+                .b
+                .global
+                .default_interface
+                .clone()
+                .unwrap_or_else(|| "eth0".to_string());
+            match self.if_dynamic(&def) {
+                Some(r) => a.dev = Some(r.name),
                 None => {
                     self.report(
                         Level::Fatal,

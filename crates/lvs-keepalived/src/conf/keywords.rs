@@ -259,6 +259,7 @@ pub(crate) enum H {
     DnsName,
     FileTrackFile,
     BfdName,
+    TrackFileBlock,
 }
 
 /// One keyword.
@@ -853,6 +854,16 @@ pub(crate) static ROOT: &[Kw] = &[
     root("virtual_server_group", H::Vsg, Group::Check),
     rootb("virtual_server", H::Vs, Group::Check, VIRTUAL_SERVER),
     rootb("bfd_instance", I, Group::Bfd, BFD_INSTANCE),
-    rootb("track_file", I, Group::TrackFile, TRACK_FILE),
-    rootb("vrrp_track_file", I, Group::TrackFile, TRACK_FILE),
+    rootb(
+        "track_file",
+        H::TrackFileBlock,
+        Group::TrackFile,
+        TRACK_FILE,
+    ),
+    rootb(
+        "vrrp_track_file",
+        H::TrackFileBlock,
+        Group::TrackFile,
+        TRACK_FILE,
+    ),
 ];

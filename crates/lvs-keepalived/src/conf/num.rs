@@ -299,7 +299,8 @@ pub(crate) fn parse_ipaddress(
 
 /// `read_hex_str`: pairs of hex digits, blanks allowed between bytes (a lone digit is one
 /// byte); with `allow_wildcard`, `x`/`X` nibbles are wildcards recorded in the mask. Returns
-/// (data, mask) or `None` when invalid or empty.
+/// (data, mask) or `None` when invalid or empty. Like keepalived 2.2.7, a string whose last
+/// byte is `ff` is taken as invalid (0xff is its error marker).
 pub(crate) fn read_hex_str(s: &str, allow_wildcard: bool) -> Option<(Vec<u8>, Vec<u8>)> {
     let b = s.as_bytes();
     let nib = |c: u8| -> Option<(u8, u8)> {
@@ -332,7 +333,7 @@ pub(crate) fn read_hex_str(s: &str, allow_wildcard: bool) -> Option<(Vec<u8>, Ve
         data.push(v);
         mask.push(mk);
     }
-    if data.is_empty() {
+    if data.is_empty() || data.last() == Some(&0xff) {
         return None;
     }
     Some((data, mask))

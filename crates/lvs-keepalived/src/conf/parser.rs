@@ -27,6 +27,7 @@ pub(crate) type R<T = ()> = Result<T, Abort>;
 pub(crate) struct Source {
     lexer: Option<Lexer>,
     lines: Vec<Line>,
+    file_error: bool,
 }
 
 impl Source {
@@ -35,6 +36,7 @@ impl Source {
         Self {
             lexer: Some(lexer),
             lines: Vec::new(),
+            file_error: false,
         }
     }
 
@@ -44,6 +46,7 @@ impl Source {
             match l {
                 Some(l) => self.lines.push(l),
                 None => {
+                    self.file_error |= self.lexer.as_ref().is_some_and(|l| l.had_file_error());
                     self.lexer = None;
                     return None;
                 }
@@ -62,7 +65,7 @@ impl Source {
 
     /// Whether an include problem that counts as an error happened.
     pub(crate) fn had_file_error(&self) -> bool {
-        self.lexer.as_ref().is_some_and(|l| l.had_file_error())
+        self.file_error || self.lexer.as_ref().is_some_and(|l| l.had_file_error())
     }
 }
 
@@ -125,7 +128,6 @@ pub(crate) struct ScriptBuild {
     pub fall: u32,
     pub init_fail: bool,
     pub insecure: bool,
-    pub used: bool,
 }
 
 /// Authentication kind.
@@ -326,12 +328,13 @@ pub(crate) struct Build {
     pub default_user: DefaultUser,
     pub startup_script: Option<ScriptB>,
     pub shutdown_script: Option<ScriptB>,
-    pub notify_fifo_script: bool,
     // checker process
     pub vsgs: Vec<VsgBuild>,
     pub vss: Vec<VsBuild>,
     pub cur_checker: Option<(usize, usize, usize)>,
     pub misc_open: bool,
+    pub track_files: Vec<String>,
+    pub file_check: Option<Option<String>>,
     // vrrp process
     pub scripts: Vec<ScriptBuild>,
     pub script_user_set: bool,
@@ -402,11 +405,6 @@ impl<'a> Parser<'a> {
             loc: None,
             raw: String::new(),
         }
-    }
-
-    /// Which process this pass emulates.
-    pub(crate) fn kind(&self) -> PassKind {
-        self.kind
     }
 
     /// Parses the whole file.
