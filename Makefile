@@ -5,9 +5,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
-# curl, tcpdump: the network-namespace tests and the demo lab.
+# curl, tcpdump: the network-namespace tests and the demo lab. keepalived: the reference
+# lvs-keepalived is compared with (its sample configurations, `keepalived -t`, VRRP peers);
+# its service does not start on install (it needs /etc/keepalived/keepalived.conf, which the
+# package does not ship) and `deps` disables it when it installs it. psmisc: `killall`, which
+# a keepalived sample's check scripts call.
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump
+	iproute2 ethtool curl tcpdump keepalived psmisc
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 
@@ -21,6 +25,9 @@ deps:
 	  echo "installing:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  case " $$missing " in *" keepalived "*) \
+	    command -v systemctl >/dev/null && systemctl disable --now keepalived.service >/dev/null 2>&1 || true;; \
+	  esac; \
 	fi
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 	@if [ "$$(id -u)" = 0 ]; then mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; fi

@@ -13,7 +13,8 @@ use lvs_keepalived::conf::{self, InterfaceInfo, LoadOptions, StaticEnv};
 fn oracle_env() -> StaticEnv {
     let mut env = StaticEnv::with_interfaces(&["eth0", "eth1", "eth2", "eth3"]);
     for i in 0..4u32 {
-        env.interfaces.insert(format!("peer{i}"), InterfaceInfo::ethernet(10 + i));
+        env.interfaces
+            .insert(format!("peer{i}"), InterfaceInfo::ethernet(10 + i));
     }
     env
 }
@@ -31,7 +32,10 @@ fn read_expected(path: &Path) -> Expected {
         .and_then(|l| l.strip_prefix("rc="))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{}: first line must be rc=N", path.display()));
-    Expected { rc, messages: lines.map(str::to_string).collect() }
+    Expected {
+        rc,
+        messages: lines.map(str::to_string).collect(),
+    }
 }
 
 fn cases() -> Vec<PathBuf> {
@@ -41,8 +45,16 @@ fn cases() -> Vec<PathBuf> {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            let is_case = if dir == "samples" { name.starts_with("keepalived.conf.") } else { name.ends_with(".conf") };
-            if is_case && !name.ends_with(".expected") && !name.ends_with(".known-diff") && p.is_file() {
+            let is_case = if dir == "samples" {
+                name.starts_with("keepalived.conf.")
+            } else {
+                name.ends_with(".conf")
+            };
+            if is_case
+                && !name.ends_with(".expected")
+                && !name.ends_with(".known-diff")
+                && p.is_file()
+            {
                 v.push(p);
             }
         }
@@ -73,7 +85,11 @@ fn ours(path: &Path) -> (i32, BTreeSet<String>) {
 #[test]
 fn config_test_matches_keepalived() {
     let all = cases();
-    assert!(all.len() > 100, "the corpus is missing ({} files)", all.len());
+    assert!(
+        all.len() > 100,
+        "the corpus is missing ({} files)",
+        all.len()
+    );
     let mut failures = Vec::new();
     for path in &all {
         let exp_path = PathBuf::from(format!("{}.expected", path.display()));
@@ -85,7 +101,11 @@ fn config_test_matches_keepalived() {
                 if let Some(v) = l.strip_prefix("rc=") {
                     exp.rc = v.parse().unwrap();
                 } else if let Some(m) = l.strip_prefix('-') {
-                    assert!(exp.messages.remove(m), "{}: known-diff line not in .expected: {m}", kd.display());
+                    assert!(
+                        exp.messages.remove(m),
+                        "{}: known-diff line not in .expected: {m}",
+                        kd.display()
+                    );
                 } else if let Some(m) = l.strip_prefix('+') {
                     extra_ok.insert(m.to_string());
                 }
@@ -105,5 +125,11 @@ fn config_test_matches_keepalived() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
