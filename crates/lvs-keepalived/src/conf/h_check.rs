@@ -434,6 +434,7 @@ impl Parser<'_> {
                 }
             }
             H::HaSuspend => vs!(self).ha_suspend = true,
+            H::VsInhibit => vs!(self).inhibit = true,
             H::VsSmtpAlert => {
                 if let Some(v) = self.opt_bool(w, |s| {
                     format!("Invalid virtual_server smtp_alert parameter {s}")
