@@ -1725,8 +1725,11 @@ mod tests {
         assert_eq!(l, vec!["x 1", "x 2", "x 3"]);
         let (l, _) = lines("~SEQx(i,9,1,11) x $i\n");
         assert_eq!(l, vec!["x 9", "x a", "x b"]);
-        let (l, _) = lines("~LST({a,b},{1,2},{3,4}) $a-$b\n");
+        let (l, _) = lines("~LST({a,b},{1,2},{3,4}) ${a}-$b\n");
         assert_eq!(l, vec!["1-2", "3-4"]);
+        // `$a-` is not a reference: only blank, `,`, `)` or the end may follow a bare name.
+        let (l, _) = lines("~LST({a,b},{1,2}) $a-$b\n");
+        assert_eq!(l, vec!["$a-2"]);
         let (l, _) = lines("~LST(v,p,q) y $v\n");
         assert_eq!(l, vec!["y p", "y q"]);
     }

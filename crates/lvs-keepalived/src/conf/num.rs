@@ -372,7 +372,10 @@ mod tests {
             m.last().unwrap().1,
             "number '1.0000005' has too many decimal places"
         );
-        assert_eq!(read_timer("2x", 0, 0, true, &mut m), None);
+        // keepalived reports the garbage but keeps the digits read before it (here 2 us).
+        assert_eq!(read_timer("2x", 0, 0, true, &mut m), Some(2));
+        assert_eq!(m.last().unwrap().1, "invalid number '2x'");
+        assert_eq!(read_timer("2x", 0, 0, false, &mut m), None);
         assert_eq!(
             read_decimal("300", 10_000, 255_000_000, 6, true, &mut m),
             None
@@ -413,9 +416,14 @@ mod tests {
     #[test]
     fn hex() {
         assert_eq!(
-            read_hex_str("0a 0B ff", false),
-            Some((vec![10, 11, 255], vec![0, 0, 0]))
+            read_hex_str("0a 0B fe", false),
+            Some((vec![10, 11, 254], vec![0, 0, 0]))
         );
+        assert!(
+            read_hex_str("0a ff", false).is_none(),
+            "keepalived's 0xff quirk"
+        );
+        assert_eq!(read_hex_str("a", false), Some((vec![10], vec![0])));
         assert_eq!(read_hex_str("0x", true), Some((vec![0], vec![0x0f])));
         assert!(read_hex_str("0g", false).is_none());
         assert_eq!(read_hex_str("a", false), Some((vec![10], vec![0])));
