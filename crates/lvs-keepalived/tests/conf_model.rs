@@ -911,3 +911,24 @@ fn system_env_sees_loopback() {
             .any(|m| m.contains("(VI_1) cannot use a loopback interface (lo) for vrrp - ignoring"))
     );
 }
+
+#[test]
+fn long_multibyte_values_are_cut_safely() {
+    // Found by the fuzz target: persistence_engine is cut to 15 bytes inside a character.
+    let l = load(
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n persistence_engine ééééééééé\n real_server 10.0.1.1 80 {\n }\n}\n",
+    );
+    assert!(l.config.virtual_servers[0].persistence_engine.is_some());
+    assert!(
+        messages(&l)
+            .iter()
+            .any(|m| m.contains("persistence_name too long, truncating"))
+    );
+}
+
+#[test]
+fn self_referencing_definitions_terminate() {
+    // keepalived would loop forever on these; lvs-keepalived stops with an error.
+    let l = load("$A=$A\n$M=x \\\n$M\nglobal_defs {\n router_id $A\n}\n$M\n");
+    assert_ne!(l.exit_status, 0);
+}

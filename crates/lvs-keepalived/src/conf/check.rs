@@ -977,7 +977,7 @@ fn complete_instance(
         if v.adver_int_us >= 256 * TIMER_HZ {
             ck.err(format!("({n}) VRRPv2 advertisement interval {secs:.2}s is out of range. Must be less than 256s. Setting to 255s"));
             v.adver_int_us = 255 * TIMER_HZ;
-        } else if v.adver_int_us % TIMER_HZ != 0 {
+        } else if !v.adver_int_us.is_multiple_of(TIMER_HZ) {
             ck.err(format!(
                 "({n}) VRRPv2 advertisement interval {secs:.6}s must be an integer. rounding"
             ));
@@ -992,7 +992,7 @@ fn complete_instance(
         if v.adver_int_us >= 4096 * centi {
             ck.err(format!("({n}) VRRPv3 advertisement interval {secs:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s"));
             v.adver_int_us = 4095 * centi;
-        } else if v.adver_int_us % centi != 0 {
+        } else if !v.adver_int_us.is_multiple_of(centi) {
             ck.err(format!(
                 "({n}) VRRPv3 advertisement interval {secs:.6}s must be in units of 10ms - rounding"
             ));

@@ -314,11 +314,9 @@ fn glob_one(pattern: &str, base: &Path, res: &mut GlobResult) {
             let lit = unescape(comp);
             for c in &cands {
                 let shown = join_shown(c, &lit);
-                if is_last {
-                    if std::fs::symlink_metadata(fs_path(base, &shown)).is_err() {
-                        res.missing_files += 1;
-                        continue;
-                    }
+                if is_last && std::fs::symlink_metadata(fs_path(base, &shown)).is_err() {
+                    res.missing_files += 1;
+                    continue;
                 }
                 next.push(shown);
             }

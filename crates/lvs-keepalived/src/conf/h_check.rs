@@ -53,6 +53,18 @@ fn fmt_proto(p: Option<Protocol>) -> &'static str {
     }
 }
 
+/// Two characters read as keepalived's `strtoul(pair, 16)` must consume both: two hex digits,
+/// or a blank or sign followed by one.
+fn hex_pair(p: &[u8]) -> Option<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    match (p[0], p[1]) {
+        (a, b) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => Some(hex(a)? << 4 | hex(b)?),
+        (b' ' | b'\t' | b'+', b) => hex(b),
+        (b'-', b) => Some(hex(b)?.wrapping_neg()),
+        _ => None,
+    }
+}
+
 /// keepalived's `cmd_str`: every word in single quotes (but a leading `<`/`>` word).
 pub(crate) fn cmd_str(args: &[String]) -> String {
     args.iter()
@@ -210,7 +222,7 @@ impl Parser<'_> {
             return;
         };
         let rs = &self.b.vss[vi].rss[ri];
-        let co = with_co.then(|| ConnOpts {
+        let co = with_co.then_some(ConnOpts {
             dst: rs.addr,
             dst_port: rs.port,
             bindto: None,
@@ -383,7 +395,7 @@ impl Parser<'_> {
                 let mut s2 = s.clone();
                 if s.len() > 15 {
                     self.err(format!("persistence_name too long, truncating - {s}"));
-                    s2.truncate(15);
+                    s2 = String::from_utf8_lossy(&s.as_bytes()[..15]).into_owned();
                 }
                 vs!(self).persistence_engine = Some(s2);
             }
@@ -905,11 +917,12 @@ impl Parser<'_> {
                     return Ok(());
                 }
                 let mut d = [0u8; 16];
+                let bytes = s.as_bytes();
                 for i in (0..16).rev() {
-                    match u8::from_str_radix(&s[2 * i..2 * i + 2], 16) {
-                        Ok(b) if s.as_bytes()[2 * i].is_ascii_hexdigit() => d[i] = b,
-                        _ => {
-                            let shown = &s[..2 * i + 2];
+                    match hex_pair(&bytes[2 * i..2 * i + 2]) {
+                        Some(b) => d[i] = b,
+                        None => {
+                            let shown = String::from_utf8_lossy(&bytes[..2 * i + 2]);
                             self.err(format!(
                                 "Unable to interpret hex digit in '{shown}' at offset {}/{}",
                                 2 * i,

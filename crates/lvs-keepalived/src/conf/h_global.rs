@@ -66,10 +66,8 @@ impl Parser<'_> {
                     _ => self.err(format!("Invalid smtp server {host} {port_str}")),
                 }
             }
-            H::SmtpHeloName => {
-                if w.len() >= 2 {
-                    self.b.global.smtp_helo_name = Some(w[1].clone());
-                }
+            H::SmtpHeloName if w.len() >= 2 => {
+                self.b.global.smtp_helo_name = Some(w[1].clone());
             }
             H::SmtpConnectTimeout => {
                 let max = u32::MAX / TIMER_HZ as u32;

@@ -431,23 +431,23 @@ impl Parser<'_> {
         match h {
             H::UseVmac => {
                 let mut name = String::new();
-                for i in 1..w.len().min(3) {
-                    if w[i].contains(':') {
+                for word in w.iter().take(3).skip(1) {
+                    if word.contains(':') {
                         continue;
                     }
-                    if w[i].is_empty()
-                        || w[i].len() >= IFNAMSIZ
-                        || w[i] == "."
-                        || w[i] == ".."
-                        || w[i].contains(['/', ' '])
+                    if word.is_empty()
+                        || word.len() >= IFNAMSIZ
+                        || word == "."
+                        || word == ".."
+                        || word.contains(['/', ' '])
                     {
                         self.err(format!(
                             "VMAC interface name '{}' too long or invalid characters - ignoring",
-                            w[i]
+                            word
                         ));
                         continue;
                     }
-                    name = w[i].clone();
+                    name = word.clone();
                 }
                 inst!(self).use_vmac = Some(name);
             }
@@ -716,13 +716,11 @@ impl Parser<'_> {
                 }
                 Some(v) => inst!(self).preempt_delay_us = v,
             },
-            H::Debug => {
-                if self.uint(w, 1, 0, 4)?.is_none() {
-                    self.err(format!(
-                        "({iname}) Debug value '{}' not valid; must be between 0-4",
-                        w[1]
-                    ));
-                }
+            H::Debug if self.uint(w, 1, 0, 4)?.is_none() => {
+                self.err(format!(
+                    "({iname}) Debug value '{}' not valid; must be between 0-4",
+                    w[1]
+                ));
             }
             H::NotifyBackup
             | H::NotifyMaster

@@ -24,6 +24,9 @@ use std::sync::Arc;
 use super::diag::{Diagnostics, Level, Location};
 use super::glob;
 
+/// Bound on nested multi-line definition expansions (keepalived has none).
+const MAX_MULTILINE_DEPTH: usize = 1000;
+
 /// keepalived's `MAXBUF`: one `fgets` reads at most this many bytes minus one.
 pub(crate) const MAXBUF: usize = 1024;
 
@@ -760,42 +763,52 @@ impl Lexer {
         loop {
             if let Some(r) = self.residue.take() {
                 buf = r;
-            } else if !self.seqs.is_empty() && self.seqs.len() > self.multiline_seq_depth {
-                buf = self.next_seq_line();
+            } else if (!self.seqs.is_empty() && self.seqs.len() > self.multiline_seq_depth)
+                || self.next_ptr.is_some()
+            {
                 self.generated += 1;
-                if self.generated > self.opts.max_generated_lines {
+                if self.generated > self.opts.max_generated_lines
+                    || self.multiline_stack.len() > MAX_MULTILINE_DEPTH
+                {
                     if !self.generation_capped {
                         self.generation_capped = true;
                         self.report(
                             diags,
                             Level::GeneralError,
                             format!(
-                                "~SEQ/~LST expansion exceeds {} lines - truncating",
+                                "~SEQ/~LST or multi-line definition expansion exceeds {} lines - truncating",
                                 self.opts.max_generated_lines
                             ),
                         );
                     }
                     self.seqs.clear();
+                    self.next_ptr = None;
+                    self.multiline_stack.clear();
+                    self.multiline_seq_depth = 0;
                     continue;
                 }
-            } else if let Some(np) = self.next_ptr.take() {
-                match np.iter().position(|&b| b == b'\n') {
-                    None => {
-                        buf = np;
-                        match self.multiline_stack.pop() {
-                            Some((p, depth)) => {
-                                self.next_ptr = p;
-                                self.multiline_seq_depth = depth;
-                            }
-                            None => {
-                                self.next_ptr = None;
-                                self.multiline_seq_depth = 0;
+                if !self.seqs.is_empty() && self.seqs.len() > self.multiline_seq_depth {
+                    buf = self.next_seq_line();
+                } else {
+                    let np = self.next_ptr.take().unwrap_or_default();
+                    match np.iter().position(|&b| b == b'\n') {
+                        None => {
+                            buf = np;
+                            match self.multiline_stack.pop() {
+                                Some((p, depth)) => {
+                                    self.next_ptr = p;
+                                    self.multiline_seq_depth = depth;
+                                }
+                                None => {
+                                    self.next_ptr = None;
+                                    self.multiline_seq_depth = 0;
+                                }
                             }
                         }
-                    }
-                    Some(i) => {
-                        buf = np[..i].to_vec();
-                        self.next_ptr = Some(np[i + 1..].to_vec());
+                        Some(i) => {
+                            buf = np[..i].to_vec();
+                            self.next_ptr = Some(np[i + 1..].to_vec());
+                        }
                     }
                 }
             } else {

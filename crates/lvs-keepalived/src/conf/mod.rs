@@ -28,6 +28,8 @@
 mod check;
 pub mod diag;
 pub mod env;
+#[doc(hidden)]
+pub mod fuzzing;
 mod glob;
 mod h_check;
 mod h_global;

@@ -171,9 +171,7 @@ pub(crate) fn read_decimal(
         }
         None => b.to_vec(),
     };
-    for _ in 0..(shift as usize - num_dp) {
-        upd.push(b'0');
-    }
+    upd.extend(std::iter::repeat_n(b'0', shift as usize - num_dp));
     let (mut val, used, over) = strtou(&upd);
     if round_up {
         val = val.wrapping_add(1);
