@@ -620,6 +620,14 @@ impl<'a> Parser<'a> {
                     bob_needed = true;
                 }
             }
+            if matches!(kw.h, H::Ignore | H::IgnoreValueBlock) && kw.sub.is_none() {
+                // Shown by `lvs-keepalived -t -D`; not a keepalived message.
+                let msg = format!(
+                    "'{}' is accepted but lvs-keepalived does not act on it",
+                    kw.name
+                );
+                self.info(msg);
+            }
             self.dispatch(kw.h, &words)?;
             if let Some(sub) = kw.sub {
                 self.kw_level += 1;
