@@ -6,11 +6,13 @@ CARGO ?= cargo
 # Debian packages the build and tests need (installed only when missing).
 # clang-19/llvm-19/libbpf-dev/linux-libc-dev: the BPF programs; bpftool, iproute2, ethtool,
 # curl, tcpdump, nftables: the network-namespace tests and the demo lab (nft sets the marks
-# of the firewall-mark tests); keepalived: the VRRP peer of the interop tests
-# (crates/lvs-e2e/tests/vrrp_interop.rs), never run as a service; openssl: the SSL_GET
-# checker test (self-signed certificate, s_server as the real server).
+# of the firewall-mark tests). keepalived: the reference lvs-keepalived is compared with (its
+# sample configurations, `keepalived -t`, VRRP peers in the interop tests); its service does
+# not start on install (it needs /etc/keepalived/keepalived.conf, which the package does not
+# ship) and `deps` disables it. psmisc: `killall`, which a keepalived sample's check scripts
+# call. openssl: the SSL_GET checker test (self-signed certificate, s_server as the server).
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
-	iproute2 ethtool curl tcpdump nftables keepalived openssl
+	iproute2 ethtool curl tcpdump nftables keepalived psmisc openssl
 
 .PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
 

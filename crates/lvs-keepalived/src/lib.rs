@@ -6,4 +6,5 @@
 //! keepalived.conf grammar and its typed model), `vrrp` (sans-IO codec and state machine,
 //! plus the socket driver), `check` (health checkers), `ipvs` (the bridge to lvsd).
 pub mod check;
+pub mod conf;
 pub mod vrrp;
