@@ -26,6 +26,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <linux/if_packet.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -314,6 +315,11 @@ int lvs_tc(struct __sk_buff *skb)
 
 	pkt.ifindex = skb->ifindex;
 	lvs_stat_inc(LVS_ST_TC_RX);
+	/* A frame for another host's MAC (a bridge flooding to a MAC it has forgotten, a
+	 * promiscuous interface): not ours to forward, as for the kernel (ip_rcv drops
+	 * PACKET_OTHERHOST). Without this a backup director would serve a dead master's MAC. */
+	if (skb->pkt_type == PACKET_OTHERHOST)
+		return lvs_tc_pass();
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	/* generic XDP left the skb linear; anything else may have its headers in fragments */

@@ -628,7 +628,7 @@ impl Pair {
     }
 
     /// The addresses that float with the active director: (interface, CIDR).
-    fn floating(&self) -> Vec<(&'static str, &'static str)> {
+    pub fn floating(&self) -> Vec<(&'static str, &'static str)> {
         match self.kind {
             PairKind::Nat => vec![("eth0", "10.1.0.100/32"), ("eth1", "10.2.0.1/32")],
             PairKind::Nat6 => vec![("eth0", "fd01::100/128"), ("eth1", "fd02::1/128")],
@@ -656,9 +656,10 @@ impl Pair {
         Ok(())
     }
 
-    /// SIGKILL director `d`'s lvsd and take its links down, as if the machine died.
+    /// Take director `d`'s links down and SIGKILL its lvsd, as if the machine died. Links
+    /// first: with lvsd gone and the links still up, the director's kernel, which owns the
+    /// VIP, would answer packets still in flight to it with RSTs.
     pub fn kill_director(&mut self, d: usize) -> anyhow::Result<()> {
-        self.lab.kill(self.lvsd[d]);
         let ifs: &[&str] = match self.kind {
             PairKind::Nat | PairKind::Nat6 => &["eth0", "eth1"],
             PairKind::Dr => &["eth0"],
@@ -667,7 +668,13 @@ impl Pair {
             self.lab
                 .exec(DIRECTORS[d], &["ip", "link", "set", i, "down"])?;
         }
+        self.lab.kill(self.lvsd[d]);
         Ok(())
+    }
+
+    /// SIGKILL director `d`'s lvsd only (its links stay up).
+    pub fn kill_lvsd(&mut self, d: usize) {
+        self.lab.kill(self.lvsd[d]);
     }
 
     /// Start `lvs-echo` on both real servers: HTTP on `http` ports, line echo on `lines`

@@ -7,4 +7,5 @@
 //! plus the socket driver), `check` (health checkers), `ipvs` (the bridge to lvsd).
 pub mod check;
 pub mod conf;
+pub mod daemon;
 pub mod vrrp;

@@ -1,11 +1,12 @@
 //! `lvs-keepalived`: keepalived's command line. `-t` (`--config-test`) checks a
 //! configuration exactly as keepalived 2.2.7's `-t` does (messages on stderr, same exit status);
-//! `-h` and `-v` work; running the daemon is not built yet and says so.
+//! `-h` and `-v` work; otherwise it runs the daemon in the foreground ([`daemon::run`]).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use lvs_keepalived::conf::{self, DEFAULT_CONFIG_FILE, LoadOptions, SystemEnv};
+use lvs_keepalived::daemon;
 
 /// How an option takes its argument (getopt_long's has_arg).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,7 @@ struct Cmd {
     pid_file: Option<String>,
     vrrp_pid_file: Option<String>,
     checkers_pid_file: Option<String>,
+    dont_release_ipvs: bool,
     bad_option: bool,
 }
 
@@ -277,6 +279,7 @@ fn apply(cmd: &mut Cmd, key: char, value: Option<String>, prog: &str) -> Result<
         'n' => cmd.dont_fork = true,
         'l' => cmd.log_console = true,
         'D' => cmd.log_detail = cmd.log_detail.saturating_add(1),
+        'I' => cmd.dont_release_ipvs = true,
         'p' => cmd.pid_file = value,
         'r' => cmd.vrrp_pid_file = value,
         'c' => cmd.checkers_pid_file = value,
@@ -360,17 +363,35 @@ fn main() -> ExitCode {
     if cmd.config_test {
         return ExitCode::from(config_test(&cmd));
     }
-    let _ = (
-        cmd.vrrp_only,
-        cmd.check_only,
-        cmd.dont_fork,
-        cmd.log_console,
-        &cmd.pid_file,
-        &cmd.vrrp_pid_file,
-        &cmd.checkers_pid_file,
-    );
-    eprintln!(
-        "{prog}: the daemon (VRRP and health checkers) is not built yet; only the configuration test (-t/--config-test) works"
-    );
-    ExitCode::from(1)
+    init_logging(cmd.log_detail);
+    let opts = daemon::RunOptions {
+        conf_file: cmd
+            .conf_file
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONFIG_FILE.to_string()),
+        config_id: cmd.config_id.clone(),
+        vrrp_only: cmd.vrrp_only,
+        check_only: cmd.check_only,
+        dont_release_ipvs: cmd.dont_release_ipvs,
+        pid_files: [&cmd.pid_file, &cmd.vrrp_pid_file, &cmd.checkers_pid_file]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
+    // Always in the foreground (as with keepalived's -n): run it under a supervisor.
+    let _ = (cmd.dont_fork, cmd.log_console);
+    ExitCode::from(u8::try_from(daemon::run(opts)).unwrap_or(1))
+}
+
+/// Log to standard error (keepalived logs to syslog unless -l; a supervisor collects
+/// standard error). `RUST_LOG` overrides; `-D` adds detail.
+fn init_logging(detail: u8) {
+    let default = if detail > 0 { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

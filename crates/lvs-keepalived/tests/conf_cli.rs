@@ -1,5 +1,5 @@
 //! The `lvs-keepalived` binary's command line: keepalived's options, `-t` output and exit
-//! status, `-h`, `-v`, and the refusal to run the daemon that is not built yet.
+//! status, `-h`, `-v`, and the daemon refusing a configuration that cannot run.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -188,8 +188,8 @@ fn unexpected_arguments_are_reported() {
 }
 
 #[test]
-fn running_the_daemon_is_refused() {
-    let o = run(&["-n", "-P", "-f", "/dev/null"]);
+fn the_daemon_does_not_start_on_a_configuration_that_cannot_run() {
+    let o = run(&["-n", "-P", "-f", "/nonexistent/keepalived.conf"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot run"), "{}", stderr(&o));
 }

@@ -561,6 +561,17 @@ impl Plane {
         // Frames from checksum-offloaded senders (veth) carry only the checksum seed; the
         // frame leaves as a plain packet, so complete it (and drop corrupt ones, as the
         // kernel would).
+        // A unicast frame for another host's MAC (a bridge flooding to a forgotten MAC, a
+        // promiscuous interface) is not ours, as for the kernel (PACKET_OTHERHOST); frames
+        // from the netfilter hook (fwmark) have passed the stack's own check already.
+        if fwmark == 0
+            && let Some(dst) = frame.get(..6)
+            && dst[0] & 1 == 0
+            && let Some(iface) = self.ifaces.iter().find(|i| i.ifindex == ingress)
+            && dst != iface.mac
+        {
+            return Ok(());
+        }
         lvs_wire::complete_partial_checksum(&mut frame).map_err(|e| anyhow!("checksum: {e:?}"))?;
         let info = lvs_wire::parse_frame(&frame).map_err(|e| anyhow!("parse: {e:?}"))?;
         if let Some(e) = info.icmp_error {

@@ -1,0 +1,535 @@
+//! From the typed keepalived.conf ([`crate::conf::Config`]) to what the parts run: the VRRP
+//! instances ([`crate::vrrp`]), the checkers' specifications ([`crate::check`]) and the
+//! services lvsd is given ([`lvs_api::Config`]).
+//!
+//! Pure functions, tested without privileges. What a part does not support is skipped with
+//! a warning that names it (returned, the daemon logs them).
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use lvs_api::{
+    ConfigService, DestSpec, Family as ApiFamily, Method, Persistence, Protocol, SVC_F_ONEPACKET,
+    SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3, ServiceKey, ServiceSpec, SyncDaemonSpec, SyncRole,
+    Timeouts, Tunnel, TunnelCsum, TunnelKind,
+};
+
+use crate::check::spec as cs;
+use crate::conf::model as m;
+use crate::vrrp::{
+    self, Family as VFamily, InstanceConfig, Notify, ScriptConfig, Track, TrackKind, Version, Vip,
+    VrrpConfig,
+};
+
+/// The VRRP side of a configuration, plus warnings about what is left out.
+pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut instances = Vec::new();
+    for i in &c.vrrp_instances {
+        match instance(i, &mut warnings) {
+            Some(ic) => instances.push(ic),
+            None => continue,
+        }
+    }
+    if !c.vrrp_sync_groups.is_empty() {
+        warnings.push(
+            "vrrp_sync_group: groups are not supported; their instances run independently"
+                .to_string(),
+        );
+    }
+    let tracked: HashSet<&str> = c
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| i.track_scripts.iter().map(|t| t.name.as_str()))
+        .collect();
+    let scripts = c
+        .vrrp_scripts
+        .iter()
+        .filter(|s| tracked.contains(s.name.as_str()))
+        .map(|s| ScriptConfig {
+            name: s.name.clone(),
+            argv: s.script.args.clone(),
+            interval: s.interval,
+            timeout: Some(s.timeout),
+            rise: s.rise.max(1),
+            fall: s.fall.max(1),
+        })
+        .collect();
+    (VrrpConfig { instances, scripts }, warnings)
+}
+
+fn vip(v: &m::VirtualAddress) -> Vip {
+    Vip {
+        addr: v.addr,
+        prefix_len: v.prefix_len,
+        dev: v.dev.clone(),
+        label: v.label.clone(),
+    }
+}
+
+fn argv(s: &Option<m::Script>) -> Option<Vec<String>> {
+    s.as_ref().map(|s| s.args.clone())
+}
+
+fn instance(i: &m::VrrpInstance, warnings: &mut Vec<String>) -> Option<InstanceConfig> {
+    let Some(interface) = i.interface.clone() else {
+        warnings.push(format!("({}) no interface: instance not started", i.name));
+        return None;
+    };
+    let vips: Vec<Vip> = i.virtual_ipaddress.iter().map(vip).collect();
+    let mut ic = InstanceConfig::new(&i.name, &interface, i.virtual_router_id, vips);
+    ic.family = match i.family {
+        m::Family::Inet => VFamily::Inet,
+        m::Family::Inet6 => VFamily::Inet6,
+    };
+    ic.version = if i.version == 3 || ic.family == VFamily::Inet6 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    ic.priority = i.priority;
+    let cs = i.advert_int.as_millis() / 10;
+    ic.advert_int_cs = u16::try_from(cs.max(1)).unwrap_or(u16::MAX);
+    ic.initial_state = match i.state {
+        m::InitialState::Master => vrrp::instance::InitialState::Master,
+        m::InitialState::Backup => vrrp::instance::InitialState::Backup,
+    };
+    ic.nopreempt = i.nopreempt;
+    ic.preempt_delay = i.preempt_delay;
+    match &i.authentication {
+        Some(m::Authentication::Pass(p)) => {
+            let mut a = [0u8; 8];
+            for (d, s) in a.iter_mut().zip(p.iter()) {
+                *d = *s;
+            }
+            ic.auth_pass = Some(a);
+        }
+        Some(m::Authentication::Ah(_)) => warnings.push(format!(
+            "({}) auth_type AH is not supported: adverts are sent without authentication",
+            i.name
+        )),
+        None => {}
+    }
+    ic.excluded_vips = i.virtual_ipaddress_excluded.iter().map(vip).collect();
+    ic.unicast_src = i.unicast_src_ip;
+    ic.unicast_peers = i.unicast_peers.iter().map(|p| p.addr).collect();
+    ic.garp_master_delay = i.garp_master_delay;
+    ic.garp_master_repeat = i.garp_master_repeat;
+    ic.garp_lower_prio_delay = i.garp_lower_prio_delay;
+    ic.garp_lower_prio_repeat = i.garp_lower_prio_repeat;
+    ic.lower_prio_no_advert = i.lower_prio_no_advert;
+    ic.higher_prio_send_advert = i.higher_prio_send_advert;
+    ic.down_timer_adverts = i.down_timer_adverts.max(1);
+    ic.dont_track_primary = i.dont_track_primary;
+    ic.tracks = i
+        .track_interfaces
+        .iter()
+        .map(|t| Track {
+            kind: TrackKind::Interface,
+            name: t.name.clone(),
+            weight: t.weight,
+            reverse: t.reverse,
+        })
+        .chain(i.track_scripts.iter().map(|t| Track {
+            kind: TrackKind::Script,
+            name: t.name.clone(),
+            weight: t.weight,
+            reverse: t.reverse,
+        }))
+        .collect();
+    ic.notify = Notify {
+        master: argv(&i.notify_master),
+        backup: argv(&i.notify_backup),
+        fault: argv(&i.notify_fault),
+        stop: argv(&i.notify_stop),
+        generic: argv(&i.notify),
+        master_rx_lower_pri: argv(&i.notify_master_rx_lower_pri),
+    };
+    if i.use_vmac.is_some() {
+        warnings.push(format!("({}) use_vmac is not supported: ignored", i.name));
+    }
+    if !i.virtual_routes.is_empty() || !i.virtual_rules.is_empty() {
+        warnings.push(format!(
+            "({}) virtual_routes / virtual_rules are not supported: ignored",
+            i.name
+        ));
+    }
+    Some(ic)
+}
+
+// ---- services ---------------------------------------------------------------------------
+
+fn protocol(p: Option<m::Protocol>) -> Protocol {
+    match p {
+        Some(m::Protocol::Udp) => Protocol::Udp,
+        Some(m::Protocol::Sctp) => Protocol::Sctp,
+        Some(m::Protocol::Tcp) | None => Protocol::Tcp,
+    }
+}
+
+/// The lvsd key of a virtual server (`None`: a `group`, not supported).
+pub fn service_key(vs: &m::VirtualServer) -> Option<ServiceKey> {
+    match &vs.key {
+        m::VirtualServerKey::Addr { addr, port } => Some(ServiceKey::Addr {
+            protocol: protocol(vs.protocol),
+            addr: *addr,
+            port: *port,
+        }),
+        m::VirtualServerKey::Fwmark(mark) => Some(ServiceKey::Fwmark {
+            family: match vs.family {
+                m::Family::Inet => ApiFamily::Inet,
+                m::Family::Inet6 => ApiFamily::Inet6,
+            },
+            mark: *mark,
+        }),
+        m::VirtualServerKey::Group(_) => None,
+    }
+}
+
+/// The method and tunnel settings of `lb_kind`.
+pub fn method(k: m::ForwardMethod) -> (Method, Tunnel) {
+    match k {
+        m::ForwardMethod::Nat => (Method::Masq, Tunnel::default()),
+        m::ForwardMethod::Dr => (Method::Route, Tunnel::default()),
+        m::ForwardMethod::FullNat => (Method::FullNat, Tunnel::default()),
+        m::ForwardMethod::Tun { tunnel, checksum } => {
+            let (kind, port) = match tunnel {
+                m::TunnelType::Ipip => (TunnelKind::Ipip, 0),
+                m::TunnelType::Gue(p) => (TunnelKind::Gue, p),
+                m::TunnelType::Gre => (TunnelKind::Gre, 0),
+            };
+            let csum = match checksum {
+                m::TunnelChecksum::NoCsum => TunnelCsum::NoCsum,
+                m::TunnelChecksum::Csum => TunnelCsum::Csum,
+                m::TunnelChecksum::RemCsum => TunnelCsum::RemCsum,
+            };
+            (Method::Tunnel, Tunnel { kind, port, csum })
+        }
+    }
+}
+
+/// The service settings lvsd gets for a virtual server.
+pub fn service_spec(vs: &m::VirtualServer, key: ServiceKey) -> ServiceSpec {
+    let mut flags = 0;
+    if vs.sched_flags.ops {
+        flags |= SVC_F_ONEPACKET;
+    }
+    if vs.sched_flags.flag1 {
+        flags |= SVC_F_SCHED1;
+    }
+    if vs.sched_flags.flag2 {
+        flags |= SVC_F_SCHED2;
+    }
+    if vs.sched_flags.flag3 {
+        flags |= SVC_F_SCHED3;
+    }
+    let v6 = match key {
+        ServiceKey::Addr { addr, .. } => addr.is_ipv6(),
+        ServiceKey::Fwmark { family, .. } => family == ApiFamily::Inet6,
+    };
+    let persistence = vs.persistence_timeout.map(|timeout| Persistence {
+        timeout,
+        prefix_len: match vs.persistence_granularity {
+            Some(m::PersistenceGranularity::PrefixLen(n)) => n,
+            Some(m::PersistenceGranularity::Netmask(mask)) => {
+                u8::try_from(u32::from(mask).count_ones()).unwrap_or(32)
+            }
+            None if v6 => 128,
+            None => 32,
+        },
+    });
+    ServiceSpec {
+        key,
+        scheduler: vs.lb_algo.clone(),
+        flags,
+        persistence,
+        pe: vs.persistence_engine.clone(),
+        proxy_protocol: false,
+    }
+}
+
+fn dest_spec(rs: &m::RealServer, weight: i32) -> DestSpec {
+    let (method, tunnel) = method(rs.lb_kind);
+    DestSpec {
+        addr: rs.addr,
+        port: rs.port,
+        method,
+        tunnel,
+        weight,
+        u_threshold: rs.uthreshold,
+        l_threshold: rs.lthreshold,
+    }
+}
+
+/// The keys of the services a configuration owns.
+pub fn owned_services(c: &m::Config) -> HashSet<ServiceKey> {
+    c.virtual_servers.iter().filter_map(service_key).collect()
+}
+
+/// The lvsd configuration to apply for `c`, given what lvsd has now (`current`) and the
+/// services an earlier configuration of this process owned (`previous`).
+///
+/// keepalived's `clear_diff_services` + `init_services`, transactionally: services of the
+/// previous configuration that are gone are deleted; services lvsd has that this process
+/// never owned (added with lvsadm) are left as they are; a service of `c` keeps the real
+/// servers lvsd has for it that `c` still lists (with `c`'s settings; a real server that is
+/// at weight 0 stays at 0, it is inhibited), and the checkers add the others. So services
+/// and real servers that stay are not touched and keep their connections.
+pub fn desired_config(
+    c: &m::Config,
+    current: &lvs_api::Config,
+    previous: &HashSet<ServiceKey>,
+) -> lvs_api::Config {
+    let mut out = Vec::new();
+    let ours = owned_services(c);
+    for s in &current.services {
+        let k = s.service.key;
+        if !ours.contains(&k) && !previous.contains(&k) {
+            out.push(s.clone());
+        }
+    }
+    let mut seen = HashSet::new();
+    for vs in &c.virtual_servers {
+        let Some(key) = service_key(vs) else { continue };
+        if !seen.insert(key) {
+            continue;
+        }
+        let spec = service_spec(vs, key);
+        let cur = current.services.iter().find(|s| s.service.key == key);
+        let mut dests = Vec::new();
+        if let Some(cur) = cur {
+            for d in &cur.dests {
+                if let Some(rs) = vs
+                    .real_servers
+                    .iter()
+                    .find(|r| r.addr == d.addr && r.port == d.port)
+                {
+                    let w = if d.weight == 0 {
+                        0
+                    } else {
+                        i32::try_from(rs.weight).unwrap_or(i32::MAX)
+                    };
+                    dests.push(dest_spec(rs, w));
+                } else if let Some(s) = &vs.sorry_server
+                    && s.addr == d.addr
+                    && s.port == d.port
+                {
+                    dests.push(*d);
+                }
+            }
+        }
+        let laddrs = cur.map(|c| c.laddrs.clone()).unwrap_or_default();
+        out.push(ConfigService {
+            service: spec,
+            dests,
+            laddrs,
+        });
+    }
+    let t = c.global.lvs_timeouts;
+    let timeouts = (t.tcp.is_some() || t.tcpfin.is_some() || t.udp.is_some()).then_some(Timeouts {
+        tcp: t.tcp.unwrap_or(0),
+        tcpfin: t.tcpfin.unwrap_or(0),
+        udp: t.udp.unwrap_or(0),
+    });
+    lvs_api::Config {
+        services: out,
+        timeouts,
+    }
+}
+
+// ---- checkers ---------------------------------------------------------------------------
+
+fn script(s: &m::Script, warnings: &mut Vec<String>) -> cs::Script {
+    let base = cs::Script::new(s.args.clone());
+    match &s.user {
+        Some(u) => match base.clone().with_user(&u.user, u.group.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                warnings.push(format!("{e}: running {:?} as this user", s.args));
+                base
+            }
+        },
+        None => base,
+    }
+}
+
+fn opt_script(s: &Option<m::Script>, warnings: &mut Vec<String>) -> Option<cs::Script> {
+    s.as_ref().map(|s| script(s, warnings))
+}
+
+fn checker(c: &m::Checker, warnings: &mut Vec<String>, what: &str) -> Option<cs::CheckerSpec> {
+    let kind = match &c.kind {
+        m::CheckerKind::Tcp => cs::CheckerKind::Tcp,
+        m::CheckerKind::Http(h) => {
+            let urls = h
+                .urls
+                .iter()
+                .map(|u| cs::UrlSpec {
+                    path: u.path.clone(),
+                    digest: u.digest,
+                    status_codes: u.status_codes.clone(),
+                    virtualhost: u.virtualhost.clone(),
+                })
+                .collect();
+            let mut spec = cs::HttpSpec::new(h.ssl, urls);
+            spec.virtualhost = h.virtualhost.clone();
+            spec.protocol = match h.http_protocol {
+                m::HttpProtocol::Http10 => cs::HttpProtocol::V1_0,
+                m::HttpProtocol::Http10Close => cs::HttpProtocol::V1_0C,
+                m::HttpProtocol::Http11 => cs::HttpProtocol::V1_1,
+            };
+            spec.enable_sni = h.enable_sni;
+            spec.fast_recovery = h.fast_recovery;
+            cs::CheckerKind::Http(spec)
+        }
+        m::CheckerKind::Misc(mc) => cs::CheckerKind::Misc(cs::MiscSpec {
+            script: script(&mc.script, warnings),
+            timeout: mc.timeout,
+            dynamic: mc.dynamic,
+        }),
+        m::CheckerKind::Udp(u) => cs::CheckerKind::Udp(cs::UdpSpec {
+            payload: (!u.payload.is_empty()).then(|| u.payload.clone()),
+            require_reply: u.require_reply,
+            reply: u.reply.as_ref().map(|(data, mask)| cs::HexPattern {
+                data: data.clone(),
+                mask: mask.clone(),
+            }),
+            min_reply_length: u.min_reply_length,
+            max_reply_length: u.max_reply_length,
+        }),
+        m::CheckerKind::Ping => cs::CheckerKind::Ping,
+        other => {
+            let name = match other {
+                m::CheckerKind::Smtp { .. } => "SMTP_CHECK",
+                m::CheckerKind::Dns { .. } => "DNS_CHECK",
+                m::CheckerKind::File { .. } => "FILE_CHECK",
+                _ => "BFD_CHECK",
+            };
+            warnings.push(format!("{name} of {what} is not supported: ignored"));
+            return None;
+        }
+    };
+    let mut s = cs::CheckerSpec::new(kind);
+    s.connect_ip = c.connect_ip;
+    s.connect_port = c.connect_port;
+    s.bindto = c.bindto;
+    s.bind_port = c.bind_port;
+    s.bind_if = c.bind_if.clone();
+    s.fwmark = c.fwmark;
+    s.connect_timeout = Some(c.connect_timeout);
+    s.retry = Some(c.retry);
+    s.delay_before_retry = Some(c.delay_before_retry);
+    s.delay_loop = Some(c.delay_loop);
+    s.warmup = Some(c.warmup);
+    s.alpha = Some(c.alpha);
+    s.log_all_failures = c.log_all_failures;
+    Some(s)
+}
+
+fn fmt_addr(a: IpAddr, port: u16) -> String {
+    match a {
+        IpAddr::V4(_) => format!("{a}:{port}"),
+        IpAddr::V6(_) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The checkers' specifications of a configuration, plus warnings.
+pub fn checker_specs(c: &m::Config) -> (Vec<cs::VirtualServerSpec>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut out = Vec::new();
+    for vs in &c.virtual_servers {
+        let Some(key) = service_key(vs) else {
+            if let m::VirtualServerKey::Group(g) = &vs.key {
+                warnings.push(format!(
+                    "virtual_server group {g}: virtual_server_group is not supported: ignored"
+                ));
+            }
+            continue;
+        };
+        let (method, tunnel) = method(vs.lb_kind);
+        let mut spec = cs::VirtualServerSpec::new(key);
+        if matches!(key, ServiceKey::Fwmark { .. }) {
+            spec.fwmark_protocol = Some(protocol(vs.protocol));
+        }
+        spec.method = method;
+        spec.tunnel = tunnel;
+        spec.delay_loop = Some(vs.delay_loop);
+        spec.connect_timeout = Some(vs.connect_timeout);
+        spec.alpha = vs.alpha;
+        spec.omega = vs.omega;
+        spec.inhibit_on_failure = vs.inhibit_on_failure;
+        spec.quorum = vs.quorum;
+        spec.hysteresis = vs.hysteresis;
+        spec.quorum_up = opt_script(&vs.quorum_up, &mut warnings);
+        spec.quorum_down = opt_script(&vs.quorum_down, &mut warnings);
+        spec.sorry_server = vs.sorry_server.as_ref().map(|s| cs::SorryServerSpec {
+            addr: s.addr,
+            port: s.port,
+            method: Some(self::method(s.method).0),
+            inhibit: s.inhibit,
+        });
+        spec.ha_suspend = vs.ha_suspend;
+        spec.virtualhost = vs.virtualhost.clone();
+        for rs in &vs.real_servers {
+            let what = format!("real server {}", fmt_addr(rs.addr, rs.port));
+            let (rm, rt) = self::method(rs.lb_kind);
+            let mut r = cs::RealServerSpec::new(rs.addr, rs.port);
+            r.weight = i32::try_from(rs.weight).unwrap_or(i32::MAX);
+            r.method = Some(rm);
+            r.tunnel = Some(rt);
+            r.inhibit_on_failure = Some(rs.inhibit_on_failure);
+            r.alpha = Some(rs.alpha);
+            r.notify_up = opt_script(&rs.notify_up, &mut warnings);
+            r.notify_down = opt_script(&rs.notify_down, &mut warnings);
+            r.u_threshold = rs.uthreshold;
+            r.l_threshold = rs.lthreshold;
+            r.virtualhost = rs.virtualhost.clone();
+            r.checkers = rs
+                .checkers
+                .iter()
+                .filter_map(|ck| checker(ck, &mut warnings, &what))
+                .collect();
+            spec.real_servers.push(r);
+        }
+        out.push(spec);
+    }
+    (out, warnings)
+}
+
+// ---- sync daemon ------------------------------------------------------------------------
+
+/// `lvs_sync_daemon`: the sync daemon settings for `role`, and the VRRP instance whose
+/// state decides the role (`None`: none named; keepalived then runs only the backup).
+pub fn sync_daemon(c: &m::Config, role: SyncRole) -> Option<(SyncDaemonSpec, Option<String>)> {
+    let s = c.global.lvs_sync_daemon.as_ref()?;
+    let vrid = s
+        .vrrp_instance
+        .as_deref()
+        .and_then(|n| c.instance(n))
+        .map(|i| i.virtual_router_id);
+    Some((
+        SyncDaemonSpec {
+            role,
+            mcast_ifn: s.interface.clone(),
+            syncid: s.sync_id.or(vrid).unwrap_or(0),
+            sync_maxlen: s.maxlen.unwrap_or(0),
+            mcast_group: s.group,
+            mcast_port: s.port.unwrap_or(0),
+            mcast_ttl: s.ttl.unwrap_or(0),
+        },
+        s.vrrp_instance.clone(),
+    ))
+}
+
+/// The VIPs of instance `name` (the addresses `ha_suspend` checkers follow).
+pub fn instance_addresses(c: &m::Config, name: &str) -> Vec<IpAddr> {
+    c.instance(name)
+        .map(|i| {
+            i.virtual_ipaddress
+                .iter()
+                .chain(&i.virtual_ipaddress_excluded)
+                .map(|v| v.addr)
+                .collect()
+        })
+        .unwrap_or_default()
+}
