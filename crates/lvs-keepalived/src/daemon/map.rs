@@ -533,3 +533,169 @@ pub fn instance_addresses(c: &m::Config, name: &str) -> Vec<IpAddr> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::{LoadOptions, StaticEnv, load_str};
+    use lvs_api::ConfigService;
+
+    const CONF: &str = "
+global_defs {
+    lvs_sync_daemon eth1 VI_1 maxlen 1200
+    lvs_timeouts tcp 900 udp 60
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    version 3
+    advert_int 0.1
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        10.1.0.100/32 dev eth0
+        10.2.0.1/24 dev eth1
+    }
+}
+virtual_server 10.1.0.100 80 {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind NAT
+    persistence_timeout 300
+    persistence_granularity 255.255.255.0
+    protocol TCP
+    real_server 10.2.0.11 8080 {
+        weight 3
+        TCP_CHECK {
+            connect_timeout 2
+        }
+    }
+    real_server 10.2.0.12 8080 {
+        weight 1
+    }
+}
+";
+
+    fn conf() -> m::Config {
+        let l = load_str(
+            "test.conf",
+            CONF,
+            &LoadOptions::default(),
+            &StaticEnv::with_interfaces(&["eth0", "eth1"]),
+        );
+        l.config
+    }
+
+    fn key80() -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "10.1.0.100".parse().unwrap(),
+            port: 80,
+        }
+    }
+
+    #[test]
+    fn vrrp_instances_as_configured() {
+        let (v, warnings) = vrrp_config(&conf());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let i = &v.instances[0];
+        assert_eq!((i.vrid, i.priority, i.advert_int_cs), (51, 150, 10));
+        assert_eq!(i.version, Version::V3);
+        // VRRPv3 has no authentication: keepalived ignores the block, and so do we.
+        assert_eq!(i.auth_pass, None);
+        assert_eq!(i.vips.len(), 2);
+        assert_eq!(i.vips[1].dev.as_deref(), Some("eth1"));
+        assert_eq!(i.vips[1].prefix_len, 24);
+    }
+
+    #[test]
+    fn services_and_sync_daemon() {
+        let c = conf();
+        let cur = lvs_api::Config::default();
+        let d = desired_config(&c, &cur, &HashSet::new());
+        assert_eq!(d.services.len(), 1);
+        let s = &d.services[0].service;
+        assert_eq!(s.key, key80());
+        assert_eq!(s.scheduler, "wrr");
+        assert_eq!(
+            s.persistence,
+            Some(Persistence {
+                timeout: 300,
+                prefix_len: 24
+            })
+        );
+        // Real servers are the checkers' to add.
+        assert!(d.services[0].dests.is_empty());
+        assert_eq!(
+            d.timeouts.map(|t| (t.tcp, t.tcpfin, t.udp)),
+            Some((900, 0, 60))
+        );
+        let (spec, inst) = sync_daemon(&c, SyncRole::Master).unwrap();
+        assert_eq!(inst.as_deref(), Some("VI_1"));
+        assert_eq!(
+            (spec.mcast_ifn.as_str(), spec.syncid, spec.sync_maxlen),
+            ("eth1", 51, 1200)
+        );
+        let (checks, _) = checker_specs(&c);
+        assert_eq!(checks[0].real_servers.len(), 2);
+        assert_eq!(checks[0].real_servers[0].weight, 3);
+        assert_eq!(checks[0].real_servers[0].checkers.len(), 1);
+        assert!(checks[0].real_servers[1].checkers.is_empty());
+    }
+
+    #[test]
+    fn reload_keeps_what_stays_and_leaves_foreign_services_alone() {
+        let c = conf();
+        let dest = |a: &str, w: i32| DestSpec {
+            addr: a.parse().unwrap(),
+            port: 8080,
+            method: Method::Masq,
+            tunnel: Tunnel::default(),
+            weight: w,
+            u_threshold: 0,
+            l_threshold: 0,
+        };
+        let foreign = ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr: "10.1.0.100".parse().unwrap(),
+            port: 53,
+        };
+        let gone = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "10.1.0.100".parse().unwrap(),
+            port: 443,
+        };
+        let svc = |key, dests| ConfigService {
+            service: ServiceSpec {
+                key,
+                scheduler: "rr".into(),
+                flags: 0,
+                persistence: None,
+                pe: None,
+                proxy_protocol: false,
+            },
+            dests,
+            laddrs: Vec::new(),
+        };
+        let current = lvs_api::Config {
+            services: vec![
+                svc(foreign, vec![]),
+                svc(gone, vec![]),
+                // Port 80 has one server the new configuration keeps (inhibited: weight 0)
+                // and one it dropped.
+                svc(key80(), vec![dest("10.2.0.11", 0), dest("10.2.0.99", 1)]),
+            ],
+            timeouts: None,
+        };
+        let previous = HashSet::from([key80(), gone]);
+        let d = desired_config(&c, &current, &previous);
+        let keys: Vec<ServiceKey> = d.services.iter().map(|s| s.service.key).collect();
+        assert_eq!(keys, vec![foreign, key80()], "443 was ours and is gone");
+        let s80 = &d.services[1];
+        assert_eq!(s80.dests, vec![dest("10.2.0.11", 0)]);
+        assert_eq!(s80.service.scheduler, "wrr");
+    }
+}
