@@ -431,3 +431,110 @@ fn takeover_times_against_keepalived() {
         assert!(*t < Duration::from_secs(5), "{results:?}");
     }
 }
+
+/// SIGHUP: the new configuration reaches lvsd in one transactional apply. Services and
+/// real servers that stay keep their connections, a removed service goes, an added one
+/// comes, and the VRRP instance (unchanged) keeps its state: the master does not resign.
+#[test]
+fn reload_keeps_connections_and_vrrp_state() {
+    let mut p = Pair::new("kar", PairKind::Nat).expect("lab");
+    p.start_servers(&[HTTP, PERSIST], &[LINES]).unwrap();
+    let ka = start_keepalived(&mut p, 0);
+    wait_for("a to become master", Duration::from_secs(10), || {
+        holds_vip(&p, 0)
+    });
+    wait_for("the services", Duration::from_secs(20), || {
+        let l = p.adm(0, &["-Ln"]).unwrap_or_default();
+        p.rs.iter().all(|rs| l.matches(rs.as_str()).count() >= 3)
+    });
+    // Held connections through the LINES service.
+    let dir = std::env::temp_dir().join(format!("{}-hold", p.lab.ns_name("c")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let echo = bin_path("lvs-echo").unwrap();
+    p.lab
+        .spawn(
+            "c",
+            &[
+                echo.to_str().unwrap(),
+                "--hold",
+                &hostport(&p.vip, LINES),
+                "20",
+                dir.to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+    wait_for("held connections", Duration::from_secs(30), || {
+        dir.join("round1").exists()
+    });
+    let round1 = std::fs::read_to_string(dir.join("round1")).unwrap();
+    // Watch for a VRRP resign (priority 0) during the reload.
+    let vdump = dir.join("vrrp.txt");
+    let cmd = format!(
+        "exec tcpdump -l -n -i eth0 'ip proto 112' > {} 2>/dev/null",
+        vdump.display()
+    );
+    p.lab.spawn("b", &["sh", "-c", &cmd]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    // New configuration: PERSIST (90) removed, 8443 added, LINES and HTTP unchanged.
+    let path = conf_path(&p, 0);
+    let old = std::fs::read_to_string(&path).unwrap();
+    let start = old
+        .find(&format!("\nvirtual_server {} {PERSIST} {{", p.vip))
+        .unwrap();
+    let end = old[start + 1..]
+        .find("\nvirtual_server")
+        .map_or(old.len(), |e| e + start + 1);
+    let mut new = format!("{}{}", &old[..start], &old[end..]);
+    new.push_str(&format!(
+        "\nvirtual_server {} 8443 {{\n    lb_algo sh\n    lb_kind NAT\n    protocol TCP\n    real_server {} 8443 {{\n        weight 2\n    }}\n}}\n",
+        p.vip, p.rs[0]
+    ));
+    std::fs::write(&path, new).unwrap();
+    p.lab
+        .exec(
+            "a",
+            &[
+                "sh",
+                "-c",
+                &format!(
+                    "kill -HUP $(cat {}/{}-ka.pid)",
+                    std::env::temp_dir().display(),
+                    p.lab.ns_name("a")
+                ),
+            ],
+        )
+        .unwrap();
+    wait_for("the reload", Duration::from_secs(20), || {
+        let l = p.adm(0, &["-Ln"]).unwrap_or_default();
+        l.contains(":8443 sh") && !l.contains(&format!(":{PERSIST} rr"))
+    });
+    // The held connections still answer, from the same real servers.
+    std::fs::write(dir.join("go"), b"").unwrap();
+    wait_for(
+        "held connections' second round",
+        Duration::from_secs(30),
+        || dir.join("round2").exists(),
+    );
+    let round2 = std::fs::read_to_string(dir.join("round2")).unwrap();
+    let same = round1
+        .lines()
+        .zip(round2.lines())
+        .filter(|(a, b)| server_of(a).is_some() && server_of(a) == server_of(b))
+        .count();
+    assert_eq!(same, 20, "round1 {round1}\nround2 {round2}");
+    assert!(holds_vip(&p, 0), "the master kept the VIP");
+    std::thread::sleep(Duration::from_secs(1));
+    let adverts = std::fs::read_to_string(&vdump).unwrap_or_default();
+    assert!(
+        !adverts.contains("prio 0,"),
+        "the master resigned during the reload: {adverts}"
+    );
+    assert!(
+        adverts.lines().count() > 5,
+        "adverts kept coming: {adverts}"
+    );
+    p.lab.kill(ka);
+    let _ = std::fs::remove_dir_all(&dir);
+}
