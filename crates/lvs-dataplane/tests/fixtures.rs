@@ -1134,16 +1134,10 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     let mut failures = Vec::new();
     let mut passed = 0;
-    let mut tun_fwd = 0;
     for c in &cases {
-        // Tunnels stay in XDP (lvs_xdp.bpf.c: lvs_tc's encapsulation is not used yet).
-        let tun = c.name.starts_with("TUN");
-        if tun && matches!(c.verdict, XdpVerdict::Tx | XdpVerdict::Redirect) {
-            tun_fwd += 1;
-        }
         // exactly what lvs_tc forwards (the no-neighbour case included: bpf_redirect_neigh)
         let (verdict, output, stat) = match tc_expectation(c).0 {
-            TcVerdict::Redirect if !tun => {
+            TcVerdict::Redirect => {
                 passed += 1;
                 (XdpVerdict::Pass, None, Stat::PassToTc)
             }
@@ -1167,11 +1161,12 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     assert_no_failures(&failures, cases.len());
     assert!(passed >= 20, "{passed} forwarding cases");
-    // XDP itself forwards only the tunnels.
     assert_eq!(
         dp.stat(Stat::FwdTx).unwrap() + dp.stat(Stat::FwdRedirect).unwrap(),
-        tun_fwd
+        0
     );
+    // No accounting in XDP for what TC forwards (TC accounts).
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 0);
     dp.set_tc_forwarding(lab.vc0, false).unwrap();
     dp.set_tc_forwarding(lab.vc0, false).unwrap(); // clearing twice is fine
     assert!(!dp.tc_forwarding(lab.vc0).unwrap());
@@ -1808,8 +1803,31 @@ fn sequences(prog: Prog) {
 
 // ---- real-server decapsulation ----------------------------------------------------------------------
 
+/// The real server's two decapsulators, `lvs_rs_decap` (XDP) and `lvs_rs_decap_tc` (TC
+/// ingress): the same output as `lvs_wire::decap_ipip` for every combination of families,
+/// untouched frames otherwise.
 #[test]
 fn rs_decap_fixtures() {
+    rs_decap_table(false);
+}
+
+#[test]
+fn rs_decap_tc_fixtures() {
+    rs_decap_table(true);
+}
+
+/// One run of the XDP or the TC decapsulator: (passed up the stack, output frame).
+fn rs_run(rs: &mut RsDecap, tc: bool, frame: &[u8]) -> (bool, Vec<u8>) {
+    if tc {
+        let r = rs.test_run_tc(frame, &TcRunOptions::default()).unwrap();
+        (r.verdict == TcVerdict::Ok, r.frame)
+    } else {
+        let r = rs.test_run(frame).unwrap();
+        (r.verdict == XdpVerdict::Pass, r.frame)
+    }
+}
+
+fn rs_decap_table(tc: bool) {
     require_root();
     let mut rs = RsDecap::load().unwrap();
     rs.add_vip(v4(VIP4)).unwrap();
@@ -1834,6 +1852,12 @@ fn rs_decap_fixtures() {
     let in6 = tcp6(CLIENT6, 1000, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .payload(b"inner6")
         .build();
+    let big4 = tcp4(CLIENT4, 1001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(&[0xa5; 1400])
+        .build();
+    let big6 = udp6(CLIENT6, 1001, VIP6, 53, CLIENT_MAC, VC0_MAC)
+        .payload(&[0x3c; 1200])
+        .build();
     let other4 = tcp4(CLIENT4, 1000, [10, 0, 0, 99], 80, CLIENT_MAC, VC0_MAC).build();
     let mut n = 0;
     for (name, inner, outer, decap) in [
@@ -1841,6 +1865,8 @@ fn rs_decap_fixtures() {
         ("6in6", &in6, o6, true),
         ("4in6", &in4, o6, true),
         ("6in4", &in6, o4, true),
+        ("4in4, 1400 bytes of TCP payload", &big4, o4, true),
+        ("6in6, 1200 bytes of UDP payload", &big6, o6, true),
         ("inner destination not a VIP", &other4, o4, false),
         (
             "outer destination not local",
@@ -1853,15 +1879,15 @@ fn rs_decap_fixtures() {
         ),
     ] {
         let tunneled = wire_tun(inner, outer, None);
-        let r = rs.test_run(&tunneled).unwrap();
-        assert_eq!(r.verdict, XdpVerdict::Pass, "{name}");
+        let (pass, frame) = rs_run(&mut rs, tc, &tunneled);
+        assert!(pass, "{name}");
         if decap {
             let mut want = tunneled.clone();
             let range = lvs_wire::decap_ipip(&mut want).unwrap();
             let want = want[range].to_vec();
-            assert_eq!(r.frame, want, "{name}: {}", diff(&want, &r.frame));
+            assert_eq!(frame, want, "{name}: {}", diff(&want, &frame));
         } else {
-            assert_eq!(r.frame, tunneled, "{name}: must be untouched");
+            assert_eq!(frame, tunneled, "{name}: must be untouched");
         }
         n += 1;
     }
@@ -1870,18 +1896,26 @@ fn rs_decap_fixtures() {
     let mut padded = wire_tun(&small, o4, None);
     let unpadded_len = padded.len();
     padded.resize(unpadded_len.max(60) + 6, 0);
-    let r = rs.test_run(&padded).unwrap();
+    let (pass, frame) = rs_run(&mut rs, tc, &padded);
     let mut want = padded[..unpadded_len].to_vec();
     let range = lvs_wire::decap_ipip(&mut want).unwrap();
-    assert_eq!(r.frame, want[range].to_vec());
-    let r = rs.test_run(&in4).unwrap();
-    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &in4));
-    assert_eq!(rs.test_run(&arp_request()).unwrap().frame, arp_request());
+    assert!(pass);
+    assert_eq!(frame, want[range].to_vec());
+    assert_eq!(rs_run(&mut rs, tc, &in4), (true, in4.clone()));
+    assert_eq!(rs_run(&mut rs, tc, &arp_request()).1, arp_request());
+    // An inner length beyond the frame: malformed, untouched.
+    let mut cut = wire_tun(&big4, o4, None);
+    cut.truncate(cut.len() - 100);
+    let tot = (cut.len() - 14) as u16;
+    let mut outer = lvs_wire::ipv4::Packet::new_unchecked(&mut cut[14..]);
+    outer.set_total_len(tot);
+    outer.fill_checksum();
+    assert_eq!(rs_run(&mut rs, tc, &cut), (true, cut.clone()), "truncated inner");
     rs.remove_vip(v4(VIP4)).unwrap();
     rs.remove_vip(v4(VIP4)).unwrap(); // removing twice is fine
     let tunneled = wire_tun(&in4, o4, None);
-    assert_eq!(rs.test_run(&tunneled).unwrap().frame, tunneled);
-    println!("{} decap cases", n + 4);
+    assert_eq!(rs_run(&mut rs, tc, &tunneled).1, tunneled);
+    println!("{} decap cases", n + 5);
 }
 
 // ---- attach ---------------------------------------------------------------------------------------------
@@ -2030,6 +2064,103 @@ fn gso_aggregates() {
     assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1);
     assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 2);
     assert_eq!(dp.stat(Stat::PuntFragNeeded).unwrap(), 0);
+}
+
+/// Tunnel flows' GSO aggregates in `lvs_tc`: checked per segment against the route MTU
+/// (`RS4_SMALLMTU`: `mtu lock 500`). TCP: the encapsulated segment is as long as the
+/// client's (`lvs_skb_encap` lowers `gso_size` by the tunnel header), IP + TCP headers +
+/// `gso_size`; UDP GSO keeps its size, + the tunnel header. A segment one byte too long:
+/// dropped and counted `tc_too_big`; one that fits goes on to the encapsulation, which
+/// `BPF_PROG_TEST_RUN` cannot complete for an aggregate (its skbs have GSO type 0, which
+/// `bpf_skb_adjust_room` refuses: `encap_error`); the end-to-end uploads through TUN
+/// (crates/lvs-e2e/tests/tun.rs) run real aggregates through it. The same frames as single
+/// packets are too big for the route (`tc_drop`: lvs_xdp punts such packets, frag-needed).
+#[test]
+fn tc_tunnel_aggregates_checked_per_segment() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let (c4, c6, vip4, vip6) = (v4(CLIENT4), v6(CLIENT6), v4(VIP4), v6(VIP6));
+    let tun = FlowValue::new(action::TUN_IPIP, dir::INPUT_ONLY, 2, 1, 1)
+        .with_src(v4(DIR_R4), 0)
+        .with_dst(v4(RS4_SMALLMTU), 0);
+    // (name, frame, segment headers: IP + TCP / IP + UDP + outer IPv4)
+    let mut cases: Vec<(&str, Vec<u8>, u32)> = Vec::new();
+    let k = FlowKey::new(IPPROTO_TCP, c4, 61000, vip4, 80);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "TCP 4in4",
+        tcp4(CLIENT4, 61000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[7; 3000])
+            .build(),
+        20 + 20,
+    ));
+    let k = FlowKey::new(IPPROTO_TCP, c6, 61001, vip6, 80);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "TCP 6in4",
+        tcp6(CLIENT6, 61001, VIP6, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[7; 3000])
+            .build(),
+        40 + 20,
+    ));
+    let k = FlowKey::new(IPPROTO_UDP, c4, 61002, vip4, 53);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "UDP 4in4",
+        udp4(CLIENT4, 61002, VIP4, 53, CLIENT_MAC, VC0_MAC)
+            .payload(&[7; 3000])
+            .build(),
+        20 + 8 + 20,
+    ));
+    for (name, frame, hdrs) in &cases {
+        let fits = 500 - hdrs;
+        for (gso_size, too_big) in [(fits, false), (fits + 1, true)] {
+            let opts = TcRunOptions {
+                ifindex: Some(lab.vc0),
+                gso_size,
+                gso_segs: 3000_u32.div_ceil(gso_size),
+                repeat: 1,
+            };
+            let before = (
+                dp.stat(Stat::TcTooBig).unwrap(),
+                dp.stat(Stat::EncapError).unwrap(),
+            );
+            let r = dp.test_run_tc_with(frame, &opts).unwrap();
+            let after = (
+                dp.stat(Stat::TcTooBig).unwrap(),
+                dp.stat(Stat::EncapError).unwrap(),
+            );
+            assert_eq!(r.verdict, TcVerdict::Shot, "{name} gso_size {gso_size}");
+            let want = if too_big {
+                (before.0 + 1, before.1)
+            } else {
+                (before.0, before.1 + 1)
+            };
+            assert_eq!(after, want, "{name} gso_size {gso_size}: (too big, encap error)");
+            if too_big {
+                assert_eq!(&r.frame, frame, "{name}: dropped untouched");
+            }
+        }
+        // A single packet of that size: too big for the route (lvs_xdp punts it).
+        let before = dp.stat(Stat::TcDrop).unwrap();
+        let r = dp
+            .test_run_tc_with(
+                frame,
+                &TcRunOptions {
+                    ifindex: Some(lab.vc0),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(r.verdict, TcVerdict::Shot, "{name} single");
+        assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1, "{name} single");
+    }
+    // Dropped before any accounting: the connection counted only the three aggregates
+    // that passed the check (accounted before the encapsulation failed).
+    assert_eq!(dp.stat(Stat::TcTooBig).unwrap(), 3);
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 3);
 }
 
 // ---- ns/packet -------------------------------------------------------------------------------------------

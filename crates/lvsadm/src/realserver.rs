@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! lvsadm realserver setup --vip ADDR [--vip ADDR]... --method dr|tun [--interface IF]...
-//!                         [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native]
+//!                         [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native|tc]
 //! lvsadm realserver teardown
 //! lvsadm realserver status
 //! ```
@@ -103,6 +103,9 @@ pub const STATE_DIR: &str = "/run/lvs-rs";
 const STATE_VERSION: u32 = 1;
 /// Name of the XDP decapsulation program (as the kernel reports it).
 pub const DECAP_PROGRAM: &str = "lvs_rs_decap";
+/// Name of the TC ingress decapsulation program (as the kernel reports it, and the name
+/// of its `cls_bpf` filter).
+pub const DECAP_TC_PROGRAM: &str = "lvs_rs_decap_tc";
 /// Name of the short-lived link that probes for a tunnel link type.
 const LINK_PROBE: &str = "lvsrs-probe";
 /// The kernel's fallback tunnel devices, with whether they take `rp_filter` (IPv4 outer).
@@ -112,7 +115,7 @@ const KERNEL_TUNNELS: [(&str, bool); 3] = [("tunl0", true), ("sit0", true), ("ip
 pub const USAGE: &str = "\
 Usage:
   lvsadm realserver setup --vip ADDR [--vip ADDR]... --method dr|tun [--interface IF]...
-                          [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native]
+                          [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native|tc]
   lvsadm realserver teardown
   lvsadm realserver status
 
@@ -159,17 +162,20 @@ pub enum DecapChoice {
     Xdp,
 }
 
-/// XDP attach mode (`--xdp-mode`).
+/// Where the BPF decapsulator goes (`--xdp-mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum XdpModeChoice {
-    /// Generic on virtual interfaces, native with a fallback to generic on physical ones.
+    /// TC ingress on virtual interfaces, native XDP with a fallback to TC ingress on
+    /// physical ones.
     #[default]
     Auto,
-    /// Generic (SKB) mode.
+    /// Generic (SKB) XDP.
     Generic,
-    /// Native (driver) mode.
+    /// Native (driver) XDP.
     Native,
+    /// TC ingress (`lvs_rs_decap_tc`, a `cls_bpf` filter on a `clsact` qdisc).
+    Tc,
 }
 
 /// What `setup` was asked to do.
@@ -302,9 +308,10 @@ fn parse_setup(args: &[String]) -> Result<SetupRequest, String> {
                     "auto" => XdpModeChoice::Auto,
                     "generic" | "skb" => XdpModeChoice::Generic,
                     "native" | "drv" | "driver" => XdpModeChoice::Native,
+                    "tc" => XdpModeChoice::Tc,
                     _ => {
                         return Err(format!(
-                            "invalid --xdp-mode `{value}` (auto, generic or native)"
+                            "invalid --xdp-mode `{value}` (auto, generic, native or tc)"
                         ));
                     }
                 })
@@ -495,6 +502,25 @@ pub struct XdpRecord {
     pub prog_id: u32,
 }
 
+/// One attachment of the TC decapsulator `lvs_rs_decap_tc` (a `cls_bpf` filter at the
+/// ingress of the interface's `clsact` qdisc).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcRecord {
+    /// Interface name.
+    pub ifname: String,
+    /// Interface index at setup time.
+    pub ifindex: u32,
+    /// Id of the program attached.
+    pub prog_id: u32,
+    /// The filter's priority.
+    pub prio: u16,
+    /// The filter's handle.
+    pub handle: u32,
+    /// Whether `setup` added the `clsact` qdisc (then `teardown` removes it if nothing
+    /// else is left on it).
+    pub clsact_added: bool,
+}
+
 /// The tunnel decapsulation `setup` put in place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -506,10 +532,13 @@ pub enum DecapRecord {
         /// Those that were down and were set up.
         set_up: Vec<String>,
     },
-    /// lvs-rs's XDP decapsulator.
+    /// lvs-rs's BPF decapsulator (XDP and/or TC ingress).
     Xdp {
-        /// Its attachments.
+        /// Its XDP attachments.
         attached: Vec<XdpRecord>,
+        /// Its TC ingress attachments (records of older versions have none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tc: Vec<TcRecord>,
         /// The VIPs in `LVS_RS_VIPS`.
         vips: Vec<IpAddr>,
         /// The tunnel endpoints in `LVS_RS_LOCAL`.
@@ -708,6 +737,20 @@ mod xdp {
                 .context("lvs_rs_decap's file descriptor")?
                 .as_raw_fd())
         }
+
+        /// The TC program `lvs_rs_decap_tc`: file descriptor and kernel id.
+        pub(super) fn tc(&self) -> anyhow::Result<(RawFd, u32)> {
+            let fd = self
+                .0
+                .tc_program_fd()
+                .context("lvs_rs_decap_tc's file descriptor")?
+                .as_raw_fd();
+            let id = self
+                .0
+                .tc_program_id()
+                .context("lvs_rs_decap_tc's program id")?;
+            Ok((fd, id))
+        }
     }
 
     pub(super) fn available() -> anyhow::Result<()> {
@@ -739,6 +782,10 @@ mod xdp {
 
     impl Loaded {
         pub(super) fn raw_fd(&self) -> anyhow::Result<RawFd> {
+            match *self {}
+        }
+
+        pub(super) fn tc(&self) -> anyhow::Result<(RawFd, u32)> {
             match *self {}
         }
     }
@@ -827,11 +874,7 @@ fn setup(req: &SetupRequest) -> anyhow::Result<u8> {
     for l in &ctx.log {
         println!("{l}");
     }
-    let decap = match &st.decap {
-        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
-        Some(DecapRecord::Xdp { .. }) => ", decapsulation: xdp",
-        None => "",
-    };
+    let decap = decap_summary(st.decap.as_ref());
     println!(
         "realserver set up (method {}{decap}) in network namespace {}; record in {}",
         req.method,
@@ -839,6 +882,19 @@ fn setup(req: &SetupRequest) -> anyhow::Result<u8> {
         path.display()
     );
     Ok(0)
+}
+
+/// `, decapsulation: kernel|xdp|tc|xdp+tc` for the summary line of `setup` and `status`.
+fn decap_summary(d: Option<&DecapRecord>) -> &'static str {
+    match d {
+        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
+        Some(DecapRecord::Xdp { attached, tc, .. }) => match (attached.is_empty(), tc.is_empty()) {
+            (false, false) => ", decapsulation: xdp+tc",
+            (true, false) => ", decapsulation: tc",
+            _ => ", decapsulation: xdp",
+        },
+        None => "",
+    }
 }
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
@@ -1020,6 +1076,29 @@ fn probe_link_kind(ctx: &mut Ctx, kind: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// How the BPF decapsulator goes on one interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// XDP in these modes, tried in order, and TC ingress if all of them fail.
+    Xdp(&'static [XdpMode], bool),
+    /// TC ingress.
+    Tc,
+}
+
+/// Where `--xdp-mode` puts the decapsulator on `l`. Auto: TC ingress on virtual interfaces
+/// (generic XDP skips the skbs a TC program redirected to them, which is how a director's
+/// `lvs_tc` on the same host forwards into a veth), native XDP with a fallback to TC
+/// ingress on physical ones.
+fn placement(choice: XdpModeChoice, l: &Link) -> Placement {
+    match choice {
+        XdpModeChoice::Generic => Placement::Xdp(&[XdpMode::Generic], false),
+        XdpModeChoice::Native => Placement::Xdp(&[XdpMode::Native], false),
+        XdpModeChoice::Tc => Placement::Tc,
+        XdpModeChoice::Auto if l.kind.is_some() => Placement::Tc,
+        XdpModeChoice::Auto => Placement::Xdp(&[XdpMode::Native], true),
+    }
+}
+
 fn attach_decap(
     ctx: &mut Ctx,
     req: &SetupRequest,
@@ -1027,9 +1106,12 @@ fn attach_decap(
     links: &[Link],
     targets: &[Link],
 ) -> anyhow::Result<()> {
-    // Refuse before loading anything if an interface has an XDP program already.
+    // Refuse before loading anything if an interface that gets XDP has an XDP program
+    // already.
     for l in targets {
-        if let Some((id, _)) = l.xdp.any() {
+        if matches!(placement(req.xdp_mode, l), Placement::Xdp(..))
+            && let Some((id, _)) = l.xdp.any()
+        {
             bail!(
                 "interface {} already has an XDP program (id {id}); lvsadm does not replace \
                  it: choose other interfaces with --interface, or remove it",
@@ -1048,18 +1130,18 @@ fn attach_decap(
     let prog = xdp::load(&req.vips, &locals)?;
     let fd = prog.raw_fd()?;
     let mut attached = Vec::new();
-    let record = |attached: &Vec<XdpRecord>| DecapRecord::Xdp {
+    let mut tc = Vec::new();
+    let record = |attached: &Vec<XdpRecord>, tc: &Vec<TcRecord>| DecapRecord::Xdp {
         attached: attached.clone(),
+        tc: tc.clone(),
         vips: req.vips.clone(),
         locals: locals.clone(),
     };
-    st.decap = Some(record(&attached));
+    st.decap = Some(record(&attached, &tc));
     for l in targets {
-        let modes: &[XdpMode] = match req.xdp_mode {
-            XdpModeChoice::Generic => &[XdpMode::Generic],
-            XdpModeChoice::Native => &[XdpMode::Native],
-            XdpModeChoice::Auto if l.kind.is_some() => &[XdpMode::Generic],
-            XdpModeChoice::Auto => &[XdpMode::Native, XdpMode::Generic],
+        let (modes, tc_fallback) = match placement(req.xdp_mode, l) {
+            Placement::Tc => (&[][..], true),
+            Placement::Xdp(m, f) => (m, f),
         };
         let mut last_err = None;
         let mut done = None;
@@ -1070,9 +1152,10 @@ fn attach_decap(
                     break;
                 }
                 Err(e) => {
-                    if modes.len() > 1 {
+                    if tc_fallback {
                         eprintln!(
-                            "lvsadm: realserver: {mode} XDP on {} failed ({e}); trying generic",
+                            "lvsadm: realserver: {mode} XDP on {} failed ({e}); using TC \
+                             ingress",
                             l.name
                         );
                     }
@@ -1081,12 +1164,20 @@ fn attach_decap(
             }
         }
         let Some(mode) = done else {
+            if tc_fallback {
+                attach_decap_tc(ctx, &prog, l, &mut tc)
+                    .inspect_err(|_| st.decap = Some(record(&attached, &tc)))?;
+                st.decap = Some(record(&attached, &tc));
+                continue;
+            }
             let (mode, e) = last_err.expect("at least one mode tried");
             let hint = match e.errno() {
                 Some(libc::EBUSY) | Some(libc::EEXIST) => {
                     " (another XDP program is attached to it)"
                 }
-                Some(libc::EOPNOTSUPP) => " (the driver has no native XDP: try --xdp-mode generic)",
+                Some(libc::EOPNOTSUPP) => {
+                    " (the driver has no native XDP: try --xdp-mode tc or generic)"
+                }
                 _ => "",
             };
             bail!(
@@ -1114,7 +1205,7 @@ fn attach_decap(
                     mode,
                     prog_id: 0,
                 });
-                st.decap = Some(record(&attached));
+                st.decap = Some(record(&attached, &tc));
                 return Err(e);
             }
         };
@@ -1124,7 +1215,7 @@ fn attach_decap(
             mode,
             prog_id,
         });
-        st.decap = Some(record(&attached));
+        st.decap = Some(record(&attached, &tc));
         ctx.note(format!(
             "{}: {DECAP_PROGRAM} attached ({mode} XDP, program id {prog_id})",
             l.name
@@ -1134,6 +1225,60 @@ fn attach_decap(
         "{DECAP_PROGRAM}: decapsulates IPIP to {} sent to {}",
         join(&req.vips),
         join(&locals)
+    ));
+    Ok(())
+}
+
+/// Attach `lvs_rs_decap_tc` to `l`'s TC ingress: the `clsact` qdisc (added if missing),
+/// then the filter. What is done is pushed to `tc` (a qdisc added but no filter: the
+/// record has filter handle 0, and the rollback removes the qdisc).
+fn attach_decap_tc(
+    ctx: &mut Ctx,
+    prog: &xdp::Loaded,
+    l: &Link,
+    tc: &mut Vec<TcRecord>,
+) -> anyhow::Result<()> {
+    let (fd, prog_id) = prog.tc()?;
+    let clsact_added = match ctx.nl.add_clsact(l.index) {
+        Ok(()) => true,
+        Err(NlError::Kernel(libc::EEXIST)) => false,
+        Err(e) => return Err(nl_context(e, format!("adding a clsact qdisc to {}", l.name))),
+    };
+    let mut rec = TcRecord {
+        ifname: l.name.clone(),
+        ifindex: l.index,
+        prog_id,
+        prio: 0,
+        handle: 0,
+        clsact_added,
+    };
+    match ctx
+        .nl
+        .add_ingress_bpf(l.index, fd, prog_id, DECAP_TC_PROGRAM)
+    {
+        Ok(f) => {
+            rec.prio = f.prio;
+            rec.handle = f.handle;
+            tc.push(rec);
+        }
+        Err(e) => {
+            if clsact_added {
+                tc.push(rec);
+            }
+            return Err(nl_context(
+                e,
+                format!("attaching {DECAP_TC_PROGRAM} to the TC ingress of {}", l.name),
+            ));
+        }
+    }
+    ctx.note(format!(
+        "{}: {DECAP_TC_PROGRAM} attached (tc ingress, program id {prog_id}{})",
+        l.name,
+        if clsact_added {
+            ", clsact qdisc added"
+        } else {
+            ""
+        }
     ));
     Ok(())
 }
@@ -1158,9 +1303,22 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
         None => {}
         Some(DecapRecord::Xdp {
             attached,
+            tc,
             vips,
             locals,
         }) => {
+            let mut tc_left = Vec::new();
+            for t in tc.into_iter().rev() {
+                let Some(l) = find(&t.ifname) else {
+                    log.push(format!("{}: gone, nothing to detach", t.ifname));
+                    continue;
+                };
+                if let Err(e) = undo_tc(nl, l, &t, log) {
+                    errors.push(e);
+                    tc_left.push(t);
+                }
+            }
+            tc_left.reverse();
             let mut left = Vec::new();
             for a in attached.into_iter().rev() {
                 let Some(l) = find(&a.ifname) else {
@@ -1188,10 +1346,11 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
                     },
                 }
             }
-            if !left.is_empty() {
+            if !left.is_empty() || !tc_left.is_empty() {
                 left.reverse();
                 st.decap = Some(DecapRecord::Xdp {
                     attached: left,
+                    tc: tc_left,
                     vips,
                     locals,
                 });
@@ -1283,6 +1442,56 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
     errors
 }
 
+/// Remove one TC attachment: the filter (if it is still lvsadm's program), then the
+/// `clsact` qdisc if `setup` added it and nothing else is on it any more.
+fn undo_tc(nl: &mut Netlink, l: &Link, t: &TcRecord, log: &mut Vec<String>) -> anyhow::Result<()> {
+    if t.handle != 0 {
+        let filters = nl
+            .ingress_filters(l.index)
+            .map_err(|e| nl_context(e, format!("listing the TC ingress filters of {}", l.name)))?;
+        match filters.iter().find(|f| f.prog_id == t.prog_id) {
+            None => log.push(format!(
+                "{}: {DECAP_TC_PROGRAM} (program id {}) no longer attached at tc ingress",
+                t.ifname, t.prog_id
+            )),
+            Some(f) => {
+                nl.del_ingress_filter(l.index, f).map_err(|e| {
+                    nl_context(e, format!("removing the TC ingress filter of {}", l.name))
+                })?;
+                log.push(format!(
+                    "{}: {DECAP_TC_PROGRAM} detached (tc ingress)",
+                    t.ifname
+                ));
+            }
+        }
+    }
+    if t.clsact_added {
+        let busy = nl
+            .clsact_has_filters(l.index)
+            .map_err(|e| nl_context(e, format!("listing the TC filters of {}", l.name)))?;
+        if busy {
+            log.push(format!(
+                "{}: clsact qdisc left in place: other filters are on it",
+                t.ifname
+            ));
+        } else {
+            match nl.del_clsact(l.index) {
+                Ok(()) => log.push(format!("{}: clsact qdisc removed", t.ifname)),
+                Err(NlError::Kernel(libc::ENOENT)) | Err(NlError::Kernel(libc::EINVAL)) => {
+                    log.push(format!("{}: clsact qdisc already gone", t.ifname))
+                }
+                Err(e) => {
+                    return Err(nl_context(
+                        e,
+                        format!("removing the clsact qdisc of {}", l.name),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---- teardown ----------------------------------------------------------------------------------
 
 fn teardown() -> anyhow::Result<u8> {
@@ -1349,11 +1558,7 @@ fn status() -> anyhow::Result<u8> {
             "  [CHANGED]"
         }
     }
-    let decap = match &st.decap {
-        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
-        Some(DecapRecord::Xdp { .. }) => ", decapsulation: xdp",
-        None => "",
-    };
+    let decap = decap_summary(st.decap.as_ref());
     println!(
         "realserver: set up (method {}{decap}) in network namespace {}",
         st.request.method, st.netns_inode
@@ -1392,9 +1597,26 @@ fn status() -> anyhow::Result<u8> {
         }
         Some(DecapRecord::Xdp {
             attached,
+            tc,
             vips,
             locals,
         }) => {
+            for t in tc {
+                let filters = match links.iter().find(|l| l.name == t.ifname) {
+                    Some(l) => ctx.nl.ingress_filters(l.index).map_err(|e| {
+                        nl_context(e, format!("listing the TC ingress filters of {}", l.name))
+                    })?,
+                    None => Vec::new(),
+                };
+                let ok = t.handle != 0 && filters.iter().any(|f| f.prog_id == t.prog_id);
+                let f = flag(ok, &mut drift);
+                println!(
+                    "  tc:         {} {DECAP_TC_PROGRAM} id {} ingress: {}{f}",
+                    t.ifname,
+                    t.prog_id,
+                    if ok { "attached" } else { "NOT attached" }
+                );
+            }
             for a in attached {
                 let now = links
                     .iter()
@@ -1651,6 +1873,14 @@ mod tests {
                     ifindex: 2,
                     mode: XdpMode::Generic,
                     prog_id: 42,
+                }],
+                tc: vec![TcRecord {
+                    ifname: "eth1".into(),
+                    ifindex: 3,
+                    prog_id: 43,
+                    prio: 49152,
+                    handle: 1,
+                    clsact_added: true,
                 }],
                 vips: vec!["10.1.0.100".parse().unwrap()],
                 locals: vec!["10.2.1.11".parse().unwrap()],
