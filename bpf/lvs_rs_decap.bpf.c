@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * lvs_rs_decap: LVS-TUN decapsulation on a real server whose kernel has no ipip module
- * (`lvsadm realserver setup --method tun`).
+ * lvs_rs_decap / lvs_rs_decap_tc: LVS-TUN decapsulation on a real server whose kernel has
+ * no ipip module (`lvsadm realserver setup --method tun`).
  *
  * An IPv4 (protocol 4 / 41) or IPv6 (next header 4 / 41) packet whose outer destination
  * is one of this host's addresses (LVS_RS_LOCAL) and whose inner destination is a VIP
  * served here (LVS_RS_VIPS) loses its outer header: the Ethernet header is rewritten in
  * front of the inner packet (same MAC addresses, ethertype of the inner family), Ethernet
  * padding after the inner packet is trimmed, and the frame goes up the stack on the same
- * interface (XDP_PASS). The twin is lvs_wire::decap_ipip. Everything else: XDP_PASS
- * untouched. (The real server then needs rp_filter=0 and the VIP on lo.)
+ * interface (XDP_PASS / TC_ACT_OK). The twin is lvs_wire::decap_ipip. Everything else
+ * passes untouched. (The real server then needs rp_filter=0 and the VIP on lo.)
+ *
+ * Two programs with the same maps and the same test (lvs_rs_match): lvs_rs_decap for XDP
+ * (native on NICs), lvs_rs_decap_tc for TC ingress (virtual interfaces: it also sees the
+ * skbs generic XDP skips, see lvs_rs_decap_tc).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

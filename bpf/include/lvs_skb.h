@@ -153,7 +153,8 @@ static __always_inline int lvs_skb_rewrite_tuple(struct __sk_buff *skb, struct l
  * BPF_F_ADJ_ROOM_FIXED_GSO), so every encapsulated segment is exactly as long as the
  * client's segment was: what fitted the way in fits the way out. (IPVS keeps the segment
  * size and relies on the frag-needed round trip of its own tunnel packets instead.) UDP
- * GSO datagrams cannot be resized: FIXED_GSO, as the helper requires. */
+ * GSO datagrams cannot be resized: FIXED_GSO, as the helper requires. lvs_tc has checked
+ * one such segment against the route MTU before (lvs_tc_tot_len, LVS_ST_TC_TOO_BIG). */
 static __always_inline int lvs_skb_encap(struct __sk_buff *skb, const struct lvs_pkt *pkt,
 					 const struct lvs_flow_value *fv)
 {

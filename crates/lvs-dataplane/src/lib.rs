@@ -10,7 +10,8 @@
 //!   forwarding of flow hits next to generic XDP, see [`XdpModeChoice::Auto`]) and their
 //!   maps (services, flows, connections, real-server stats, events, AF_XDP sockets,
 //!   interfaces, global stats, config).
-//! * [`RsDecap`]: the real server's tunnel decapsulator `lvs_rs_decap`.
+//! * [`RsDecap`]: the real server's tunnel decapsulator, `lvs_rs_decap` (XDP) and
+//!   `lvs_rs_decap_tc` (TC ingress).
 //! * [`TestRunOutput`] / [`TcRunOutput`]: one `BPF_PROG_TEST_RUN` of an XDP program or of
 //!   `lvs_tc`, for tests and micro-benchmarks.
 //!

@@ -38,24 +38,33 @@
 //!      on `lo` rather than on `tunl0` as in the how-tos: a decapsulated packet is
 //!      delivered to any local address, so the effect is the same and one place holds the
 //!      VIPs for both methods.
-//!    * **xdp** (otherwise, e.g. a kernel without modules): lvs-rs's XDP program
-//!      `lvs_rs_decap` is loaded, its map `LVS_RS_VIPS` gets the VIPs and `LVS_RS_LOCAL`
-//!      this host's addresses at setup time (every address of a non-loopback interface
-//!      that is not a VIP: the outer destinations the director may tunnel to), and it is
-//!      attached to every selected Ethernet interface. An address added later is not a
-//!      tunnel endpoint until `teardown` + `setup`.
+//!    * **xdp** (otherwise, e.g. a kernel without modules): lvs-rs's BPF decapsulator is
+//!      loaded, its map `LVS_RS_VIPS` gets the VIPs and `LVS_RS_LOCAL` this host's
+//!      addresses at setup time (every address of a non-loopback interface that is not a
+//!      VIP: the outer destinations the director may tunnel to), and it is attached to
+//!      every selected Ethernet interface: the XDP program `lvs_rs_decap` or its twin at
+//!      TC ingress, `lvs_rs_decap_tc` (same maps, same output). An address added later is
+//!      not a tunnel endpoint until `teardown` + `setup`.
 //!
-//!      Persistence: the program is attached with the legacy netlink XDP attach
-//!      (`IFLA_XDP`, what `ip link set dev IF xdpgeneric ...` does), not through a
-//!      bpf_link as aya does: the attachment belongs to the interface and lasts after
-//!      lvsadm exits, with no bpffs pin. (A pinned bpf_link would need a bpffs that
-//!      outlives the command, but `ip netns exec` runs commands in a private mount
-//!      namespace with a fresh `/sys` and no `/sys/fs/bpf`: a pin made there disappears
-//!      with the command.) The program keeps its maps alive. It is attached with
-//!      `XDP_FLAGS_UPDATE_IF_NOEXIST`, so an interface that already has an XDP program
-//!      is an error, never silently taken over. Mode (`--xdp-mode auto`): generic (SKB)
-//!      on virtual interfaces (veth, bridges, ...: a link kind), where native XDP depends
-//!      on the peer, native on physical NICs with a fallback to generic.
+//!      Where (`--xdp-mode`): `auto` puts `lvs_rs_decap_tc` on virtual interfaces (veth,
+//!      bridges, ...: a link kind) and native XDP on physical NICs, with a fallback to TC
+//!      ingress. Not generic XDP on veths: generic XDP skips every skb a TC program
+//!      redirected (`skb->redirected`), which is how a director's `lvs_tc` on the same
+//!      host forwards into a veth, so those tunnel packets would reach the stack still
+//!      encapsulated (docs/xdp.md, "Tunnels (TUN) in `lvs_tc`"). `tc`, `generic` and
+//!      `native` force one.
+//!
+//!      Persistence: XDP is attached with the legacy netlink XDP attach (`IFLA_XDP`,
+//!      what `ip link set dev IF xdpgeneric ...` does), TC ingress as a direct-action
+//!      `cls_bpf` filter on the interface's `clsact` qdisc (added if missing; what `tc
+//!      filter add dev IF ingress bpf da ...` does), not through a bpf_link as aya does:
+//!      both attachments belong to the interface and last after lvsadm exits, with no
+//!      bpffs pin. (A pinned bpf_link would need a bpffs that outlives the command, but
+//!      `ip netns exec` runs commands in a private mount namespace with a fresh `/sys`
+//!      and no `/sys/fs/bpf`: a pin made there disappears with the command.) The program
+//!      keeps its maps alive. XDP is attached with `XDP_FLAGS_UPDATE_IF_NOEXIST`, so an
+//!      interface that already has an XDP program is an error, never silently taken
+//!      over; the TC filter goes in front of any filters already there.
 //!
 //! `--interface IF` (repeatable) selects the interfaces; by default every interface that is
 //! up, except loopback (and for the XDP decapsulator only Ethernet ones).
@@ -71,7 +80,9 @@
 //! # `teardown`
 //!
 //! Undoes exactly what the record says, in reverse order: detaches the XDP program (only if
-//! the one attached is still the recorded one), sets down the tunnel devices it set up,
+//! the one attached is still the recorded one), removes the TC filter (only if its program
+//! is still the recorded one) and the `clsact` qdisc if `setup` added it and nothing else
+//! is on it, sets down the tunnel devices it set up,
 //! restores every sysctl it changed to its previous value (unless it was changed again
 //! since: then it is left, with a warning), removes the VIPs it added and sets `lo` down if
 //! it set it up. With nothing set up it says so and exits 0 (teardown is idempotent). A step
@@ -122,7 +133,8 @@ Usage:
 Configures this network namespace as an LVS real server: the VIPs on lo, ARP
 suppression (arp_ignore=1, arp_announce=2 on all, lo and the interfaces), and for
 tunnelling rp_filter=0 (all, default, the interfaces) and IPIP decapsulation (the
-kernel's tunl0/ip6tnl0, or lvs-rs's XDP decapsulator where the kernel has no ipip).
+kernel's tunl0/ip6tnl0, or lvs-rs's BPF decapsulator where the kernel has no ipip:
+--xdp-mode auto = TC ingress on virtual interfaces, native XDP (else TC) on NICs).
 Interfaces: every up non-loopback interface unless --interface is given.
 teardown undoes exactly what setup did; status shows it (exit 0 intact, 3 changed,
 1 not set up). The record is in /run/lvs-rs/realserver-<netns inode>.json.
@@ -1724,6 +1736,42 @@ mod tests {
         assert_eq!(r.decap, DecapChoice::Auto);
         assert_eq!(r.xdp_mode, XdpModeChoice::Generic);
         assert_eq!(req("setup --method dr --vip 10.0.0.1").method, Method::Dr);
+        assert_eq!(
+            req("setup --method tun --vip 10.0.0.1 --xdp-mode tc").xdp_mode,
+            XdpModeChoice::Tc
+        );
+    }
+
+    #[test]
+    fn decapsulator_placement() {
+        let veth = link(2, "eth0", true, Some("veth"));
+        let nic = link(3, "eno1", true, None);
+        let tc = Placement::Tc;
+        let generic = Placement::Xdp(&[XdpMode::Generic], false);
+        // Auto: TC on virtual interfaces (generic XDP skips TC-redirected skbs), native
+        // XDP else TC on physical ones.
+        assert_eq!(placement(XdpModeChoice::Auto, &veth), tc);
+        assert_eq!(
+            placement(XdpModeChoice::Auto, &nic),
+            Placement::Xdp(&[XdpMode::Native], true)
+        );
+        for l in [&veth, &nic] {
+            assert_eq!(placement(XdpModeChoice::Tc, l), tc);
+            assert_eq!(placement(XdpModeChoice::Generic, l), generic);
+            assert_eq!(
+                placement(XdpModeChoice::Native, l),
+                Placement::Xdp(&[XdpMode::Native], false)
+            );
+        }
+        assert_eq!(
+            decap_summary(Some(&DecapRecord::Xdp {
+                attached: vec![],
+                tc: vec![],
+                vips: vec![],
+                locals: vec![],
+            })),
+            ", decapsulation: xdp"
+        );
     }
 
     #[test]
@@ -1740,6 +1788,7 @@ mod tests {
             ("setup --method dr --vip", "needs a value"),
             ("setup --method dr --vip 10.0.0.1 --bogus", "unknown option"),
             ("setup --method dr --vip 10.0.0.1 --decap xdp", "tun only"),
+            ("setup --method tun --vip 10.0.0.1 --xdp-mode skbx", "invalid --xdp-mode"),
             (
                 "setup --method tun --vip 10.0.0.1 --interface lo",
                 "--interface lo",
@@ -1889,8 +1938,14 @@ mod tests {
         let json = serde_json::to_string_pretty(&st).unwrap();
         assert!(json.contains("\"kind\": \"xdp\""), "{json}");
         assert!(json.contains("\"mode\": \"generic\""), "{json}");
+        assert!(json.contains("\"clsact_added\": true"), "{json}");
         let back: State = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
+        // A record of an earlier version (no `tc`) still loads.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["decap"].as_object_mut().unwrap().remove("tc").unwrap();
+        let back: State = serde_json::from_value(old).unwrap();
+        assert!(matches!(back.decap, Some(DecapRecord::Xdp { ref tc, .. }) if tc.is_empty()));
         assert!(!st.is_empty());
         let empty = State {
             vips: vec![VipRecord {

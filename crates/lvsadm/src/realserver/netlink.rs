@@ -867,6 +867,40 @@ mod tests {
     }
 
     #[test]
+    fn parses_bpf_filter() {
+        let info = (49152u32 << 16) | u32::from(ETH_P_ALL_BE);
+        let m = Msg::new(0, 0, &tcmsg(2, 1, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"bpf\0")
+            .begin_nest(TCA_OPTIONS)
+            .attr(TCA_BPF_NAME, b"lvs_rs_decap_tc\0")
+            .attr(TCA_BPF_ID, &77u32.to_ne_bytes())
+            .end_nest()
+            .finish(1);
+        let f = parse_bpf_filter(&m[NLMSG_HDRLEN..]).unwrap();
+        assert_eq!(
+            f,
+            TcFilter {
+                prio: 49152,
+                handle: 1,
+                prog_id: 77,
+                name: "lvs_rs_decap_tc".into()
+            }
+        );
+        // tcmsg: ifindex at 4, handle at 8, parent at 12, info at 16.
+        let t = tcmsg(2, 1, TC_PARENT_INGRESS, info);
+        assert_eq!(t[12..16], 0xffff_fff2u32.to_ne_bytes());
+        // The per-priority head (no options) and other kinds are not filters of ours.
+        let head = Msg::new(0, 0, &tcmsg(2, 0, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"bpf\0")
+            .finish(1);
+        assert_eq!(parse_bpf_filter(&head[NLMSG_HDRLEN..]), None);
+        let u32f = Msg::new(0, 0, &tcmsg(2, 0x800, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"u32\0")
+            .finish(1);
+        assert_eq!(parse_bpf_filter(&u32f[NLMSG_HDRLEN..]), None);
+    }
+
+    #[test]
     fn parses_addresses() {
         let m = Msg::new(0, 0, &ifaddrmsg(AF_INET6, 128, 1))
             .attr(
