@@ -1910,7 +1910,11 @@ fn rs_decap_table(tc: bool) {
     let mut outer = lvs_wire::ipv4::Packet::new_unchecked(&mut cut[14..]);
     outer.set_total_len(tot);
     outer.fill_checksum();
-    assert_eq!(rs_run(&mut rs, tc, &cut), (true, cut.clone()), "truncated inner");
+    assert_eq!(
+        rs_run(&mut rs, tc, &cut),
+        (true, cut.clone()),
+        "truncated inner"
+    );
     rs.remove_vip(v4(VIP4)).unwrap();
     rs.remove_vip(v4(VIP4)).unwrap(); // removing twice is fine
     let tunneled = wire_tun(&in4, o4, None);
@@ -2138,7 +2142,10 @@ fn tc_tunnel_aggregates_checked_per_segment() {
             } else {
                 (before.0, before.1 + 1)
             };
-            assert_eq!(after, want, "{name} gso_size {gso_size}: (too big, encap error)");
+            assert_eq!(
+                after, want,
+                "{name} gso_size {gso_size}: (too big, encap error)"
+            );
             if too_big {
                 assert_eq!(&r.frame, frame, "{name}: dropped untouched");
             }

@@ -321,7 +321,8 @@ fn tun_decap_survives_lvsadm_and_tears_down(tag: &str, xdp_mode: Option<&str>) {
         assert!(out.contains("decapsulation: xdp"), "{out}");
     } else {
         assert!(
-            out.contains("lvs_rs_decap_tc attached (tc ingress") && out.contains("clsact qdisc added"),
+            out.contains("lvs_rs_decap_tc attached (tc ingress")
+                && out.contains("clsact qdisc added"),
             "{out}"
         );
         assert!(out.contains("decapsulation: tc"), "{out}");
@@ -357,7 +358,10 @@ fn tun_decap_survives_lvsadm_and_tears_down(tag: &str, xdp_mode: Option<&str>) {
     if xdp {
         assert!(status.contains("eth0 lvs_rs_decap id"), "{status}");
     } else {
-        assert!(status.contains("tc:         eth0 lvs_rs_decap_tc id"), "{status}");
+        assert!(
+            status.contains("tc:         eth0 lvs_rs_decap_tc id"),
+            "{status}"
+        );
     }
     assert!(status.contains(": attached"), "{status}");
 

@@ -140,7 +140,12 @@ impl Drop for TempFile {
 /// second).
 fn counters(lab: &Routed) -> BTreeMap<String, u64> {
     std::thread::sleep(Duration::from_millis(1500));
-    lab.api().dataplane().unwrap().counters.into_iter().collect()
+    lab.api()
+        .dataplane()
+        .unwrap()
+        .counters
+        .into_iter()
+        .collect()
 }
 
 const UPLOAD: u64 = 24_000_000;

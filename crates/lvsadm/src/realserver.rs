@@ -1254,7 +1254,12 @@ fn attach_decap_tc(
     let clsact_added = match ctx.nl.add_clsact(l.index) {
         Ok(()) => true,
         Err(NlError::Kernel(libc::EEXIST)) => false,
-        Err(e) => return Err(nl_context(e, format!("adding a clsact qdisc to {}", l.name))),
+        Err(e) => {
+            return Err(nl_context(
+                e,
+                format!("adding a clsact qdisc to {}", l.name),
+            ));
+        }
     };
     let mut rec = TcRecord {
         ifname: l.name.clone(),
@@ -1279,7 +1284,10 @@ fn attach_decap_tc(
             }
             return Err(nl_context(
                 e,
-                format!("attaching {DECAP_TC_PROGRAM} to the TC ingress of {}", l.name),
+                format!(
+                    "attaching {DECAP_TC_PROGRAM} to the TC ingress of {}",
+                    l.name
+                ),
             ));
         }
     }
@@ -1788,7 +1796,10 @@ mod tests {
             ("setup --method dr --vip", "needs a value"),
             ("setup --method dr --vip 10.0.0.1 --bogus", "unknown option"),
             ("setup --method dr --vip 10.0.0.1 --decap xdp", "tun only"),
-            ("setup --method tun --vip 10.0.0.1 --xdp-mode skbx", "invalid --xdp-mode"),
+            (
+                "setup --method tun --vip 10.0.0.1 --xdp-mode skbx",
+                "invalid --xdp-mode",
+            ),
             (
                 "setup --method tun --vip 10.0.0.1 --interface lo",
                 "--interface lo",
