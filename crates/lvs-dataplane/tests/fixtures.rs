@@ -1401,6 +1401,130 @@ fn random_frames(prog: Prog) {
     );
 }
 
+/// Random frames through the tunnel actions: IPv4 (with and without options, DF or not)
+/// and IPv6 inner packets, TCP and UDP, random TOS (the ECN bits included), TTL and
+/// payload up to what fits the 1500-byte MTU once encapsulated, Ethernet padding on short
+/// frames; IPIP with an IPv4 or IPv6 outer header (4in4, 6in6, 4in6, 6in4) and GUE (IPv4
+/// outer). `lvs_xdp`'s and `lvs_tc`'s output must equal `lvs_wire::encap_ipip` /
+/// `encap_gue` byte for byte.
+#[test]
+fn tun_encap_matches_lvs_wire_on_random_frames() {
+    random_tun_frames(Prog::Xdp);
+}
+
+#[test]
+fn tc_tun_encap_matches_lvs_wire_on_random_frames() {
+    random_tun_frames(Prog::Tc);
+}
+
+fn random_tun_frames(prog: Prog) {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let mut rng = Rng(0x7a11_0c0d_e5ea_1234);
+    const N: usize = 1500;
+    // [4in4, 6in6, 4in6, 6in4, GUE]
+    let mut by_kind = [0usize; 5];
+    for i in 0..N {
+        let inner_v6 = rng.below(2) == 0;
+        let gue = rng.below(5) == 0;
+        let outer_v6 = !gue && rng.below(2) == 0;
+        let udp = rng.below(2) == 0;
+        let rand_addr = |rng: &mut Rng, v6: bool| -> IpAddr {
+            if v6 {
+                let mut a = rng.bytes::<16>();
+                a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                IpAddr::from(a)
+            } else {
+                let a = rng.bytes::<4>();
+                IpAddr::from([10, 100 + a[1] % 100, a[2], a[3]])
+            }
+        };
+        let (src, dst) = (rand_addr(&mut rng, inner_v6), rand_addr(&mut rng, inner_v6));
+        let (sport, dport) = (rng.next() as u16, rng.next() as u16);
+        let outer = Outer {
+            src_mac: VR0_MAC,
+            dst_mac: RS_MAC,
+            src: rand_addr(&mut rng, outer_v6),
+            dst: if outer_v6 { v6(RS6) } else { v4(RS4) },
+        };
+        let olen = if outer_v6 { 40 } else { 20 } + if gue { 12 } else { 0 };
+        let opts = !inner_v6 && rng.below(4) == 0;
+        let hdrs =
+            if inner_v6 { 40 } else { 20 } + if opts { 4 } else { 0 } + if udp { 8 } else { 20 };
+        let max = 1500 - olen - hdrs;
+        let len = if rng.below(2) == 0 {
+            rng.below(64)
+        } else {
+            rng.below(max as u64 + 1)
+        };
+        let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut b = Builder::new(CLIENT_MAC, VC0_MAC);
+        b = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => b.ipv4(s.octets(), d.octets()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => b.ipv6(s.octets(), d.octets()),
+            _ => unreachable!(),
+        };
+        b = b.ttl(2 + rng.below(254) as u8).tos(rng.next() as u8);
+        if !inner_v6 {
+            b = b.df(rng.below(2) == 0);
+        }
+        if opts {
+            b = b.ip_options(&[1, 1, 1, 0]);
+        }
+        b = if udp {
+            b.udp(sport, dport)
+        } else {
+            b.tcp(sport, dport)
+                .tcp_flags(TCP_ACK | (rng.next() as u16 & 0x09))
+        };
+        b = b.payload(&payload);
+        if rng.below(3) == 0 {
+            b = b.pad_to(60);
+        }
+        let frame = b.build();
+        let proto = if udp { IPPROTO_UDP } else { IPPROTO_TCP };
+        let key = FlowKey::new(proto, src, sport, dst, dport);
+        let act = if gue {
+            action::TUN_GUE
+        } else {
+            action::TUN_IPIP
+        };
+        let (gsport, gdport) = (rng.next() as u16, 6080u16);
+        let mut v = FlowValue::new(act, dir::INPUT_ONLY, key.af, 1, 1)
+            .with_src(outer.src, 0)
+            .with_dst(outer.dst, 0);
+        if gue {
+            v.new_sport = gsport.to_be();
+            v.tun_port = gdport.to_be();
+        }
+        dp.insert_flow(&key, &v).unwrap();
+        let (verdict, fwd, out) = run(&mut dp, prog, &frame, lab.vc0);
+        let want = wire_tun(&frame, outer, gue.then_some((gsport, gdport)));
+        assert!(
+            fwd,
+            "case {i}: {verdict} key {key:?} value {v:?} stats {:?}",
+            dp.stats()
+                .unwrap()
+                .into_iter()
+                .filter(|s| s.1 > 0)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(out, want, "case {i}: {}", diff(&want, &out));
+        verify_frame(&out).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        dp.remove_flow(&key).unwrap();
+        by_kind[match (gue, inner_v6, outer_v6) {
+            (true, _, _) => 4,
+            (_, false, false) => 0,
+            (_, true, true) => 1,
+            (_, false, true) => 2,
+            (_, true, false) => 3,
+        }] += 1;
+    }
+    println!(
+        "{prog:?}: {N} random tunnel frames identical to lvs-wire (4in4, 6in6, 4in6, 6in4, GUE: {by_kind:?})"
+    );
+}
+
 // ---- TCP state, counters, events -----------------------------------------------------------------
 
 fn lvs_dir(d: u8) -> Direction {
