@@ -186,8 +186,8 @@ int lvs_rs_decap(struct xdp_md *ctx)
  * (netif_receive_generic_xdp: "reinjected packets ... should not get XDP generic
  * processing"), and would reach the stack still encapsulated. Also the better choice for
  * GSO aggregates: bpf_skb_adjust_room keeps the skb's metadata right (network header,
- * skb->protocol with BPF_F_ADJ_ROOM_DECAP_L3_*, checksum-complete sums), and gso_size, the
- * payload per segment, is kept (FIXED_GSO). Same output bytes as lvs_rs_decap and
+ * skb->protocol with BPF_F_ADJ_ROOM_DECAP_L3_* across families, checksum-complete sums),
+ * and gso_size, the payload per segment, is kept (FIXED_GSO). Same output bytes as lvs_rs_decap and
  * lvs_wire::decap_ipip; everything else is left alone (TC_ACT_OK). */
 SEC("classifier")
 int lvs_rs_decap_tc(struct __sk_buff *skb)
@@ -215,8 +215,14 @@ int lvs_rs_decap_tc(struct __sk_buff *skb)
 	if (len > LVS_L3_OFF + olen + inner_len &&
 	    bpf_skb_change_tail(skb, LVS_L3_OFF + olen + inner_len, 0))
 		return TC_ACT_OK;
-	flags = BPF_F_ADJ_ROOM_FIXED_GSO | (inner_proto == LVS_IPPROTO_IPV6 ?
-		BPF_F_ADJ_ROOM_DECAP_L3_IPV6 : BPF_F_ADJ_ROOM_DECAP_L3_IPV4);
+	/* gso_size is the payload per segment: the outer header does not change it. An inner
+	 * packet of the other family needs the DECAP flag (kernel >= 6.3), which sets
+	 * skb->protocol to it; for the same family no flag, which older kernels take too. */
+	flags = BPF_F_ADJ_ROOM_FIXED_GSO;
+	if (skb->protocol == bpf_htons(ETH_P_IP) && inner_proto == LVS_IPPROTO_IPV6)
+		flags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6) && inner_proto == LVS_IPPROTO_IPIP)
+		flags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
 	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, flags))
 		return TC_ACT_SHOT; /* padding may be gone: do not pass a changed packet */
 	ethertype = bpf_htons(inner_proto == LVS_IPPROTO_IPV6 ? ETH_P_IPV6 : ETH_P_IP);

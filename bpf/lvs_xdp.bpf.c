@@ -227,7 +227,8 @@ static __always_inline int lvs_tc_drop(void)
  * A GSO aggregate (gso_size != 0) is segmented on the way out, so what must fit is one
  * segment. Tunnels: the length of one encapsulated segment. For TCP lvs_skb_encap lowers
  * gso_size by the tunnel header, so that is the client's own segment length: headers +
- * gso_size; a UDP GSO datagram keeps its size: headers + gso_size + tunnel header. Other
+ * gso_size; a UDP GSO datagram (or a TCP segment no longer than the tunnel header) keeps
+ * its size: headers + gso_size + tunnel header (lvs_tun_keeps_gso). Other
  * methods: 0, which makes the skb variant of bpf_fib_lookup check the skb against the
  * egress device with is_skb_forwardable(), where GSO passes (the rewrite keeps every
  * segment's length, and IPVS does not check GSO skbs over IPv4 either:
@@ -236,15 +237,16 @@ static __always_inline __u32 lvs_tc_tot_len(const struct lvs_pkt *pkt,
 					    const struct lvs_flow_value *fv, __u32 gso_size)
 {
 	__u8 a = fv->action;
-	__u32 l3_hdrs = pkt->l4_off - LVS_L3_OFF;
+	__u32 olen = lvs_encap_len(fv);
+	__u32 seg;
 
 	if (a != LVS_A_TUN_IPIP && a != LVS_A_TUN_GUE)
 		return gso_size ? 0 : pkt->ip_len;
 	if (!gso_size)
-		return pkt->ip_len + lvs_encap_len(fv);
-	if (pkt->key.proto == IPPROTO_TCP)
-		return l3_hdrs + pkt->tcp_hlen + gso_size;
-	return l3_hdrs + sizeof(struct udphdr) + gso_size + lvs_encap_len(fv);
+		return pkt->ip_len + olen;
+	seg = pkt->l4_off - LVS_L3_OFF + gso_size +
+		(pkt->key.proto == IPPROTO_TCP ? pkt->tcp_hlen : sizeof(struct udphdr));
+	return lvs_tun_keeps_gso(pkt, gso_size, olen) ? seg + olen : seg;
 }
 
 /* TTL - 1 and the method's rewrite (the twin of lvs_apply). */

@@ -2130,7 +2130,12 @@ fn attach_modes_on_veth() {
     assert!(!String::from_utf8_lossy(&q.stdout).contains("clsact"));
     let mut rs = RsDecap::load().unwrap();
     assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
+    // The real server's TC decapsulator, at tcx ingress.
+    rs.attach_tc("vc1").unwrap();
+    assert_eq!(tcx_ingress("vc1"), ["lvs_rs_decap_tc"]);
+    assert!(rs.tc_program_id().unwrap() > 0);
     rs.detach_all().unwrap();
+    assert!(tcx_ingress_empties("vc1"), "{:?}", tcx_ingress("vc1"));
 }
 
 /// GSO aggregates (what TSO senders and GRO hand to generic XDP and TC): frames longer
