@@ -218,8 +218,8 @@ static __always_inline int lvs_skb_add32(struct __sk_buff *skb, __u32 off, __u32
  * A global (not inlined) function: the verifier checks it once, on its own, with unknown
  * arguments, instead of walking its loop (up to 40 option steps) on every path of lvs_tc
  * that reaches it, which brought lvs_tc close to the verifier's limit of 1M processed
- * instructions (939k before tunnels went through lvs_tc, 17k since). For the caller its
- * result is one unknown scalar, bounded there. */
+ * instructions (939k inlined; 17k with this function and the tunnel checks). For the
+ * caller its result is one unknown scalar, bounded there. */
 __attribute__((noinline)) __u32 lvs_skb_sack(struct __sk_buff *skb, __u64 l4_off, __u64 hlen)
 {
 	void *data = (void *)(long)skb->data;
