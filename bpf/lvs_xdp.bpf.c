@@ -109,11 +109,7 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 	 * The punts stay here (TC has no way to the slow path), except a missing neighbour
 	 * entry: lvs_tc's bpf_redirect_neigh has the kernel resolve it, as the slow path's
 	 * transmit would, and it also takes aggregates, which no AF_XDP frame can hold. */
-	/* Tunnels stay in XDP: lvs_tc's encapsulation does not reach the real servers in the
-	 * end-to-end tests yet (crates/lvs-e2e/tests/tun.rs); the tunnelled direction carries
-	 * the clients' requests, rarely GSO aggregates. */
-	if (tc && a != LVS_A_TUN_IPIP && a != LVS_A_TUN_GUE &&
-	    (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH))
+	if (tc && (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH))
 		return lvs_pass(LVS_ST_PASS_TO_TC);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) /* no neighbour, local, unreachable, ... */
 		return lvs_punt(pkt, LVS_ST_PUNT_FIB);
@@ -224,22 +220,34 @@ static __always_inline int lvs_tc_drop(void)
 	return TC_ACT_SHOT;
 }
 
-/* The tot_len of lvs_tc's FIB lookup. A single packet: its IP length as it will leave,
- * checked against the route MTU (as lvs_xdp did a moment ago). A GSO aggregate: 0, which
- * makes the skb variant of bpf_fib_lookup check the skb against the egress device with
- * is_skb_forwardable(), where GSO passes: its segments are checked nowhere, as IPVS does
- * not check GSO skbs over IPv4 (ensure_mtu_is_adequate); the tunnel keeps them at the
- * client's segment size (lvs_skb_encap). */
+/* The tot_len of lvs_tc's FIB lookup: the IP length the route MTU is checked against.
+ *
+ * A single packet: its IP length as it will leave (+ the tunnel header for TUN), as
+ * lvs_xdp checked it a moment ago.
+ *
+ * A GSO aggregate (gso_size != 0) is segmented on the way out, so what must fit is one
+ * segment. Tunnels: the length of one encapsulated segment. For TCP lvs_skb_encap lowers
+ * gso_size by the tunnel header, so that is the client's own segment length: headers +
+ * gso_size; a UDP GSO datagram (or a TCP segment no longer than the tunnel header) keeps
+ * its size: headers + gso_size + tunnel header (lvs_tun_keeps_gso). Other
+ * methods: 0, which makes the skb variant of bpf_fib_lookup check the skb against the
+ * egress device with is_skb_forwardable(), where GSO passes (the rewrite keeps every
+ * segment's length, and IPVS does not check GSO skbs over IPv4 either:
+ * ensure_mtu_is_adequate). */
 static __always_inline __u32 lvs_tc_tot_len(const struct lvs_pkt *pkt,
-					    const struct lvs_flow_value *fv, int gso)
+					    const struct lvs_flow_value *fv, __u32 gso_size)
 {
 	__u8 a = fv->action;
+	__u32 olen = lvs_encap_len(fv);
+	__u32 seg;
 
-	if (gso)
-		return 0;
-	if (a == LVS_A_TUN_IPIP || a == LVS_A_TUN_GUE)
-		return pkt->ip_len + lvs_encap_len(fv);
-	return pkt->ip_len;
+	if (a != LVS_A_TUN_IPIP && a != LVS_A_TUN_GUE)
+		return gso_size ? 0 : pkt->ip_len;
+	if (!gso_size)
+		return pkt->ip_len + olen;
+	seg = pkt->l4_off - LVS_L3_OFF + gso_size +
+		(pkt->key.proto == IPPROTO_TCP ? pkt->tcp_hlen : sizeof(struct udphdr));
+	return lvs_tun_keeps_gso(pkt, gso_size, olen) ? seg + olen : seg;
 }
 
 /* TTL - 1 and the method's rewrite (the twin of lvs_apply). */
@@ -273,7 +281,7 @@ static __always_inline int lvs_tc_apply(struct __sk_buff *skb, struct lvs_pkt *p
  * lvs_xdp made them (the packet then cannot reach the slow path: dropped). A next hop
  * without a neighbour entry is no failure: bpf_redirect_neigh has the kernel resolve it. */
 static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt,
-				      const struct lvs_flow_value *fv, int gso)
+				      const struct lvs_flow_value *fv, __u32 gso_size)
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 a = fv->action;
@@ -289,7 +297,14 @@ static __always_inline int lvs_tc_hit(struct __sk_buff *skb, struct lvs_pkt *pkt
 	if (pkt->ttl <= 1 || lvs_conn_reuse(pkt, fv) || lvs_pp_punt(pkt, fv))
 		return lvs_tc_drop();
 
-	rc = lvs_fib_lookup(skb, pkt, fv, &fib, lvs_tc_tot_len(pkt, fv, gso));
+	rc = lvs_fib_lookup(skb, pkt, fv, &fib, lvs_tc_tot_len(pkt, fv, gso_size));
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && gso_size) {
+		/* segments too big for the route: no AF_XDP frame holds the aggregate, so the
+		 * slow path cannot answer it; TCP retransmits a single segment, which lvs_xdp
+		 * punts (frag-needed) */
+		lvs_stat_inc(LVS_ST_TC_TOO_BIG);
+		return TC_ACT_SHOT;
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return lvs_tc_drop();
 
@@ -310,7 +325,7 @@ int lvs_tc(struct __sk_buff *skb)
 	struct lvs_flow_value *fv;
 	__u32 len = skb->len;
 	__u32 hdr = len < LVS_TC_HDR_LEN ? len : LVS_TC_HDR_LEN;
-	int gso = skb->gso_size != 0;
+	__u32 gso_size = skb->gso_size;
 	void *data, *data_end;
 
 	pkt.ifindex = skb->ifindex;
@@ -334,6 +349,6 @@ int lvs_tc(struct __sk_buff *skb)
 	fv = bpf_map_lookup_elem(&LVS_FLOWS, &pkt.key);
 	if (!fv)
 		return lvs_tc_pass();
-	lvs_tc_find_sack(data, data_end, &pkt, fv);
-	return lvs_tc_hit(skb, &pkt, fv, gso);
+	lvs_tc_find_sack(skb, &pkt, fv);
+	return lvs_tc_hit(skb, &pkt, fv, gso_size);
 }

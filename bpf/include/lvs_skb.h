@@ -150,10 +150,21 @@ static __always_inline int lvs_skb_rewrite_tuple(struct __sk_buff *skb, struct l
  * correctly later; then the same header bytes as lvs_encap (see lvs_rewrite.h).
  *
  * GSO: for TCP the helper lowers gso_size by the header length (no
- * BPF_F_ADJ_ROOM_FIXED_GSO), so every encapsulated segment is exactly as long as the
- * client's segment was: what fitted the way in fits the way out. (IPVS keeps the segment
+ * BPF_F_ADJ_ROOM_FIXED_GSO, see lvs_tun_keeps_gso), so every encapsulated segment is
+ * exactly as long as the client's segment was: what fitted the way in fits the way out. (IPVS keeps the segment
  * size and relies on the frag-needed round trip of its own tunnel packets instead.) UDP
- * GSO datagrams cannot be resized: FIXED_GSO, as the helper requires. */
+ * GSO datagrams cannot be resized: FIXED_GSO, as the helper requires. lvs_tc has checked
+ * one such segment against the route MTU before (lvs_tc_tot_len, LVS_ST_TC_TOO_BIG). */
+/* Does the tunnel keep an aggregate's gso_size (BPF_F_ADJ_ROOM_FIXED_GSO: every segment
+ * grows by the tunnel header) rather than lower it by the header (segments as long as the
+ * client's)? UDP GSO: always kept (datagrams cannot be resized); TCP: lowered, unless the
+ * segments are no longer than the header itself (nothing would be left of them). */
+static __always_inline int lvs_tun_keeps_gso(const struct lvs_pkt *pkt, __u32 gso_size,
+					     __u32 olen)
+{
+	return pkt->key.proto != IPPROTO_TCP || gso_size <= olen;
+}
+
 static __always_inline int lvs_skb_encap(struct __sk_buff *skb, const struct lvs_pkt *pkt,
 					 const struct lvs_flow_value *fv)
 {
@@ -169,7 +180,7 @@ static __always_inline int lvs_skb_encap(struct __sk_buff *skb, const struct lvs
 
 	if (gue)
 		flags |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2(LVS_GUE_HLEN);
-	if (pkt->key.proto == IPPROTO_UDP)
+	if (lvs_tun_keeps_gso(pkt, skb->gso_size, olen))
 		flags |= BPF_F_ADJ_ROOM_FIXED_GSO;
 
 	/* Ethernet padding after the inner packet goes (only short frames have any) */

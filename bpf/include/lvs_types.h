@@ -208,7 +208,7 @@ enum lvs_stat {
 				      * untouched, lvs_tc forwards it */
 	/* lvs_tc (TC ingress on interfaces in generic XDP mode) counts separately: every skb
 	 * counts TC_RX and exactly one of TC_PASS / FWD_TX / FWD_REDIRECT / TC_FWD_NEIGH /
-	 * DROP_ACTION / TC_DROP / ENCAP_ERROR. */
+	 * DROP_ACTION / TC_DROP / TC_TOO_BIG / ENCAP_ERROR. */
 	LVS_ST_TC_RX = 20,           /* every skb lvs_tc sees */
 	LVS_ST_TC_PASS = 21,         /* lvs_tc: not a flow hit: TC_ACT_OK untouched */
 	LVS_ST_TC_FWD_NEIGH = 22,    /* lvs_tc: flow hit whose next hop had no neighbour entry:
@@ -225,6 +225,10 @@ enum lvs_stat {
 	LVS_ST_PUNT_PP = 25,         /* lvs_xdp: TCP segment of a Proxy Protocol connection the
 				      * slow path must see (LVS_FF_PP_WAIT / LVS_FF_PP_FIRST):
 				      * punted, the slow path sends the PROXY header before it */
+	LVS_ST_TC_TOO_BIG = 26,      /* lvs_tc: GSO aggregate of a tunnel flow whose segments,
+				      * encapsulated, exceed the route MTU: TC_ACT_SHOT (no AF_XDP
+				      * frame holds an aggregate; a retransmitted single segment is
+				      * punted and gets ICMP frag-needed) */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 

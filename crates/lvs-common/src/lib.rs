@@ -488,7 +488,7 @@ pub const CFG_SYNC_MASTER: u32 = 1 << 1;
 /// [`Stat::EncapError`]; a punt also counts [`Stat::XskRedirect`] or [`Stat::DropNoXsk`].
 /// Every skb `lvs_tc` sees counts [`Stat::TcRx`] and exactly one of [`Stat::TcPass`],
 /// [`Stat::FwdTx`], [`Stat::FwdRedirect`], [`Stat::TcFwdNeigh`], [`Stat::DropAction`],
-/// [`Stat::TcDrop`], [`Stat::EncapError`]. A packet is forwarded (`Fwd*`) by one of the
+/// [`Stat::TcDrop`], [`Stat::TcTooBig`], [`Stat::EncapError`]. A packet is forwarded (`Fwd*`) by one of the
 /// two programs only.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -557,6 +557,11 @@ pub enum Stat {
     /// (flow flags [`FF_PP_WAIT`] / [`FF_PP_FIRST`]): punted, the slow path sends the
     /// PROXY header before it.
     PuntPp = 25,
+    /// `lvs_tc`: a GSO aggregate of a tunnel flow whose segments, encapsulated, would be
+    /// larger than the route MTU (`gso_size` + headers vs the MTU, see docs/xdp.md):
+    /// `TC_ACT_SHOT`. No aggregate fits an AF_XDP frame, so the slow path cannot send ICMP
+    /// fragmentation needed for it; a retransmitted single segment is punted and gets it.
+    TcTooBig = 26,
 }
 
 impl Stat {
@@ -564,7 +569,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 26] = [
+    pub const ALL: [Stat; 27] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -591,6 +596,7 @@ impl Stat {
         Stat::TcDrop,
         Stat::PuntReuse,
         Stat::PuntPp,
+        Stat::TcTooBig,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -622,6 +628,7 @@ impl Stat {
             Stat::TcDrop => "tc_drop",
             Stat::PuntReuse => "punt_reuse",
             Stat::PuntPp => "punt_pp",
+            Stat::TcTooBig => "tc_too_big",
         }
     }
 }

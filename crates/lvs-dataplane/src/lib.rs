@@ -10,7 +10,8 @@
 //!   forwarding of flow hits next to generic XDP, see [`XdpModeChoice::Auto`]) and their
 //!   maps (services, flows, connections, real-server stats, events, AF_XDP sockets,
 //!   interfaces, global stats, config).
-//! * [`RsDecap`]: the real server's tunnel decapsulator `lvs_rs_decap`.
+//! * [`RsDecap`]: the real server's tunnel decapsulator, `lvs_rs_decap` (XDP) and
+//!   `lvs_rs_decap_tc` (TC ingress).
 //! * [`TestRunOutput`] / [`TcRunOutput`]: one `BPF_PROG_TEST_RUN` of an XDP program or of
 //!   `lvs_tc`, for tests and micro-benchmarks.
 //!
@@ -281,9 +282,13 @@ struct TcAttachment {
 
 /// Attach `prog` at TC ingress of `ifname`: through tcx (bpf_link, kernels >= 6.6, no
 /// qdisc needed), else through netlink on a `clsact` qdisc, added if missing.
-fn attach_tc(prog: &mut SchedClassifier, ifname: &str) -> Result<TcAttachment> {
+fn attach_tc(
+    prog: &mut SchedClassifier,
+    program: &'static str,
+    ifname: &str,
+) -> Result<TcAttachment> {
     let err = |e: ProgramError| DataplaneError::Attach {
-        program: TC_PROG,
+        program,
         ifname: ifname.to_string(),
         mode: "tc ingress",
         source: Box::new(e),
@@ -480,7 +485,12 @@ const SKB_IFINDEX: usize = 40;
 const SKB_GSO_SEGS: usize = 164;
 const SKB_GSO_SIZE: usize = 176;
 
-fn test_run_tc(prog: &SchedClassifier, input: &[u8], opts: &TcRunOptions) -> Result<TcRunOutput> {
+fn test_run_tc(
+    prog: &SchedClassifier,
+    program: &'static str,
+    input: &[u8],
+    opts: &TcRunOptions,
+) -> Result<TcRunOutput> {
     let mut ctx = [0u8; SKB_CTX_LEN];
     if let Some(i) = opts.ifindex {
         ctx[SKB_INGRESS_IFINDEX..SKB_INGRESS_IFINDEX + 4].copy_from_slice(&i.to_ne_bytes());
@@ -498,7 +508,7 @@ fn test_run_tc(prog: &SchedClassifier, input: &[u8], opts: &TcRunOptions) -> Res
             ..Default::default()
         })
         .map_err(|e| DataplaneError::TestRun {
-            program: TC_PROG,
+            program,
             source: Box::new(e),
         })?;
     out.truncate(r.data_size_out as usize);
@@ -539,11 +549,15 @@ fn xdp_prog<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut Xdp
 }
 
 fn tc_prog(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier> {
+    sched_prog(ebpf, TC_PROG)
+}
+
+fn sched_prog<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut SchedClassifier> {
     let perr = |e: ProgramError| DataplaneError::Program {
-        program: TC_PROG,
+        program,
         source: Box::new(e),
     };
-    ebpf.program_mut(TC_PROG)
+    ebpf.program_mut(program)
         .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
         .try_into()
         .map_err(perr)
@@ -728,7 +742,7 @@ impl Dataplane {
         ifname: &str,
         ifindex: u32,
     ) -> Result<(XdpLinkId, TcAttachment)> {
-        let tc = attach_tc(tc_prog(&mut self.ebpf)?, ifname)?;
+        let tc = attach_tc(tc_prog(&mut self.ebpf)?, TC_PROG, ifname)?;
         let xdp = self.set_tc_forwarding(ifindex, true).and_then(|()| {
             attach_xdp(
                 xdp_prog(&mut self.ebpf, PROG)?,
@@ -1021,7 +1035,7 @@ impl Dataplane {
     /// Run `lvs_tc` on `frame` with the skb set up as `opts` says (GSO size, repeat).
     pub fn test_run_tc_with(&mut self, frame: &[u8], opts: &TcRunOptions) -> Result<TcRunOutput> {
         let prog = tc_prog(&mut self.ebpf)?;
-        test_run_tc(prog, frame, opts)
+        test_run_tc(prog, TC_PROG, frame, opts)
     }
 }
 
@@ -1043,15 +1057,19 @@ fn xsk_index(ifslot: u32, queue: u32) -> Result<u32> {
 // ---- RsDecap ----------------------------------------------------------------------------------------
 
 const DECAP_PROG: &str = "lvs_rs_decap";
+const DECAP_TC_PROG: &str = "lvs_rs_decap_tc";
 
-/// The real server's IPIP decapsulator `lvs_rs_decap` (for kernels without the ipip
-/// module): strips the outer header of tunnel packets sent to one of
-/// [`RsDecap::add_local`]'s addresses whose inner destination is one of
-/// [`RsDecap::add_vip`]'s, and passes the inner packet to the stack.
+/// The real server's IPIP decapsulator (for kernels without the ipip module): strips the
+/// outer header of tunnel packets sent to one of [`RsDecap::add_local`]'s addresses whose
+/// inner destination is one of [`RsDecap::add_vip`]'s, and passes the inner packet to the
+/// stack. Two programs sharing the maps: `lvs_rs_decap` (XDP) and `lvs_rs_decap_tc` (TC
+/// ingress: for skbs generic XDP skips, those a TC program redirected, e.g. a director's
+/// `lvs_tc` on the same host forwarding into a veth; see docs/xdp.md).
 #[derive(Debug)]
 pub struct RsDecap {
     ebpf: Ebpf,
     links: Vec<(String, XdpLinkId, AttachedMode)>,
+    tc_links: Vec<(String, TcAttachment)>,
     vips: HashMap<MapData, Addr16, u8>,
     locals: HashMap<MapData, Addr16, u8>,
 }
@@ -1064,6 +1082,12 @@ impl RsDecap {
             source: Box::new(e),
         })?;
         load_prog(&mut ebpf, DECAP_PROG)?;
+        sched_prog(&mut ebpf, DECAP_TC_PROG)?
+            .load()
+            .map_err(|e| DataplaneError::Program {
+                program: DECAP_TC_PROG,
+                source: Box::new(e),
+            })?;
         let vips = HashMap::try_from(take_map(&mut ebpf, "LVS_RS_VIPS")?)
             .map_err(map_err("LVS_RS_VIPS"))?;
         let locals = HashMap::try_from(take_map(&mut ebpf, "LVS_RS_LOCAL")?)
@@ -1071,6 +1095,7 @@ impl RsDecap {
         Ok(RsDecap {
             ebpf,
             links: Vec::new(),
+            tc_links: Vec::new(),
             vips,
             locals,
         })
@@ -1092,6 +1117,50 @@ impl RsDecap {
             .try_into()
             .map_err(perr)?;
         Ok(prog.fd().map_err(perr)?.as_fd())
+    }
+
+    /// The file descriptor of the TC program `lvs_rs_decap_tc`, to attach it by other means
+    /// than [`RsDecap::attach_tc`] (`lvsadm realserver setup`: a netlink `cls_bpf` filter,
+    /// which outlives the process).
+    pub fn tc_program_fd(&self) -> Result<BorrowedFd<'_>> {
+        let perr = |e: ProgramError| DataplaneError::Program {
+            program: DECAP_TC_PROG,
+            source: Box::new(e),
+        };
+        let prog: &SchedClassifier = self
+            .ebpf
+            .program(DECAP_TC_PROG)
+            .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+            .try_into()
+            .map_err(perr)?;
+        Ok(prog.fd().map_err(perr)?.as_fd())
+    }
+
+    /// The kernel's id of the TC program `lvs_rs_decap_tc`.
+    pub fn tc_program_id(&self) -> Result<u32> {
+        let perr = |e: ProgramError| DataplaneError::Program {
+            program: DECAP_TC_PROG,
+            source: Box::new(e),
+        };
+        let prog: &SchedClassifier = self
+            .ebpf
+            .program(DECAP_TC_PROG)
+            .ok_or_else(|| perr(ProgramError::UnexpectedProgramType))?
+            .try_into()
+            .map_err(perr)?;
+        Ok(prog.info().map_err(perr)?.id())
+    }
+
+    /// Attach `lvs_rs_decap_tc` at TC ingress of `ifname` (tcx, else netlink with a
+    /// `clsact` qdisc), for as long as this value lives.
+    pub fn attach_tc(&mut self, ifname: &str) -> Result<()> {
+        let tc = attach_tc(
+            sched_prog(&mut self.ebpf, DECAP_TC_PROG)?,
+            DECAP_TC_PROG,
+            ifname,
+        )?;
+        self.tc_links.push((ifname.to_string(), tc));
+        Ok(())
     }
 
     /// Attach to `ifname`: generic XDP on virtual interfaces, native elsewhere with a
@@ -1128,6 +1197,18 @@ impl RsDecap {
 
     /// Detach from every interface (also done on drop).
     pub fn detach_all(&mut self) -> Result<()> {
+        while let Some((name, tc)) = self.tc_links.pop() {
+            let r = sched_prog(&mut self.ebpf, DECAP_TC_PROG)?
+                .detach(tc.link)
+                .map_err(|e| DataplaneError::Detach {
+                    ifname: name.clone(),
+                    source: Box::new(e),
+                });
+            if tc.created_clsact {
+                remove_clsact(&name);
+            }
+            r?;
+        }
         while let Some((name, link, _)) = self.links.pop() {
             xdp_prog(&mut self.ebpf, DECAP_PROG)?
                 .detach(link)
@@ -1168,6 +1249,12 @@ impl RsDecap {
     pub fn test_run(&mut self, frame: &[u8]) -> Result<TestRunOutput> {
         let prog = xdp_prog(&mut self.ebpf, DECAP_PROG)?;
         test_run_xdp(prog, DECAP_PROG, frame, None, 1)
+    }
+
+    /// Run `lvs_rs_decap_tc` once on `frame` with `BPF_PROG_TEST_RUN`.
+    pub fn test_run_tc(&mut self, frame: &[u8], opts: &TcRunOptions) -> Result<TcRunOutput> {
+        let prog = sched_prog(&mut self.ebpf, DECAP_TC_PROG)?;
+        test_run_tc(prog, DECAP_TC_PROG, frame, opts)
     }
 }
 

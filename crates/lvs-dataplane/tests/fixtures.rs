@@ -1134,16 +1134,10 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     let mut failures = Vec::new();
     let mut passed = 0;
-    let mut tun_fwd = 0;
     for c in &cases {
-        // Tunnels stay in XDP (lvs_xdp.bpf.c: lvs_tc's encapsulation is not used yet).
-        let tun = c.name.starts_with("TUN");
-        if tun && matches!(c.verdict, XdpVerdict::Tx | XdpVerdict::Redirect) {
-            tun_fwd += 1;
-        }
         // exactly what lvs_tc forwards (the no-neighbour case included: bpf_redirect_neigh)
         let (verdict, output, stat) = match tc_expectation(c).0 {
-            TcVerdict::Redirect if !tun => {
+            TcVerdict::Redirect => {
                 passed += 1;
                 (XdpVerdict::Pass, None, Stat::PassToTc)
             }
@@ -1167,11 +1161,12 @@ fn xdp_fixture_table_with_tc_forwarding() {
     }
     assert_no_failures(&failures, cases.len());
     assert!(passed >= 20, "{passed} forwarding cases");
-    // XDP itself forwards only the tunnels.
     assert_eq!(
         dp.stat(Stat::FwdTx).unwrap() + dp.stat(Stat::FwdRedirect).unwrap(),
-        tun_fwd
+        0
     );
+    // No accounting in XDP for what TC forwards (TC accounts).
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 0);
     dp.set_tc_forwarding(lab.vc0, false).unwrap();
     dp.set_tc_forwarding(lab.vc0, false).unwrap(); // clearing twice is fine
     assert!(!dp.tc_forwarding(lab.vc0).unwrap());
@@ -1403,6 +1398,130 @@ fn random_frames(prog: Prog) {
     }
     println!(
         "{prog:?}: {N} random frames identical to lvs-wire (by action NAT_IN/NAT_OUT/FNAT_IN/FNAT_OUT: {by_action:?})"
+    );
+}
+
+/// Random frames through the tunnel actions: IPv4 (with and without options, DF or not)
+/// and IPv6 inner packets, TCP and UDP, random TOS (the ECN bits included), TTL and
+/// payload up to what fits the 1500-byte MTU once encapsulated, Ethernet padding on short
+/// frames; IPIP with an IPv4 or IPv6 outer header (4in4, 6in6, 4in6, 6in4) and GUE (IPv4
+/// outer). `lvs_xdp`'s and `lvs_tc`'s output must equal `lvs_wire::encap_ipip` /
+/// `encap_gue` byte for byte.
+#[test]
+fn tun_encap_matches_lvs_wire_on_random_frames() {
+    random_tun_frames(Prog::Xdp);
+}
+
+#[test]
+fn tc_tun_encap_matches_lvs_wire_on_random_frames() {
+    random_tun_frames(Prog::Tc);
+}
+
+fn random_tun_frames(prog: Prog) {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let mut rng = Rng(0x7a11_0c0d_e5ea_1234);
+    const N: usize = 1500;
+    // [4in4, 6in6, 4in6, 6in4, GUE]
+    let mut by_kind = [0usize; 5];
+    for i in 0..N {
+        let inner_v6 = rng.below(2) == 0;
+        let gue = rng.below(5) == 0;
+        let outer_v6 = !gue && rng.below(2) == 0;
+        let udp = rng.below(2) == 0;
+        let rand_addr = |rng: &mut Rng, v6: bool| -> IpAddr {
+            if v6 {
+                let mut a = rng.bytes::<16>();
+                a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                IpAddr::from(a)
+            } else {
+                let a = rng.bytes::<4>();
+                IpAddr::from([10, 100 + a[1] % 100, a[2], a[3]])
+            }
+        };
+        let (src, dst) = (rand_addr(&mut rng, inner_v6), rand_addr(&mut rng, inner_v6));
+        let (sport, dport) = (rng.next() as u16, rng.next() as u16);
+        let outer = Outer {
+            src_mac: VR0_MAC,
+            dst_mac: RS_MAC,
+            src: rand_addr(&mut rng, outer_v6),
+            dst: if outer_v6 { v6(RS6) } else { v4(RS4) },
+        };
+        let olen = if outer_v6 { 40 } else { 20 } + if gue { 12 } else { 0 };
+        let opts = !inner_v6 && rng.below(4) == 0;
+        let hdrs =
+            if inner_v6 { 40 } else { 20 } + if opts { 4 } else { 0 } + if udp { 8 } else { 20 };
+        let max = 1500 - olen - hdrs;
+        let len = if rng.below(2) == 0 {
+            rng.below(64)
+        } else {
+            rng.below(max as u64 + 1)
+        };
+        let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut b = Builder::new(CLIENT_MAC, VC0_MAC);
+        b = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => b.ipv4(s.octets(), d.octets()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => b.ipv6(s.octets(), d.octets()),
+            _ => unreachable!(),
+        };
+        b = b.ttl(2 + rng.below(254) as u8).tos(rng.next() as u8);
+        if !inner_v6 {
+            b = b.df(rng.below(2) == 0);
+        }
+        if opts {
+            b = b.ip_options(&[1, 1, 1, 0]);
+        }
+        b = if udp {
+            b.udp(sport, dport)
+        } else {
+            b.tcp(sport, dport)
+                .tcp_flags(TCP_ACK | (rng.next() as u16 & 0x09))
+        };
+        b = b.payload(&payload);
+        if rng.below(3) == 0 {
+            b = b.pad_to(60);
+        }
+        let frame = b.build();
+        let proto = if udp { IPPROTO_UDP } else { IPPROTO_TCP };
+        let key = FlowKey::new(proto, src, sport, dst, dport);
+        let act = if gue {
+            action::TUN_GUE
+        } else {
+            action::TUN_IPIP
+        };
+        let (gsport, gdport) = (rng.next() as u16, 6080u16);
+        let mut v = FlowValue::new(act, dir::INPUT_ONLY, key.af, 1, 1)
+            .with_src(outer.src, 0)
+            .with_dst(outer.dst, 0);
+        if gue {
+            v.new_sport = gsport.to_be();
+            v.tun_port = gdport.to_be();
+        }
+        dp.insert_flow(&key, &v).unwrap();
+        let (verdict, fwd, out) = run(&mut dp, prog, &frame, lab.vc0);
+        let want = wire_tun(&frame, outer, gue.then_some((gsport, gdport)));
+        assert!(
+            fwd,
+            "case {i}: {verdict} key {key:?} value {v:?} stats {:?}",
+            dp.stats()
+                .unwrap()
+                .into_iter()
+                .filter(|s| s.1 > 0)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(out, want, "case {i}: {}", diff(&want, &out));
+        verify_frame(&out).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        dp.remove_flow(&key).unwrap();
+        by_kind[match (gue, inner_v6, outer_v6) {
+            (true, _, _) => 4,
+            (_, false, false) => 0,
+            (_, true, true) => 1,
+            (_, false, true) => 2,
+            (_, true, false) => 3,
+        }] += 1;
+    }
+    println!(
+        "{prog:?}: {N} random tunnel frames identical to lvs-wire (4in4, 6in6, 4in6, 6in4, GUE: {by_kind:?})"
     );
 }
 
@@ -1808,8 +1927,31 @@ fn sequences(prog: Prog) {
 
 // ---- real-server decapsulation ----------------------------------------------------------------------
 
+/// The real server's two decapsulators, `lvs_rs_decap` (XDP) and `lvs_rs_decap_tc` (TC
+/// ingress): the same output as `lvs_wire::decap_ipip` for every combination of families,
+/// untouched frames otherwise.
 #[test]
 fn rs_decap_fixtures() {
+    rs_decap_table(false);
+}
+
+#[test]
+fn rs_decap_tc_fixtures() {
+    rs_decap_table(true);
+}
+
+/// One run of the XDP or the TC decapsulator: (passed up the stack, output frame).
+fn rs_run(rs: &mut RsDecap, tc: bool, frame: &[u8]) -> (bool, Vec<u8>) {
+    if tc {
+        let r = rs.test_run_tc(frame, &TcRunOptions::default()).unwrap();
+        (r.verdict == TcVerdict::Ok, r.frame)
+    } else {
+        let r = rs.test_run(frame).unwrap();
+        (r.verdict == XdpVerdict::Pass, r.frame)
+    }
+}
+
+fn rs_decap_table(tc: bool) {
     require_root();
     let mut rs = RsDecap::load().unwrap();
     rs.add_vip(v4(VIP4)).unwrap();
@@ -1834,6 +1976,12 @@ fn rs_decap_fixtures() {
     let in6 = tcp6(CLIENT6, 1000, VIP6, 80, CLIENT_MAC, VC0_MAC)
         .payload(b"inner6")
         .build();
+    let big4 = tcp4(CLIENT4, 1001, VIP4, 80, CLIENT_MAC, VC0_MAC)
+        .payload(&[0xa5; 1400])
+        .build();
+    let big6 = udp6(CLIENT6, 1001, VIP6, 53, CLIENT_MAC, VC0_MAC)
+        .payload(&[0x3c; 1200])
+        .build();
     let other4 = tcp4(CLIENT4, 1000, [10, 0, 0, 99], 80, CLIENT_MAC, VC0_MAC).build();
     let mut n = 0;
     for (name, inner, outer, decap) in [
@@ -1841,6 +1989,8 @@ fn rs_decap_fixtures() {
         ("6in6", &in6, o6, true),
         ("4in6", &in4, o6, true),
         ("6in4", &in6, o4, true),
+        ("4in4, 1400 bytes of TCP payload", &big4, o4, true),
+        ("6in6, 1200 bytes of UDP payload", &big6, o6, true),
         ("inner destination not a VIP", &other4, o4, false),
         (
             "outer destination not local",
@@ -1853,15 +2003,15 @@ fn rs_decap_fixtures() {
         ),
     ] {
         let tunneled = wire_tun(inner, outer, None);
-        let r = rs.test_run(&tunneled).unwrap();
-        assert_eq!(r.verdict, XdpVerdict::Pass, "{name}");
+        let (pass, frame) = rs_run(&mut rs, tc, &tunneled);
+        assert!(pass, "{name}");
         if decap {
             let mut want = tunneled.clone();
             let range = lvs_wire::decap_ipip(&mut want).unwrap();
             let want = want[range].to_vec();
-            assert_eq!(r.frame, want, "{name}: {}", diff(&want, &r.frame));
+            assert_eq!(frame, want, "{name}: {}", diff(&want, &frame));
         } else {
-            assert_eq!(r.frame, tunneled, "{name}: must be untouched");
+            assert_eq!(frame, tunneled, "{name}: must be untouched");
         }
         n += 1;
     }
@@ -1870,18 +2020,30 @@ fn rs_decap_fixtures() {
     let mut padded = wire_tun(&small, o4, None);
     let unpadded_len = padded.len();
     padded.resize(unpadded_len.max(60) + 6, 0);
-    let r = rs.test_run(&padded).unwrap();
+    let (pass, frame) = rs_run(&mut rs, tc, &padded);
     let mut want = padded[..unpadded_len].to_vec();
     let range = lvs_wire::decap_ipip(&mut want).unwrap();
-    assert_eq!(r.frame, want[range].to_vec());
-    let r = rs.test_run(&in4).unwrap();
-    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &in4));
-    assert_eq!(rs.test_run(&arp_request()).unwrap().frame, arp_request());
+    assert!(pass);
+    assert_eq!(frame, want[range].to_vec());
+    assert_eq!(rs_run(&mut rs, tc, &in4), (true, in4.clone()));
+    assert_eq!(rs_run(&mut rs, tc, &arp_request()).1, arp_request());
+    // An inner length beyond the frame: malformed, untouched.
+    let mut cut = wire_tun(&big4, o4, None);
+    cut.truncate(cut.len() - 100);
+    let tot = (cut.len() - 14) as u16;
+    let mut outer = lvs_wire::ipv4::Packet::new_unchecked(&mut cut[14..]);
+    outer.set_total_len(tot);
+    outer.fill_checksum();
+    assert_eq!(
+        rs_run(&mut rs, tc, &cut),
+        (true, cut.clone()),
+        "truncated inner"
+    );
     rs.remove_vip(v4(VIP4)).unwrap();
     rs.remove_vip(v4(VIP4)).unwrap(); // removing twice is fine
     let tunneled = wire_tun(&in4, o4, None);
-    assert_eq!(rs.test_run(&tunneled).unwrap().frame, tunneled);
-    println!("{} decap cases", n + 4);
+    assert_eq!(rs_run(&mut rs, tc, &tunneled).1, tunneled);
+    println!("{} decap cases", n + 5);
 }
 
 // ---- attach ---------------------------------------------------------------------------------------------
@@ -1968,7 +2130,12 @@ fn attach_modes_on_veth() {
     assert!(!String::from_utf8_lossy(&q.stdout).contains("clsact"));
     let mut rs = RsDecap::load().unwrap();
     assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
+    // The real server's TC decapsulator, at tcx ingress.
+    rs.attach_tc("vc1").unwrap();
+    assert_eq!(tcx_ingress("vc1"), ["lvs_rs_decap_tc"]);
+    assert!(rs.tc_program_id().unwrap() > 0);
     rs.detach_all().unwrap();
+    assert!(tcx_ingress_empties("vc1"), "{:?}", tcx_ingress("vc1"));
 }
 
 /// GSO aggregates (what TSO senders and GRO hand to generic XDP and TC): frames longer
@@ -2030,6 +2197,106 @@ fn gso_aggregates() {
     assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1);
     assert_eq!(dp.stat(Stat::PassToTc).unwrap(), 2);
     assert_eq!(dp.stat(Stat::PuntFragNeeded).unwrap(), 0);
+}
+
+/// Tunnel flows' GSO aggregates in `lvs_tc`: checked per segment against the route MTU
+/// (`RS4_SMALLMTU`: `mtu lock 500`). TCP: the encapsulated segment is as long as the
+/// client's (`lvs_skb_encap` lowers `gso_size` by the tunnel header), IP + TCP headers +
+/// `gso_size`; UDP GSO keeps its size, + the tunnel header. A segment one byte too long:
+/// dropped and counted `tc_too_big`; one that fits goes on to the encapsulation, which
+/// `BPF_PROG_TEST_RUN` cannot complete for an aggregate (its skbs have GSO type 0, which
+/// `bpf_skb_adjust_room` refuses: `encap_error`); the end-to-end uploads through TUN
+/// (crates/lvs-e2e/tests/tun.rs) run real aggregates through it. The same frames as single
+/// packets are too big for the route (`tc_drop`: lvs_xdp punts such packets, frag-needed).
+#[test]
+fn tc_tunnel_aggregates_checked_per_segment() {
+    let lab = Lab::new();
+    let mut dp = small_dataplane();
+    let (c4, c6, vip4, vip6) = (v4(CLIENT4), v6(CLIENT6), v4(VIP4), v6(VIP6));
+    let tun = FlowValue::new(action::TUN_IPIP, dir::INPUT_ONLY, 2, 1, 1)
+        .with_src(v4(DIR_R4), 0)
+        .with_dst(v4(RS4_SMALLMTU), 0);
+    // (name, frame, segment headers: IP + TCP / IP + UDP + outer IPv4)
+    let mut cases: Vec<(&str, Vec<u8>, u32)> = Vec::new();
+    let k = FlowKey::new(IPPROTO_TCP, c4, 61000, vip4, 80);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "TCP 4in4",
+        tcp4(CLIENT4, 61000, VIP4, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[7; 3000])
+            .build(),
+        20 + 20,
+    ));
+    let k = FlowKey::new(IPPROTO_TCP, c6, 61001, vip6, 80);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "TCP 6in4",
+        tcp6(CLIENT6, 61001, VIP6, 80, CLIENT_MAC, VC0_MAC)
+            .tcp_flags(TCP_ACK)
+            .payload(&[7; 3000])
+            .build(),
+        40 + 20,
+    ));
+    let k = FlowKey::new(IPPROTO_UDP, c4, 61002, vip4, 53);
+    dp.insert_flow(&k, &tun).unwrap();
+    cases.push((
+        "UDP 4in4",
+        udp4(CLIENT4, 61002, VIP4, 53, CLIENT_MAC, VC0_MAC)
+            .payload(&[7; 3000])
+            .build(),
+        20 + 8 + 20,
+    ));
+    for (name, frame, hdrs) in &cases {
+        let fits = 500 - hdrs;
+        for (gso_size, too_big) in [(fits, false), (fits + 1, true)] {
+            let opts = TcRunOptions {
+                ifindex: Some(lab.vc0),
+                gso_size,
+                gso_segs: 3000_u32.div_ceil(gso_size),
+                repeat: 1,
+            };
+            let before = (
+                dp.stat(Stat::TcTooBig).unwrap(),
+                dp.stat(Stat::EncapError).unwrap(),
+            );
+            let r = dp.test_run_tc_with(frame, &opts).unwrap();
+            let after = (
+                dp.stat(Stat::TcTooBig).unwrap(),
+                dp.stat(Stat::EncapError).unwrap(),
+            );
+            assert_eq!(r.verdict, TcVerdict::Shot, "{name} gso_size {gso_size}");
+            let want = if too_big {
+                (before.0 + 1, before.1)
+            } else {
+                (before.0, before.1 + 1)
+            };
+            assert_eq!(
+                after, want,
+                "{name} gso_size {gso_size}: (too big, encap error)"
+            );
+            if too_big {
+                assert_eq!(&r.frame, frame, "{name}: dropped untouched");
+            }
+        }
+        // A single packet of that size: too big for the route (lvs_xdp punts it).
+        let before = dp.stat(Stat::TcDrop).unwrap();
+        let r = dp
+            .test_run_tc_with(
+                frame,
+                &TcRunOptions {
+                    ifindex: Some(lab.vc0),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(r.verdict, TcVerdict::Shot, "{name} single");
+        assert_eq!(dp.stat(Stat::TcDrop).unwrap(), before + 1, "{name} single");
+    }
+    // Dropped before any accounting: the connection counted only the three aggregates
+    // that passed the check (accounted before the encapsulation failed).
+    assert_eq!(dp.stat(Stat::TcTooBig).unwrap(), 3);
+    assert_eq!(dp.conn(1).unwrap().pkts_in, 3);
 }
 
 // ---- ns/packet -------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! TUN: `d` sends IPIP frames built with lvs-wire (`encap_ipip`, the director's own
-//! encapsulation) through `lvs-sendraw`; the kernel here has no ipip, so only lvsadm's XDP
-//! decapsulator can deliver them to lvs-echo on the VIP, whose reply goes straight back to
+//! encapsulation) through `lvs-sendraw`; the kernel here has no ipip, so only lvsadm's BPF
+//! decapsulator (TC ingress on this veth by default, generic XDP with `--xdp-mode
+//! generic`) can deliver them to lvs-echo on the VIP, whose reply goes straight back to
 //! the client address on `d` (through r's default route, as in LVS-TUN).
 
 use std::net::IpAddr;
@@ -275,12 +276,31 @@ fn rp_keys() -> Vec<String> {
         .collect()
 }
 
-/// TUN: VIPs, sysctls and the XDP decapsulator in place after lvsadm exited; IPIP to the
+/// TUN: VIPs, sysctls and the decapsulator in place after lvsadm exited; IPIP to the
 /// VIPs (v4 in v4, v6 in v6, v6 in v4, v4 in v6) decapsulated and answered; teardown
-/// undoes all of it.
+/// undoes all of it. Default on a veth: `lvs_rs_decap_tc` at TC ingress.
+#[test]
+fn tun_tc_decap_survives_lvsadm_and_tears_down() {
+    tun_decap_survives_lvsadm_and_tears_down("rt", None);
+}
+
+/// The same with `--xdp-mode generic`: `lvs_rs_decap` in generic XDP.
 #[test]
 fn tun_xdp_decap_survives_lvsadm_and_tears_down() {
-    let mut l = rs_lab("rt");
+    tun_decap_survives_lvsadm_and_tears_down("rx", Some("generic"));
+}
+
+fn tc_ingress(l: &RsLab) -> String {
+    l.sh("r", &["tc", "filter", "show", "dev", "eth0", "ingress"])
+}
+
+fn qdiscs(l: &RsLab) -> String {
+    l.sh("r", &["tc", "qdisc", "show", "dev", "eth0"])
+}
+
+fn tun_decap_survives_lvsadm_and_tears_down(tag: &str, xdp_mode: Option<&str>) {
+    let mut l = rs_lab(tag);
+    let xdp = xdp_mode.is_some();
     // Non-default starting values, to see them restored.
     l.lab
         .sysctl("r", "net.ipv4.conf.all.rp_filter", "1")
@@ -291,11 +311,22 @@ fn tun_xdp_decap_survives_lvsadm_and_tears_down() {
     let keys: Vec<String> = arp_keys().into_iter().chain(rp_keys()).collect();
     let before = l.sysctls(&keys);
 
-    let out = l.lvsadm_ok(
-        &["setup", "--vip", VIP4, "--vip", VIP6, "--method", "tun"],
-        0,
-    );
-    assert!(out.contains("lvs_rs_decap attached (generic XDP"), "{out}");
+    let mut setup = vec!["setup", "--vip", VIP4, "--vip", VIP6, "--method", "tun"];
+    if let Some(m) = xdp_mode {
+        setup.extend(["--xdp-mode", m]);
+    }
+    let out = l.lvsadm_ok(&setup, 0);
+    if xdp {
+        assert!(out.contains("lvs_rs_decap attached (generic XDP"), "{out}");
+        assert!(out.contains("decapsulation: xdp"), "{out}");
+    } else {
+        assert!(
+            out.contains("lvs_rs_decap_tc attached (tc ingress")
+                && out.contains("clsact qdisc added"),
+            "{out}"
+        );
+        assert!(out.contains("decapsulation: tc"), "{out}");
+    }
 
     // lvsadm has exited: everything must still be there.
     let lo = l.lo_addrs();
@@ -309,12 +340,29 @@ fn tun_xdp_decap_survives_lvsadm_and_tears_down() {
         assert_eq!(l.sysctl(&k), "0", "{k}");
     }
     let link = l.link_details("eth0");
-    assert!(link.contains("xdpgeneric"), "{link}");
-    assert!(link.contains("name lvs_rs_decap"), "{link}");
+    if xdp {
+        assert!(link.contains("xdpgeneric"), "{link}");
+        assert!(link.contains("name lvs_rs_decap"), "{link}");
+        assert!(!tc_ingress(&l).contains("bpf"));
+    } else {
+        assert!(!link.contains("xdp"), "{link}");
+        let f = tc_ingress(&l);
+        assert!(
+            f.contains("lvs_rs_decap_tc") && f.contains("direct-action"),
+            "{f}"
+        );
+    }
     let record = l.record_path();
     assert!(std::path::Path::new(&record).exists(), "{record}");
     let status = l.lvsadm_ok(&["status"], 0);
-    assert!(status.contains("eth0 lvs_rs_decap id"), "{status}");
+    if xdp {
+        assert!(status.contains("eth0 lvs_rs_decap id"), "{status}");
+    } else {
+        assert!(
+            status.contains("tc:         eth0 lvs_rs_decap_tc id"),
+            "{status}"
+        );
+    }
     assert!(status.contains(": attached"), "{status}");
 
     // Tunnelled traffic.
@@ -344,17 +392,23 @@ fn tun_xdp_decap_survives_lvsadm_and_tears_down() {
     }
 
     // Setup again: same arguments are fine, others are refused.
-    let again = l.lvsadm_ok(
-        &["setup", "--vip", VIP4, "--vip", VIP6, "--method", "tun"],
-        0,
-    );
+    let again = l.lvsadm_ok(&setup, 0);
     assert!(again.contains("already set up"), "{again}");
     let other = l.lvsadm_ok(&["setup", "--vip", VIP4, "--method", "dr"], 1);
     assert!(other.contains("teardown"), "{other}");
 
     // Teardown: all gone, sysctls as before.
     let td = l.lvsadm_ok(&["teardown"], 0);
-    assert!(td.contains("eth0: lvs_rs_decap detached"), "{td}");
+    if xdp {
+        assert!(td.contains("eth0: lvs_rs_decap detached"), "{td}");
+    } else {
+        assert!(
+            td.contains("eth0: lvs_rs_decap_tc detached (tc ingress)")
+                && td.contains("eth0: clsact qdisc removed"),
+            "{td}"
+        );
+        assert!(!qdiscs(&l).contains("clsact"), "{}", qdiscs(&l));
+    }
     let lo = l.lo_addrs();
     assert!(
         !lo.contains("10.1.0.100") && !lo.contains("fd01::100"),
@@ -371,6 +425,46 @@ fn tun_xdp_decap_survives_lvsadm_and_tears_down() {
     let td = l.lvsadm_ok(&["teardown"], 0);
     assert!(td.contains("nothing"), "{td}");
     l.lvsadm_ok(&["status"], 1);
+}
+
+/// The TC decapsulator's `clsact` qdisc stays when something else put a filter on it
+/// after setup (teardown removes only its own filter); a filter whose program was replaced
+/// is reported, not removed.
+#[test]
+fn tc_decap_teardown_leaves_other_filters() {
+    let mut l = rs_lab("rq");
+    l.lvsadm_ok(
+        &["setup", "--vip", VIP4, "--vip", VIP6, "--method", "tun"],
+        0,
+    );
+    l.sh(
+        "r",
+        &[
+            "tc", "filter", "add", "dev", "eth0", "egress", "protocol", "all", "u32", "match",
+            "u32", "0", "0",
+        ],
+    );
+    // Still decapsulates.
+    l.start_echo();
+    let (d_mac, r_mac) = (l.mac("d"), l.mac("r"));
+    let frame = ipip_frame(
+        d_mac,
+        r_mac,
+        ip("10.9.0.2"),
+        40010,
+        ip(VIP4),
+        ip("10.2.1.1"),
+        ip("10.2.1.11"),
+    );
+    let reply = send_ipip(&l, &frame, ip("10.9.0.2"), 40010, 5000);
+    assert!(reply.contains("server=rs1"), "{reply}");
+    let td = l.lvsadm_ok(&["teardown"], 0);
+    assert!(td.contains("lvs_rs_decap_tc detached"), "{td}");
+    assert!(td.contains("clsact qdisc left in place"), "{td}");
+    assert!(qdiscs(&l).contains("clsact"), "{}", qdiscs(&l));
+    assert!(!tc_ingress(&l).contains("lvs_rs_decap_tc"));
+    let egress = l.sh("r", &["tc", "filter", "show", "dev", "eth0", "egress"]);
+    assert!(egress.contains("u32"), "{egress}");
 }
 
 /// DR: VIPs on lo and ARP suppression; the VIP answers when routed to the real server

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! lvsadm realserver setup --vip ADDR [--vip ADDR]... --method dr|tun [--interface IF]...
-//!                         [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native]
+//!                         [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native|tc]
 //! lvsadm realserver teardown
 //! lvsadm realserver status
 //! ```
@@ -38,24 +38,33 @@
 //!      on `lo` rather than on `tunl0` as in the how-tos: a decapsulated packet is
 //!      delivered to any local address, so the effect is the same and one place holds the
 //!      VIPs for both methods.
-//!    * **xdp** (otherwise, e.g. a kernel without modules): lvs-rs's XDP program
-//!      `lvs_rs_decap` is loaded, its map `LVS_RS_VIPS` gets the VIPs and `LVS_RS_LOCAL`
-//!      this host's addresses at setup time (every address of a non-loopback interface
-//!      that is not a VIP: the outer destinations the director may tunnel to), and it is
-//!      attached to every selected Ethernet interface. An address added later is not a
-//!      tunnel endpoint until `teardown` + `setup`.
+//!    * **xdp** (otherwise, e.g. a kernel without modules): lvs-rs's BPF decapsulator is
+//!      loaded, its map `LVS_RS_VIPS` gets the VIPs and `LVS_RS_LOCAL` this host's
+//!      addresses at setup time (every address of a non-loopback interface that is not a
+//!      VIP: the outer destinations the director may tunnel to), and it is attached to
+//!      every selected Ethernet interface: the XDP program `lvs_rs_decap` or its twin at
+//!      TC ingress, `lvs_rs_decap_tc` (same maps, same output). An address added later is
+//!      not a tunnel endpoint until `teardown` + `setup`.
 //!
-//!      Persistence: the program is attached with the legacy netlink XDP attach
-//!      (`IFLA_XDP`, what `ip link set dev IF xdpgeneric ...` does), not through a
-//!      bpf_link as aya does: the attachment belongs to the interface and lasts after
-//!      lvsadm exits, with no bpffs pin. (A pinned bpf_link would need a bpffs that
-//!      outlives the command, but `ip netns exec` runs commands in a private mount
-//!      namespace with a fresh `/sys` and no `/sys/fs/bpf`: a pin made there disappears
-//!      with the command.) The program keeps its maps alive. It is attached with
-//!      `XDP_FLAGS_UPDATE_IF_NOEXIST`, so an interface that already has an XDP program
-//!      is an error, never silently taken over. Mode (`--xdp-mode auto`): generic (SKB)
-//!      on virtual interfaces (veth, bridges, ...: a link kind), where native XDP depends
-//!      on the peer, native on physical NICs with a fallback to generic.
+//!      Where (`--xdp-mode`): `auto` puts `lvs_rs_decap_tc` on virtual interfaces (veth,
+//!      bridges, ...: a link kind) and native XDP on physical NICs, with a fallback to TC
+//!      ingress. Not generic XDP on veths: generic XDP skips every skb a TC program
+//!      redirected (`skb->redirected`), which is how a director's `lvs_tc` on the same
+//!      host forwards into a veth, so those tunnel packets would reach the stack still
+//!      encapsulated (docs/xdp.md, "Tunnels (TUN) in `lvs_tc`"). `tc`, `generic` and
+//!      `native` force one.
+//!
+//!      Persistence: XDP is attached with the legacy netlink XDP attach (`IFLA_XDP`,
+//!      what `ip link set dev IF xdpgeneric ...` does), TC ingress as a direct-action
+//!      `cls_bpf` filter on the interface's `clsact` qdisc (added if missing; what `tc
+//!      filter add dev IF ingress bpf da ...` does), not through a bpf_link as aya does:
+//!      both attachments belong to the interface and last after lvsadm exits, with no
+//!      bpffs pin. (A pinned bpf_link would need a bpffs that outlives the command, but
+//!      `ip netns exec` runs commands in a private mount namespace with a fresh `/sys`
+//!      and no `/sys/fs/bpf`: a pin made there disappears with the command.) The program
+//!      keeps its maps alive. XDP is attached with `XDP_FLAGS_UPDATE_IF_NOEXIST`, so an
+//!      interface that already has an XDP program is an error, never silently taken
+//!      over; the TC filter goes in front of any filters already there.
 //!
 //! `--interface IF` (repeatable) selects the interfaces; by default every interface that is
 //! up, except loopback (and for the XDP decapsulator only Ethernet ones).
@@ -71,7 +80,9 @@
 //! # `teardown`
 //!
 //! Undoes exactly what the record says, in reverse order: detaches the XDP program (only if
-//! the one attached is still the recorded one), sets down the tunnel devices it set up,
+//! the one attached is still the recorded one), removes the TC filter (only if its program
+//! is still the recorded one) and the `clsact` qdisc if `setup` added it and nothing else
+//! is on it, sets down the tunnel devices it set up,
 //! restores every sysctl it changed to its previous value (unless it was changed again
 //! since: then it is left, with a warning), removes the VIPs it added and sets `lo` down if
 //! it set it up. With nothing set up it says so and exits 0 (teardown is idempotent). A step
@@ -103,6 +114,9 @@ pub const STATE_DIR: &str = "/run/lvs-rs";
 const STATE_VERSION: u32 = 1;
 /// Name of the XDP decapsulation program (as the kernel reports it).
 pub const DECAP_PROGRAM: &str = "lvs_rs_decap";
+/// Name of the TC ingress decapsulation program (as the kernel reports it, and the name
+/// of its `cls_bpf` filter).
+pub const DECAP_TC_PROGRAM: &str = "lvs_rs_decap_tc";
 /// Name of the short-lived link that probes for a tunnel link type.
 const LINK_PROBE: &str = "lvsrs-probe";
 /// The kernel's fallback tunnel devices, with whether they take `rp_filter` (IPv4 outer).
@@ -112,14 +126,15 @@ const KERNEL_TUNNELS: [(&str, bool); 3] = [("tunl0", true), ("sit0", true), ("ip
 pub const USAGE: &str = "\
 Usage:
   lvsadm realserver setup --vip ADDR [--vip ADDR]... --method dr|tun [--interface IF]...
-                          [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native]
+                          [--decap auto|kernel|xdp] [--xdp-mode auto|generic|native|tc]
   lvsadm realserver teardown
   lvsadm realserver status
 
 Configures this network namespace as an LVS real server: the VIPs on lo, ARP
 suppression (arp_ignore=1, arp_announce=2 on all, lo and the interfaces), and for
 tunnelling rp_filter=0 (all, default, the interfaces) and IPIP decapsulation (the
-kernel's tunl0/ip6tnl0, or lvs-rs's XDP decapsulator where the kernel has no ipip).
+kernel's tunl0/ip6tnl0, or lvs-rs's BPF decapsulator where the kernel has no ipip:
+--xdp-mode auto = TC ingress on virtual interfaces, native XDP (else TC) on NICs).
 Interfaces: every up non-loopback interface unless --interface is given.
 teardown undoes exactly what setup did; status shows it (exit 0 intact, 3 changed,
 1 not set up). The record is in /run/lvs-rs/realserver-<netns inode>.json.
@@ -159,17 +174,20 @@ pub enum DecapChoice {
     Xdp,
 }
 
-/// XDP attach mode (`--xdp-mode`).
+/// Where the BPF decapsulator goes (`--xdp-mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum XdpModeChoice {
-    /// Generic on virtual interfaces, native with a fallback to generic on physical ones.
+    /// TC ingress on virtual interfaces, native XDP with a fallback to TC ingress on
+    /// physical ones.
     #[default]
     Auto,
-    /// Generic (SKB) mode.
+    /// Generic (SKB) XDP.
     Generic,
-    /// Native (driver) mode.
+    /// Native (driver) XDP.
     Native,
+    /// TC ingress (`lvs_rs_decap_tc`, a `cls_bpf` filter on a `clsact` qdisc).
+    Tc,
 }
 
 /// What `setup` was asked to do.
@@ -302,9 +320,10 @@ fn parse_setup(args: &[String]) -> Result<SetupRequest, String> {
                     "auto" => XdpModeChoice::Auto,
                     "generic" | "skb" => XdpModeChoice::Generic,
                     "native" | "drv" | "driver" => XdpModeChoice::Native,
+                    "tc" => XdpModeChoice::Tc,
                     _ => {
                         return Err(format!(
-                            "invalid --xdp-mode `{value}` (auto, generic or native)"
+                            "invalid --xdp-mode `{value}` (auto, generic, native or tc)"
                         ));
                     }
                 })
@@ -495,6 +514,25 @@ pub struct XdpRecord {
     pub prog_id: u32,
 }
 
+/// One attachment of the TC decapsulator `lvs_rs_decap_tc` (a `cls_bpf` filter at the
+/// ingress of the interface's `clsact` qdisc).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcRecord {
+    /// Interface name.
+    pub ifname: String,
+    /// Interface index at setup time.
+    pub ifindex: u32,
+    /// Id of the program attached.
+    pub prog_id: u32,
+    /// The filter's priority.
+    pub prio: u16,
+    /// The filter's handle.
+    pub handle: u32,
+    /// Whether `setup` added the `clsact` qdisc (then `teardown` removes it if nothing
+    /// else is left on it).
+    pub clsact_added: bool,
+}
+
 /// The tunnel decapsulation `setup` put in place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -506,10 +544,13 @@ pub enum DecapRecord {
         /// Those that were down and were set up.
         set_up: Vec<String>,
     },
-    /// lvs-rs's XDP decapsulator.
+    /// lvs-rs's BPF decapsulator (XDP and/or TC ingress).
     Xdp {
-        /// Its attachments.
+        /// Its XDP attachments.
         attached: Vec<XdpRecord>,
+        /// Its TC ingress attachments (records of older versions have none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tc: Vec<TcRecord>,
         /// The VIPs in `LVS_RS_VIPS`.
         vips: Vec<IpAddr>,
         /// The tunnel endpoints in `LVS_RS_LOCAL`.
@@ -708,6 +749,20 @@ mod xdp {
                 .context("lvs_rs_decap's file descriptor")?
                 .as_raw_fd())
         }
+
+        /// The TC program `lvs_rs_decap_tc`: file descriptor and kernel id.
+        pub(super) fn tc(&self) -> anyhow::Result<(RawFd, u32)> {
+            let fd = self
+                .0
+                .tc_program_fd()
+                .context("lvs_rs_decap_tc's file descriptor")?
+                .as_raw_fd();
+            let id = self
+                .0
+                .tc_program_id()
+                .context("lvs_rs_decap_tc's program id")?;
+            Ok((fd, id))
+        }
     }
 
     pub(super) fn available() -> anyhow::Result<()> {
@@ -739,6 +794,10 @@ mod xdp {
 
     impl Loaded {
         pub(super) fn raw_fd(&self) -> anyhow::Result<RawFd> {
+            match *self {}
+        }
+
+        pub(super) fn tc(&self) -> anyhow::Result<(RawFd, u32)> {
             match *self {}
         }
     }
@@ -827,11 +886,7 @@ fn setup(req: &SetupRequest) -> anyhow::Result<u8> {
     for l in &ctx.log {
         println!("{l}");
     }
-    let decap = match &st.decap {
-        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
-        Some(DecapRecord::Xdp { .. }) => ", decapsulation: xdp",
-        None => "",
-    };
+    let decap = decap_summary(st.decap.as_ref());
     println!(
         "realserver set up (method {}{decap}) in network namespace {}; record in {}",
         req.method,
@@ -839,6 +894,19 @@ fn setup(req: &SetupRequest) -> anyhow::Result<u8> {
         path.display()
     );
     Ok(0)
+}
+
+/// `, decapsulation: kernel|xdp|tc|xdp+tc` for the summary line of `setup` and `status`.
+fn decap_summary(d: Option<&DecapRecord>) -> &'static str {
+    match d {
+        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
+        Some(DecapRecord::Xdp { attached, tc, .. }) => match (attached.is_empty(), tc.is_empty()) {
+            (false, false) => ", decapsulation: xdp+tc",
+            (true, false) => ", decapsulation: tc",
+            _ => ", decapsulation: xdp",
+        },
+        None => "",
+    }
 }
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
@@ -1020,6 +1088,29 @@ fn probe_link_kind(ctx: &mut Ctx, kind: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// How the BPF decapsulator goes on one interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// XDP in these modes, tried in order, and TC ingress if all of them fail.
+    Xdp(&'static [XdpMode], bool),
+    /// TC ingress.
+    Tc,
+}
+
+/// Where `--xdp-mode` puts the decapsulator on `l`. Auto: TC ingress on virtual interfaces
+/// (generic XDP skips the skbs a TC program redirected to them, which is how a director's
+/// `lvs_tc` on the same host forwards into a veth), native XDP with a fallback to TC
+/// ingress on physical ones.
+fn placement(choice: XdpModeChoice, l: &Link) -> Placement {
+    match choice {
+        XdpModeChoice::Generic => Placement::Xdp(&[XdpMode::Generic], false),
+        XdpModeChoice::Native => Placement::Xdp(&[XdpMode::Native], false),
+        XdpModeChoice::Tc => Placement::Tc,
+        XdpModeChoice::Auto if l.kind.is_some() => Placement::Tc,
+        XdpModeChoice::Auto => Placement::Xdp(&[XdpMode::Native], true),
+    }
+}
+
 fn attach_decap(
     ctx: &mut Ctx,
     req: &SetupRequest,
@@ -1027,9 +1118,12 @@ fn attach_decap(
     links: &[Link],
     targets: &[Link],
 ) -> anyhow::Result<()> {
-    // Refuse before loading anything if an interface has an XDP program already.
+    // Refuse before loading anything if an interface that gets XDP has an XDP program
+    // already.
     for l in targets {
-        if let Some((id, _)) = l.xdp.any() {
+        if matches!(placement(req.xdp_mode, l), Placement::Xdp(..))
+            && let Some((id, _)) = l.xdp.any()
+        {
             bail!(
                 "interface {} already has an XDP program (id {id}); lvsadm does not replace \
                  it: choose other interfaces with --interface, or remove it",
@@ -1048,18 +1142,18 @@ fn attach_decap(
     let prog = xdp::load(&req.vips, &locals)?;
     let fd = prog.raw_fd()?;
     let mut attached = Vec::new();
-    let record = |attached: &Vec<XdpRecord>| DecapRecord::Xdp {
+    let mut tc = Vec::new();
+    let record = |attached: &Vec<XdpRecord>, tc: &Vec<TcRecord>| DecapRecord::Xdp {
         attached: attached.clone(),
+        tc: tc.clone(),
         vips: req.vips.clone(),
         locals: locals.clone(),
     };
-    st.decap = Some(record(&attached));
+    st.decap = Some(record(&attached, &tc));
     for l in targets {
-        let modes: &[XdpMode] = match req.xdp_mode {
-            XdpModeChoice::Generic => &[XdpMode::Generic],
-            XdpModeChoice::Native => &[XdpMode::Native],
-            XdpModeChoice::Auto if l.kind.is_some() => &[XdpMode::Generic],
-            XdpModeChoice::Auto => &[XdpMode::Native, XdpMode::Generic],
+        let (modes, tc_fallback) = match placement(req.xdp_mode, l) {
+            Placement::Tc => (&[][..], true),
+            Placement::Xdp(m, f) => (m, f),
         };
         let mut last_err = None;
         let mut done = None;
@@ -1070,9 +1164,10 @@ fn attach_decap(
                     break;
                 }
                 Err(e) => {
-                    if modes.len() > 1 {
+                    if tc_fallback {
                         eprintln!(
-                            "lvsadm: realserver: {mode} XDP on {} failed ({e}); trying generic",
+                            "lvsadm: realserver: {mode} XDP on {} failed ({e}); using TC \
+                             ingress",
                             l.name
                         );
                     }
@@ -1081,12 +1176,20 @@ fn attach_decap(
             }
         }
         let Some(mode) = done else {
+            if tc_fallback {
+                attach_decap_tc(ctx, &prog, l, &mut tc)
+                    .inspect_err(|_| st.decap = Some(record(&attached, &tc)))?;
+                st.decap = Some(record(&attached, &tc));
+                continue;
+            }
             let (mode, e) = last_err.expect("at least one mode tried");
             let hint = match e.errno() {
                 Some(libc::EBUSY) | Some(libc::EEXIST) => {
                     " (another XDP program is attached to it)"
                 }
-                Some(libc::EOPNOTSUPP) => " (the driver has no native XDP: try --xdp-mode generic)",
+                Some(libc::EOPNOTSUPP) => {
+                    " (the driver has no native XDP: try --xdp-mode tc or generic)"
+                }
                 _ => "",
             };
             bail!(
@@ -1114,7 +1217,7 @@ fn attach_decap(
                     mode,
                     prog_id: 0,
                 });
-                st.decap = Some(record(&attached));
+                st.decap = Some(record(&attached, &tc));
                 return Err(e);
             }
         };
@@ -1124,7 +1227,7 @@ fn attach_decap(
             mode,
             prog_id,
         });
-        st.decap = Some(record(&attached));
+        st.decap = Some(record(&attached, &tc));
         ctx.note(format!(
             "{}: {DECAP_PROGRAM} attached ({mode} XDP, program id {prog_id})",
             l.name
@@ -1134,6 +1237,68 @@ fn attach_decap(
         "{DECAP_PROGRAM}: decapsulates IPIP to {} sent to {}",
         join(&req.vips),
         join(&locals)
+    ));
+    Ok(())
+}
+
+/// Attach `lvs_rs_decap_tc` to `l`'s TC ingress: the `clsact` qdisc (added if missing),
+/// then the filter. What is done is pushed to `tc` (a qdisc added but no filter: the
+/// record has filter handle 0, and the rollback removes the qdisc).
+fn attach_decap_tc(
+    ctx: &mut Ctx,
+    prog: &xdp::Loaded,
+    l: &Link,
+    tc: &mut Vec<TcRecord>,
+) -> anyhow::Result<()> {
+    let (fd, prog_id) = prog.tc()?;
+    let clsact_added = match ctx.nl.add_clsact(l.index) {
+        Ok(()) => true,
+        Err(NlError::Kernel(libc::EEXIST)) => false,
+        Err(e) => {
+            return Err(nl_context(
+                e,
+                format!("adding a clsact qdisc to {}", l.name),
+            ));
+        }
+    };
+    let mut rec = TcRecord {
+        ifname: l.name.clone(),
+        ifindex: l.index,
+        prog_id,
+        prio: 0,
+        handle: 0,
+        clsact_added,
+    };
+    match ctx
+        .nl
+        .add_ingress_bpf(l.index, fd, prog_id, DECAP_TC_PROGRAM)
+    {
+        Ok(f) => {
+            rec.prio = f.prio;
+            rec.handle = f.handle;
+            tc.push(rec);
+        }
+        Err(e) => {
+            if clsact_added {
+                tc.push(rec);
+            }
+            return Err(nl_context(
+                e,
+                format!(
+                    "attaching {DECAP_TC_PROGRAM} to the TC ingress of {}",
+                    l.name
+                ),
+            ));
+        }
+    }
+    ctx.note(format!(
+        "{}: {DECAP_TC_PROGRAM} attached (tc ingress, program id {prog_id}{})",
+        l.name,
+        if clsact_added {
+            ", clsact qdisc added"
+        } else {
+            ""
+        }
     ));
     Ok(())
 }
@@ -1158,9 +1323,22 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
         None => {}
         Some(DecapRecord::Xdp {
             attached,
+            tc,
             vips,
             locals,
         }) => {
+            let mut tc_left = Vec::new();
+            for t in tc.into_iter().rev() {
+                let Some(l) = find(&t.ifname) else {
+                    log.push(format!("{}: gone, nothing to detach", t.ifname));
+                    continue;
+                };
+                if let Err(e) = undo_tc(nl, l, &t, log) {
+                    errors.push(e);
+                    tc_left.push(t);
+                }
+            }
+            tc_left.reverse();
             let mut left = Vec::new();
             for a in attached.into_iter().rev() {
                 let Some(l) = find(&a.ifname) else {
@@ -1188,10 +1366,11 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
                     },
                 }
             }
-            if !left.is_empty() {
+            if !left.is_empty() || !tc_left.is_empty() {
                 left.reverse();
                 st.decap = Some(DecapRecord::Xdp {
                     attached: left,
+                    tc: tc_left,
                     vips,
                     locals,
                 });
@@ -1283,6 +1462,56 @@ fn undo(nl: &mut Netlink, st: &mut State, log: &mut Vec<String>) -> Vec<anyhow::
     errors
 }
 
+/// Remove one TC attachment: the filter (if it is still lvsadm's program), then the
+/// `clsact` qdisc if `setup` added it and nothing else is on it any more.
+fn undo_tc(nl: &mut Netlink, l: &Link, t: &TcRecord, log: &mut Vec<String>) -> anyhow::Result<()> {
+    if t.handle != 0 {
+        let filters = nl
+            .ingress_filters(l.index)
+            .map_err(|e| nl_context(e, format!("listing the TC ingress filters of {}", l.name)))?;
+        match filters.iter().find(|f| f.prog_id == t.prog_id) {
+            None => log.push(format!(
+                "{}: {DECAP_TC_PROGRAM} (program id {}) no longer attached at tc ingress",
+                t.ifname, t.prog_id
+            )),
+            Some(f) => {
+                nl.del_ingress_filter(l.index, f).map_err(|e| {
+                    nl_context(e, format!("removing the TC ingress filter of {}", l.name))
+                })?;
+                log.push(format!(
+                    "{}: {DECAP_TC_PROGRAM} detached (tc ingress)",
+                    t.ifname
+                ));
+            }
+        }
+    }
+    if t.clsact_added {
+        let busy = nl
+            .clsact_has_filters(l.index)
+            .map_err(|e| nl_context(e, format!("listing the TC filters of {}", l.name)))?;
+        if busy {
+            log.push(format!(
+                "{}: clsact qdisc left in place: other filters are on it",
+                t.ifname
+            ));
+        } else {
+            match nl.del_clsact(l.index) {
+                Ok(()) => log.push(format!("{}: clsact qdisc removed", t.ifname)),
+                Err(NlError::Kernel(libc::ENOENT)) | Err(NlError::Kernel(libc::EINVAL)) => {
+                    log.push(format!("{}: clsact qdisc already gone", t.ifname))
+                }
+                Err(e) => {
+                    return Err(nl_context(
+                        e,
+                        format!("removing the clsact qdisc of {}", l.name),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---- teardown ----------------------------------------------------------------------------------
 
 fn teardown() -> anyhow::Result<u8> {
@@ -1349,11 +1578,7 @@ fn status() -> anyhow::Result<u8> {
             "  [CHANGED]"
         }
     }
-    let decap = match &st.decap {
-        Some(DecapRecord::Kernel { .. }) => ", decapsulation: kernel",
-        Some(DecapRecord::Xdp { .. }) => ", decapsulation: xdp",
-        None => "",
-    };
+    let decap = decap_summary(st.decap.as_ref());
     println!(
         "realserver: set up (method {}{decap}) in network namespace {}",
         st.request.method, st.netns_inode
@@ -1392,9 +1617,26 @@ fn status() -> anyhow::Result<u8> {
         }
         Some(DecapRecord::Xdp {
             attached,
+            tc,
             vips,
             locals,
         }) => {
+            for t in tc {
+                let filters = match links.iter().find(|l| l.name == t.ifname) {
+                    Some(l) => ctx.nl.ingress_filters(l.index).map_err(|e| {
+                        nl_context(e, format!("listing the TC ingress filters of {}", l.name))
+                    })?,
+                    None => Vec::new(),
+                };
+                let ok = t.handle != 0 && filters.iter().any(|f| f.prog_id == t.prog_id);
+                let f = flag(ok, &mut drift);
+                println!(
+                    "  tc:         {} {DECAP_TC_PROGRAM} id {} ingress: {}{f}",
+                    t.ifname,
+                    t.prog_id,
+                    if ok { "attached" } else { "NOT attached" }
+                );
+            }
             for a in attached {
                 let now = links
                     .iter()
@@ -1502,6 +1744,42 @@ mod tests {
         assert_eq!(r.decap, DecapChoice::Auto);
         assert_eq!(r.xdp_mode, XdpModeChoice::Generic);
         assert_eq!(req("setup --method dr --vip 10.0.0.1").method, Method::Dr);
+        assert_eq!(
+            req("setup --method tun --vip 10.0.0.1 --xdp-mode tc").xdp_mode,
+            XdpModeChoice::Tc
+        );
+    }
+
+    #[test]
+    fn decapsulator_placement() {
+        let veth = link(2, "eth0", true, Some("veth"));
+        let nic = link(3, "eno1", true, None);
+        let tc = Placement::Tc;
+        let generic = Placement::Xdp(&[XdpMode::Generic], false);
+        // Auto: TC on virtual interfaces (generic XDP skips TC-redirected skbs), native
+        // XDP else TC on physical ones.
+        assert_eq!(placement(XdpModeChoice::Auto, &veth), tc);
+        assert_eq!(
+            placement(XdpModeChoice::Auto, &nic),
+            Placement::Xdp(&[XdpMode::Native], true)
+        );
+        for l in [&veth, &nic] {
+            assert_eq!(placement(XdpModeChoice::Tc, l), tc);
+            assert_eq!(placement(XdpModeChoice::Generic, l), generic);
+            assert_eq!(
+                placement(XdpModeChoice::Native, l),
+                Placement::Xdp(&[XdpMode::Native], false)
+            );
+        }
+        assert_eq!(
+            decap_summary(Some(&DecapRecord::Xdp {
+                attached: vec![],
+                tc: vec![],
+                vips: vec![],
+                locals: vec![],
+            })),
+            ", decapsulation: xdp"
+        );
     }
 
     #[test]
@@ -1518,6 +1796,10 @@ mod tests {
             ("setup --method dr --vip", "needs a value"),
             ("setup --method dr --vip 10.0.0.1 --bogus", "unknown option"),
             ("setup --method dr --vip 10.0.0.1 --decap xdp", "tun only"),
+            (
+                "setup --method tun --vip 10.0.0.1 --xdp-mode skbx",
+                "invalid --xdp-mode",
+            ),
             (
                 "setup --method tun --vip 10.0.0.1 --interface lo",
                 "--interface lo",
@@ -1652,6 +1934,14 @@ mod tests {
                     mode: XdpMode::Generic,
                     prog_id: 42,
                 }],
+                tc: vec![TcRecord {
+                    ifname: "eth1".into(),
+                    ifindex: 3,
+                    prog_id: 43,
+                    prio: 49152,
+                    handle: 1,
+                    clsact_added: true,
+                }],
                 vips: vec!["10.1.0.100".parse().unwrap()],
                 locals: vec!["10.2.1.11".parse().unwrap()],
             }),
@@ -1659,8 +1949,14 @@ mod tests {
         let json = serde_json::to_string_pretty(&st).unwrap();
         assert!(json.contains("\"kind\": \"xdp\""), "{json}");
         assert!(json.contains("\"mode\": \"generic\""), "{json}");
+        assert!(json.contains("\"clsact_added\": true"), "{json}");
         let back: State = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
+        // A record of an earlier version (no `tc`) still loads.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["decap"].as_object_mut().unwrap().remove("tc").unwrap();
+        let back: State = serde_json::from_value(old).unwrap();
+        assert!(matches!(back.decap, Some(DecapRecord::Xdp { ref tc, .. }) if tc.is_empty()));
         assert!(!st.is_empty());
         let empty = State {
             vips: vec![VipRecord {

@@ -208,10 +208,11 @@ fn route_mtu(dst: IpAddr) -> Option<u32> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let f: Vec<&str> = text.split_whitespace().collect();
+    // `mtu 1400`, or `mtu lock 1400` for a locked route MTU
     if let Some(m) = f
         .iter()
         .position(|x| *x == "mtu")
-        .and_then(|i| f.get(i + 1))
+        .and_then(|i| f.get(i + 1).filter(|v| **v != "lock").or(f.get(i + 2)))
         && let Ok(v) = m.parse()
     {
         return Some(v);

@@ -1,7 +1,9 @@
 //! A minimal synchronous rtnetlink client for `lvsadm realserver`: list links and
 //! addresses, add and remove addresses, set links up or down, create and delete links by
-//! kind, and attach or detach an XDP program the legacy way (`IFLA_XDP`, the attach that
-//! `ip link set dev IF xdpgeneric ...` does, which stays until it is removed).
+//! kind, attach or detach an XDP program the legacy way (`IFLA_XDP`, the attach that
+//! `ip link set dev IF xdpgeneric ...` does, which stays until it is removed), and a TC
+//! ingress BPF program as a `cls_bpf` filter on a `clsact` qdisc (what `tc filter add dev
+//! IF ingress bpf direct-action ...` does, which also stays until it is removed).
 //!
 //! Everything goes through one `NETLINK_ROUTE` socket of the caller's network namespace
 //! (socket2, no unsafe code). The only unsafe code is the `getsockopt` of
@@ -46,6 +48,31 @@ const IFLA_XDP_FLAGS: u16 = 3;
 const IFLA_XDP_PROG_ID: u16 = 4;
 const IFLA_XDP_DRV_PROG_ID: u16 = 5;
 const IFLA_XDP_SKB_PROG_ID: u16 = 6;
+
+const RTM_NEWQDISC: u16 = 36;
+const RTM_DELQDISC: u16 = 37;
+const RTM_NEWTFILTER: u16 = 44;
+const RTM_DELTFILTER: u16 = 45;
+const RTM_GETTFILTER: u16 = 46;
+
+// linux/rtnetlink.h, linux/pkt_sched.h, linux/pkt_cls.h
+const TCA_KIND: u16 = 1;
+const TCA_OPTIONS: u16 = 2;
+const TCA_BPF_FD: u16 = 6;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_FLAGS: u16 = 8;
+const TCA_BPF_ID: u16 = 11;
+const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
+/// `TC_H_CLSACT` (= `TC_H_INGRESS`): the parent of the `clsact` qdisc.
+const TC_H_CLSACT: u32 = 0xffff_fff1;
+/// The `clsact` qdisc's handle, `TC_H_MAKE(TC_H_CLSACT, 0)`.
+const CLSACT_HANDLE: u32 = 0xffff_0000;
+/// Parent of ingress filters: `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)`.
+const TC_PARENT_INGRESS: u32 = 0xffff_fff2;
+/// Parent of egress filters: `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)`.
+const TC_PARENT_EGRESS: u32 = 0xffff_fff3;
+/// `ETH_P_ALL` in network byte order, as a filter's protocol.
+const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
 
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -172,6 +199,19 @@ pub struct Address {
     pub prefix_len: u8,
 }
 
+/// A `cls_bpf` filter at the ingress of a `clsact` qdisc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcFilter {
+    /// Priority (`tc filter ... pref`).
+    pub prio: u16,
+    /// Filter handle.
+    pub handle: u32,
+    /// Id of its BPF program.
+    pub prog_id: u32,
+    /// Its name (`TCA_BPF_NAME`: what the loader gave, e.g. the program's name).
+    pub name: String,
+}
+
 /// A netlink failure: the kernel's errno, or a local I/O error.
 #[derive(Debug, thiserror::Error)]
 pub enum NlError {
@@ -274,6 +314,17 @@ fn ifaddrmsg(family: u8, prefix_len: u8, index: u32) -> [u8; 8] {
     m
 }
 
+/// `struct tcmsg`: family AF_UNSPEC, interface, handle, parent, info (for filters:
+/// priority << 16 | protocol).
+fn tcmsg(index: u32, handle: u32, parent: u32, info: u32) -> [u8; 20] {
+    let mut m = [0u8; 20];
+    m[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+    m[8..12].copy_from_slice(&handle.to_ne_bytes());
+    m[12..16].copy_from_slice(&parent.to_ne_bytes());
+    m[16..20].copy_from_slice(&info.to_ne_bytes());
+    m
+}
+
 fn addr_bytes(addr: IpAddr) -> (u8, Vec<u8>) {
     match addr {
         IpAddr::V4(a) => (AF_INET, a.octets().to_vec()),
@@ -308,6 +359,43 @@ fn u32_of(data: &[u8]) -> Option<u32> {
 fn cstr_of(data: &[u8]) -> String {
     let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
     String::from_utf8_lossy(&data[..end]).into_owned()
+}
+
+/// A `cls_bpf` filter from an `RTM_NEWTFILTER` dump message; `None` for other kinds and
+/// for the per-priority head the kernel dumps first (no program).
+fn parse_bpf_filter(payload: &[u8]) -> Option<TcFilter> {
+    if payload.len() < 20 {
+        return None;
+    }
+    let handle = u32::from_ne_bytes(payload[8..12].try_into().ok()?);
+    let info = u32::from_ne_bytes(payload[16..20].try_into().ok()?);
+    let mut kind = None;
+    let mut prog_id = None;
+    let mut name = String::new();
+    for (ty, data) in attrs(&payload[20..]) {
+        match ty {
+            TCA_KIND => kind = Some(cstr_of(data)),
+            TCA_OPTIONS => {
+                for (t, d) in attrs(data) {
+                    match t {
+                        TCA_BPF_ID => prog_id = u32_of(d),
+                        TCA_BPF_NAME => name = cstr_of(d),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if kind.as_deref() != Some("bpf") {
+        return None;
+    }
+    Some(TcFilter {
+        prio: (info >> 16) as u16,
+        handle,
+        prog_id: prog_id?,
+        name,
+    })
 }
 
 fn parse_link(payload: &[u8]) -> Option<Link> {
@@ -590,6 +678,110 @@ impl Netlink {
         self.transact(msg, None).map(drop)
     }
 
+    /// Add a `clsact` qdisc to link `index` (`tc qdisc add dev IF clsact`). `EEXIST` if it
+    /// has one.
+    pub fn add_clsact(&mut self, index: u32) -> NlResult<()> {
+        let msg = Msg::new(
+            RTM_NEWQDISC,
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &tcmsg(index, CLSACT_HANDLE, TC_H_CLSACT, 0),
+        )
+        .attr(TCA_KIND, b"clsact\0");
+        self.transact(msg, None).map(drop)
+    }
+
+    /// Remove the `clsact` qdisc of link `index`, with every filter on it.
+    pub fn del_clsact(&mut self, index: u32) -> NlResult<()> {
+        let msg = Msg::new(
+            RTM_DELQDISC,
+            NLM_F_ACK,
+            &tcmsg(index, CLSACT_HANDLE, TC_H_CLSACT, 0),
+        )
+        .attr(TCA_KIND, b"clsact\0");
+        self.transact(msg, None).map(drop)
+    }
+
+    /// Add the TC program `prog_fd` as a direct-action `cls_bpf` filter for every
+    /// protocol at the ingress of link `index`'s `clsact` qdisc, at a priority the kernel
+    /// chooses (in front of the filters there). The filter belongs to the interface, not
+    /// to this process: it stays until it is removed ([`Netlink::del_ingress_filter`],
+    /// `tc filter del`) or the interface goes. Returns the new filter, found by its
+    /// program id `prog_id`.
+    pub fn add_ingress_bpf(
+        &mut self,
+        index: u32,
+        prog_fd: RawFd,
+        prog_id: u32,
+        name: &str,
+    ) -> NlResult<TcFilter> {
+        let mut cname = name.as_bytes().to_vec();
+        cname.push(0);
+        let msg = Msg::new(
+            RTM_NEWTFILTER,
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &tcmsg(index, 0, TC_PARENT_INGRESS, u32::from(ETH_P_ALL_BE)),
+        )
+        .attr(TCA_KIND, b"bpf\0")
+        .begin_nest(TCA_OPTIONS)
+        .attr(TCA_BPF_FD, &prog_fd.to_ne_bytes())
+        .attr(TCA_BPF_NAME, &cname)
+        .attr(TCA_BPF_FLAGS, &TCA_BPF_FLAG_ACT_DIRECT.to_ne_bytes())
+        .end_nest();
+        self.transact(msg, None)?;
+        self.ingress_filters(index)?
+            .into_iter()
+            .find(|f| f.prog_id == prog_id)
+            .ok_or_else(|| {
+                NlError::Io(io::Error::other(
+                    "the new filter is not in the interface's ingress filters",
+                ))
+            })
+    }
+
+    /// The `cls_bpf` filters at the ingress of link `index`'s `clsact` qdisc (none
+    /// without the qdisc).
+    pub fn ingress_filters(&mut self, index: u32) -> NlResult<Vec<TcFilter>> {
+        self.bpf_filters(index, TC_PARENT_INGRESS)
+    }
+
+    /// Whether link `index`'s `clsact` qdisc has any filter left, ingress or egress.
+    pub fn clsact_has_filters(&mut self, index: u32) -> NlResult<bool> {
+        for parent in [TC_PARENT_INGRESS, TC_PARENT_EGRESS] {
+            let msg = Msg::new(RTM_GETTFILTER, NLM_F_DUMP, &tcmsg(index, 0, parent, 0));
+            match self.transact(msg, Some(RTM_NEWTFILTER)) {
+                Ok(v) if !v.is_empty() => return Ok(true),
+                Ok(_) => {}
+                Err(NlError::Kernel(libc::EINVAL)) | Err(NlError::Kernel(libc::ENOENT)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    fn bpf_filters(&mut self, index: u32, parent: u32) -> NlResult<Vec<TcFilter>> {
+        let msg = Msg::new(RTM_GETTFILTER, NLM_F_DUMP, &tcmsg(index, 0, parent, 0));
+        match self.transact(msg, Some(RTM_NEWTFILTER)) {
+            Ok(v) => Ok(v.iter().filter_map(|p| parse_bpf_filter(p)).collect()),
+            // No clsact qdisc: nothing to list.
+            Err(NlError::Kernel(libc::EINVAL)) | Err(NlError::Kernel(libc::ENOENT)) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove the ingress filter `f` of link `index`.
+    pub fn del_ingress_filter(&mut self, index: u32, f: &TcFilter) -> NlResult<()> {
+        let info = (u32::from(f.prio) << 16) | u32::from(ETH_P_ALL_BE);
+        let msg = Msg::new(
+            RTM_DELTFILTER,
+            NLM_F_ACK,
+            &tcmsg(index, f.handle, TC_PARENT_INGRESS, info),
+        )
+        .attr(TCA_KIND, b"bpf\0");
+        self.transact(msg, None).map(drop)
+    }
+
     /// The network namespace's cookie (`SO_NETNS_COOKIE`): unique among the namespaces
     /// of this boot, unlike the inode number of `/proc/self/ns/net`, which is reused after
     /// a namespace is deleted.
@@ -672,6 +864,40 @@ mod tests {
         assert_eq!(l.xdp.prog(XdpMode::Generic), Some(42));
         assert_eq!(l.xdp.prog(XdpMode::Native), None);
         assert_eq!(l.xdp.any(), Some((42, Some(XdpMode::Generic))));
+    }
+
+    #[test]
+    fn parses_bpf_filter() {
+        let info = (49152u32 << 16) | u32::from(ETH_P_ALL_BE);
+        let m = Msg::new(0, 0, &tcmsg(2, 1, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"bpf\0")
+            .begin_nest(TCA_OPTIONS)
+            .attr(TCA_BPF_NAME, b"lvs_rs_decap_tc\0")
+            .attr(TCA_BPF_ID, &77u32.to_ne_bytes())
+            .end_nest()
+            .finish(1);
+        let f = parse_bpf_filter(&m[NLMSG_HDRLEN..]).unwrap();
+        assert_eq!(
+            f,
+            TcFilter {
+                prio: 49152,
+                handle: 1,
+                prog_id: 77,
+                name: "lvs_rs_decap_tc".into()
+            }
+        );
+        // tcmsg: ifindex at 4, handle at 8, parent at 12, info at 16.
+        let t = tcmsg(2, 1, TC_PARENT_INGRESS, info);
+        assert_eq!(t[12..16], 0xffff_fff2u32.to_ne_bytes());
+        // The per-priority head (no options) and other kinds are not filters of ours.
+        let head = Msg::new(0, 0, &tcmsg(2, 0, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"bpf\0")
+            .finish(1);
+        assert_eq!(parse_bpf_filter(&head[NLMSG_HDRLEN..]), None);
+        let u32f = Msg::new(0, 0, &tcmsg(2, 0x800, TC_PARENT_INGRESS, info))
+            .attr(TCA_KIND, b"u32\0")
+            .finish(1);
+        assert_eq!(parse_bpf_filter(&u32f[NLMSG_HDRLEN..]), None);
     }
 
     #[test]
