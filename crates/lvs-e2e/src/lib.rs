@@ -731,3 +731,39 @@ impl Pair {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
+
+// ---------------------------------------------------------------- uploads
+
+/// POST `n` random bytes from the client namespace `c` of `lab` to `http://HOSTPORT/echo`
+/// (lvs-echo returns the body): (SHA-256 line of what came back, of what was sent). The
+/// temporary file is deleted afterwards, also when the upload fails.
+pub fn upload_echo(lab: &Lab, hostport: &str, n: u64) -> anyhow::Result<(String, String)> {
+    struct TempFile(String);
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let file = TempFile(format!("/tmp/{}-upload", lab.ns_name("c")));
+    lvs_testkit::run(&[
+        "bash",
+        "-c",
+        &format!("head -c {n} /dev/urandom > {}", file.0),
+    ])?;
+    let got = lab.exec(
+        "c",
+        &[
+            "bash",
+            "-c",
+            &format!(
+                "curl -s -m 60 -H 'Expect:' --data-binary @{} http://{hostport}/echo | sha256sum",
+                file.0
+            ),
+        ],
+    )?;
+    let want = lvs_testkit::run(&["bash", "-c", &format!("sha256sum < {}", file.0)])?;
+    Ok((
+        String::from_utf8_lossy(&got.stdout).to_string(),
+        String::from_utf8_lossy(&want.stdout).to_string(),
+    ))
+}

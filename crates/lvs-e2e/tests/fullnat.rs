@@ -60,15 +60,6 @@ fn fullnat_ipv6_across_subnets() {
 
 // ---- Proxy Protocol v2 -----------------------------------------------------------------------
 
-/// Removes a file when dropped (also when the test fails).
-struct TempFile(String);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// A counter of lvsd's data-plane status (refreshed every second), waiting up to 5 s for
 /// it to reach `at_least`; its last value.
 fn counter_at_least(lab: &Routed, name: &str, at_least: u64) -> u64 {
@@ -218,33 +209,8 @@ fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
         String::from_utf8_lossy(&want.stdout),
         "download"
     );
-    let file = TempFile(format!("/tmp/{}-upload", lab.lab.ns_name("c")));
-    lvs_testkit::run(&[
-        "bash",
-        "-c",
-        &format!("head -c {n} /dev/urandom > {}", file.0),
-    ])
-    .unwrap();
-    let got = lab
-        .lab
-        .exec(
-            "c",
-            &[
-                "bash",
-                "-c",
-                &format!(
-                    "curl -s -m 60 -H 'Expect:' --data-binary @{} http://{vip_pp}/echo | sha256sum",
-                    file.0
-                ),
-            ],
-        )
-        .unwrap();
-    let want = lvs_testkit::run(&["bash", "-c", &format!("sha256sum < {}", file.0)]).unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout),
-        "upload echoed back"
-    );
+    let (got, want) = lvs_e2e::upload_echo(&lab.lab, &vip_pp, n).unwrap();
+    assert_eq!(got, want, "upload echoed back");
 
     // A first data segment of a whole MSS has no room for the header within the MTU: the
     // header goes on its own before it (segmentation offload off, so that the client's

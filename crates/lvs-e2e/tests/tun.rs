@@ -127,15 +127,6 @@ fn tun_too_big_for_the_tunnel_gets_frag_needed() {
     assert!(text.contains("server=rs1"), "{text}");
 }
 
-/// A file removed on drop.
-struct TempFile(String);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// lvsd's data-plane counters once they have settled (the status is refreshed every
 /// second).
 fn counters(lab: &Routed) -> BTreeMap<String, u64> {
@@ -153,32 +144,10 @@ const UPLOAD: u64 = 24_000_000;
 /// POST `UPLOAD` random bytes from the client to `http://VIP/echo` (lvs-echo returns the
 /// body), compare the SHA-256 of what came back with the file's; the counters after.
 fn upload(lab: &Routed, what: &str) -> BTreeMap<String, u64> {
-    let file = TempFile(format!("/tmp/{}-upload", lab.lab.ns_name("c")));
-    lvs_testkit::run(&[
-        "bash",
-        "-c",
-        &format!("head -c {UPLOAD} /dev/urandom > {}", file.0),
-    ])
-    .unwrap();
     let vip = hostport(lab.plan.vip, 80);
-    let got = lab
-        .lab
-        .exec(
-            "c",
-            &[
-                "bash",
-                "-c",
-                &format!(
-                    "curl -s -m 60 -H 'Expect:' --data-binary @{} http://{vip}/echo | sha256sum",
-                    file.0
-                ),
-            ],
-        )
-        .unwrap();
-    let want = lvs_testkit::run(&["bash", "-c", &format!("sha256sum < {}", file.0)]).unwrap();
+    let (got, want) = lvs_e2e::upload_echo(&lab.lab, &vip, UPLOAD).unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout),
+        got, want,
         "{what}: {UPLOAD} bytes uploaded through the tunnel and echoed back"
     );
     counters(lab)
