@@ -165,9 +165,8 @@ fn wait_configured(p: &Pair) {
     }
 }
 
-/// `download`: also a slow download across the failover, checked byte for byte (DR only:
-/// through NAT it stalls today, docs/sync.md "Known problems").
-fn failover(kind: PairKind, tag: &str, download: bool) {
+/// With a slow download across the failover, checked byte for byte.
+fn failover(kind: PairKind, tag: &str) {
     let mut p = Pair::new(tag, kind).expect("lab");
     p.start_servers(&[HTTP, PERSIST], &[LINES]).unwrap();
     let ka_a = start_keepalived(&mut p, 0);
@@ -221,10 +220,10 @@ fn failover(kind: PairKind, tag: &str, download: bool) {
             .all(|l| server_of(l) == Some(pinned.as_str()))
     );
 
-    // The download (DR): real servers' egress shaped so it lasts across the failover.
+    // The download: real servers' egress shaped so it lasts across the failover.
     let body = dir.join("body");
     let rc = dir.join("rc");
-    if download {
+    {
         for rs in ["r1", "r2"] {
             p.lab
                 .exec(
@@ -260,7 +259,7 @@ fn failover(kind: PairKind, tag: &str, download: bool) {
                     .filter(|l| l.contains(&format!(":{port} ")) && l.contains("ESTABLISHED"))
                     .count()
             };
-            est(LINES) >= HELD && (!download || est(HTTP) >= 1)
+            est(LINES) >= HELD && est(HTTP) >= 1
         },
     );
 
@@ -294,7 +293,7 @@ fn failover(kind: PairKind, tag: &str, download: bool) {
          takeover (SIGKILL → first answer from b) {takeover:?}"
     );
     assert_eq!(survived, HELD, "round1 {round1:?}\nround2 {round2:?}");
-    if download {
+    {
         wait_for("the download to finish", Duration::from_secs(60), || {
             rc.exists()
         });
@@ -337,12 +336,12 @@ fn failover(kind: PairKind, tag: &str, download: bool) {
 
 #[test]
 fn nat_failover_with_vrrp_and_sync_keeps_connections() {
-    failover(PairKind::Nat, "kan", false);
+    failover(PairKind::Nat, "kan");
 }
 
 #[test]
 fn dr_failover_with_vrrp_and_sync_keeps_connections() {
-    failover(PairKind::Dr, "kad", true);
+    failover(PairKind::Dr, "kad");
 }
 
 /// Takeover time (until the VIP is on the backup) after SIGTERM (the master resigns with
