@@ -76,4 +76,7 @@ sleep 1.2
 echo "== lvsadm -Ln"; x d "$BIN/lvsadm" -Ln
 echo "== lvsadm -Ln --stats"; x d "$BIN/lvsadm" -Ln --stats
 echo "== lvsadm -Lnc"; x d "$BIN/lvsadm" -Lnc
-echo "== tearing down"; [ -n "${DEMO_DEBUG:-}" ] && { cat /tmp/$P-lvsd.log; curl -s --unix-socket $LVSD_SOCKET http://x/v1/dataplane; }
+echo "== tearing down"
+if [ -n "${DEMO_DEBUG:-}" ]; then
+  cat "/tmp/$P-lvsd.log"; curl -s --unix-socket "$LVSD_SOCKET" http://x/v1/dataplane
+fi
