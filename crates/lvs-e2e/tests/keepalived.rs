@@ -94,8 +94,13 @@ fn conf_path(p: &Pair, d: usize) -> PathBuf {
 
 /// Start lvs-keepalived on director `d`; its index in the lab.
 fn start_keepalived(p: &mut Pair, d: usize) -> usize {
+    start_keepalived_with(p, d, "")
+}
+
+/// Start lvs-keepalived on director `d` with `extra` appended to its configuration.
+fn start_keepalived_with(p: &mut Pair, d: usize, extra: &str) -> usize {
     let path = conf_path(p, d);
-    std::fs::write(&path, keepalived_conf(p, d, true)).unwrap();
+    std::fs::write(&path, keepalived_conf(p, d, true) + extra).unwrap();
     let bin = bin_path("lvs-keepalived").unwrap();
     let pid = std::env::temp_dir().join(format!("{}-ka.pid", p.lab.ns_name(DIRECTORS[d])));
     let sock = p.sockets[d].clone();
@@ -431,14 +436,22 @@ fn takeover_times_against_keepalived() {
     }
 }
 
+/// A second instance for the reload test (VRID 52, its own VIP), priority `prio`.
+fn second_instance(prio: u8) -> String {
+    format!(
+        "\nvrrp_instance VI_2 {{\n    interface eth0\n    virtual_router_id 52\n    priority {prio}\n    version 3\n    advert_int 0.1\n    virtual_ipaddress {{\n        10.1.0.101/32 dev eth0\n    }}\n}}\n"
+    )
+}
+
 /// SIGHUP: the new configuration reaches lvsd in one transactional apply. Services and
 /// real servers that stay keep their connections, a removed service goes, an added one
-/// comes, and the VRRP instance (unchanged) keeps its state: the master does not resign.
+/// comes; the VRRP instance that stays unchanged (VI_1) keeps its state (its master does
+/// not resign), the one whose configuration changed (VI_2) restarts.
 #[test]
 fn reload_keeps_connections_and_vrrp_state() {
     let mut p = Pair::new("kar", PairKind::Nat).expect("lab");
     p.start_servers(&[HTTP, PERSIST], &[LINES]).unwrap();
-    let ka = start_keepalived(&mut p, 0);
+    let ka = start_keepalived_with(&mut p, 0, &second_instance(120));
     wait_for("a to become master", Duration::from_secs(10), || {
         holds_vip(&p, 0)
     });
@@ -476,14 +489,20 @@ fn reload_keeps_connections_and_vrrp_state() {
     p.lab.spawn("b", &["sh", "-c", &cmd]).unwrap();
     std::thread::sleep(Duration::from_millis(500));
 
-    // New configuration: PERSIST (90) removed, 8443 added, LINES and HTTP unchanged.
+    // New configuration: PERSIST (90) removed, 8443 added, LINES and HTTP unchanged; VI_1
+    // unchanged, VI_2's priority changed.
     let path = conf_path(&p, 0);
-    let old = std::fs::read_to_string(&path).unwrap();
+    let old = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&second_instance(120), &second_instance(130));
     let start = old
         .find(&format!("\nvirtual_server {} {PERSIST} {{", p.vip))
         .unwrap();
-    let end = old[start + 1..]
-        .find("\nvirtual_server")
+    // The block ends where the next top-level block starts.
+    let end = ["\nvirtual_server", "\nvrrp_instance"]
+        .iter()
+        .filter_map(|b| old[start + 1..].find(b))
+        .min()
         .map_or(old.len(), |e| e + start + 1);
     let mut new = format!("{}{}", &old[..start], &old[end..]);
     new.push_str(&format!(
@@ -527,12 +546,20 @@ fn reload_keeps_connections_and_vrrp_state() {
     std::thread::sleep(Duration::from_secs(1));
     let adverts = std::fs::read_to_string(&vdump).unwrap_or_default();
     assert!(
-        !adverts.contains("prio 0,"),
-        "the master resigned during the reload: {adverts}"
+        !adverts.contains("vrid 51, prio 0,"),
+        "VI_1's master resigned during the reload: {adverts}"
     );
     assert!(
-        adverts.lines().count() > 5,
-        "adverts kept coming: {adverts}"
+        adverts.contains("vrid 52, prio 0,"),
+        "VI_2 (changed) restarted: {adverts}"
+    );
+    assert!(
+        adverts.contains("vrid 52, prio 130,"),
+        "VI_2 runs with its new priority: {adverts}"
+    );
+    assert!(
+        adverts.lines().filter(|l| l.contains("vrid 51,")).count() > 5,
+        "VI_1's adverts kept coming: {adverts}"
     );
     p.lab.kill(ka);
     let _ = std::fs::remove_dir_all(&dir);

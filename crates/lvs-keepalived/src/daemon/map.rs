@@ -24,12 +24,22 @@ use crate::vrrp::{
 /// The VRRP side of a configuration, plus warnings about what is left out.
 pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
     let mut warnings = Vec::new();
-    let mut instances = Vec::new();
+    let mut instances: Vec<InstanceConfig> = Vec::new();
     for i in &c.vrrp_instances {
-        match instance(i, &mut warnings) {
-            Some(ic) => instances.push(ic),
-            None => continue,
+        let Some(ic) = instance(i, &mut warnings) else {
+            continue;
+        };
+        if instances
+            .iter()
+            .any(|o| o.interface == ic.interface && o.family == ic.family && o.vrid == ic.vrid)
+        {
+            warnings.push(format!(
+                "({}) VRID {} is already used on {}: instance not started",
+                ic.name, ic.vrid, ic.interface
+            ));
+            continue;
         }
+        instances.push(ic);
     }
     if !c.vrrp_sync_groups.is_empty() {
         warnings.push(
@@ -56,6 +66,33 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
         })
         .collect();
     (VrrpConfig { instances, scripts }, warnings)
+}
+
+/// One [`VrrpConfig`] per instance, each with the scripts that instance tracks: what the
+/// daemon runs (one driver each), so that a reload restarts only changed instances.
+pub fn vrrp_per_instance(cfg: &VrrpConfig) -> Vec<(String, VrrpConfig)> {
+    cfg.instances
+        .iter()
+        .map(|i| {
+            let scripts = cfg
+                .scripts
+                .iter()
+                .filter(|s| {
+                    i.tracks
+                        .iter()
+                        .any(|t| t.kind == TrackKind::Script && t.name == s.name)
+                })
+                .cloned()
+                .collect();
+            (
+                i.name.clone(),
+                VrrpConfig {
+                    instances: vec![i.clone()],
+                    scripts,
+                },
+            )
+        })
+        .collect()
 }
 
 fn vip(v: &m::VirtualAddress) -> Vip {
@@ -609,6 +646,10 @@ virtual_server 10.1.0.100 80 {
         assert_eq!(i.vips.len(), 2);
         assert_eq!(i.vips[1].dev.as_deref(), Some("eth1"));
         assert_eq!(i.vips[1].prefix_len, 24);
+        let per = vrrp_per_instance(&v);
+        assert_eq!(per.len(), 1);
+        assert_eq!(per[0].0, "VI_1");
+        assert_eq!(per[0].1.instances, vec![i.clone()]);
     }
 
     #[test]

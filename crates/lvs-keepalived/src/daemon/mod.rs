@@ -390,7 +390,9 @@ async fn run_async(opts: RunOptions) -> i32 {
         owned = map::owned_services(&config);
         lock(&ctx).checker = checks.as_ref().map(|c| c.handle.clone());
     }
-    let mut vrrp: Option<VrrpRun> = None;
+    // One VRRP driver per instance, so that a reload restarts only the instances whose
+    // configuration changed.
+    let mut vrrp: HashMap<String, VrrpRun> = HashMap::new();
     let mut generation = 0u64;
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<VrrpExit>();
     if !opts.check_only {
@@ -398,8 +400,9 @@ async fn run_async(opts: RunOptions) -> i32 {
         for w in warnings {
             warn!("{w}");
         }
-        if !cfg.instances.is_empty() {
-            vrrp = Some(VrrpRun::start(cfg, &ctx, generation, &exits_tx));
+        for (name, c) in map::vrrp_per_instance(&cfg) {
+            generation += 1;
+            vrrp.insert(name, VrrpRun::start(c, &ctx, generation, &exits_tx));
         }
     }
 
@@ -408,8 +411,11 @@ async fn run_async(opts: RunOptions) -> i32 {
             _ = term.recv() => break,
             _ = int.recv() => break,
             Some((g, e)) = exits.recv() => {
-                if vrrp.as_ref().map(|v| v.generation) != Some(g) {
+                if !vrrp.values().any(|v| v.generation == g) {
                     continue;
+                }
+                for (_, v) in vrrp.drain() {
+                    v.stop().await;
                 }
                 match e {
                     Some(e) => error!("VRRP: {e}; exiting"),
@@ -445,15 +451,22 @@ async fn run_async(opts: RunOptions) -> i32 {
                     for w in warnings {
                         warn!("{w}");
                     }
-                    let same = vrrp.as_ref().is_some_and(|v| v.cfg == cfg);
-                    if !same {
-                        if let Some(v) = vrrp.take() {
-                            info!("VRRP configuration changed: restarting the instances");
+                    let wanted: HashMap<String, VrrpConfig> =
+                        map::vrrp_per_instance(&cfg).into_iter().collect();
+                    let names: Vec<String> = vrrp.keys().cloned().collect();
+                    for name in names {
+                        if wanted.get(&name) != vrrp.get(&name).map(|v| &v.cfg)
+                            && let Some(v) = vrrp.remove(&name)
+                        {
+                            info!("({name}) configuration changed or removed: stopping the instance");
                             v.stop().await;
                         }
-                        if !cfg.instances.is_empty() {
+                    }
+                    for (name, c) in wanted {
+                        if let std::collections::hash_map::Entry::Vacant(e) = vrrp.entry(name) {
+                            info!("({}) starting the instance", e.key());
                             generation += 1;
-                            vrrp = Some(VrrpRun::start(cfg, &ctx, generation, &exits_tx));
+                            e.insert(VrrpRun::start(c, &ctx, generation, &exits_tx));
                         }
                     }
                 }
@@ -463,7 +476,7 @@ async fn run_async(opts: RunOptions) -> i32 {
         }
     }
     info!("Stopping");
-    if let Some(v) = vrrp.take() {
+    for (_, v) in vrrp.drain() {
         v.stop().await;
     }
     stop_checks(checks.take(), &client, &owned, &opts).await;
