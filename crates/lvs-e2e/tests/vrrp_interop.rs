@@ -578,6 +578,11 @@ fn vrrp_tracking_hands_over_to_keepalived() {
         .exec("ours", &["ip", "link", "set", "trk1", "up"])
         .unwrap();
     v.wait_vip("ours", true, down150 + slack + Duration::from_secs(1));
+    // Notify scripts run in the background: the MASTER line may land just after the VIP.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while v.log("notify.log").lines().count() < 7 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let notes = v.log("notify.log");
     let states: Vec<&str> = notes
         .lines()
