@@ -2324,7 +2324,16 @@ fn bench(
     let mut per_batch = Vec::new();
     let mut runs = 0u64;
     while runs < u64::from(total) {
-        let r = dp.test_run_repeat(frame, Some(ifx), batch).unwrap();
+        // A repeated run stops with EINTR when the test thread has a signal pending or the
+        // kernel wants the CPU back (`bpf_test_timer_continue`): run that batch again.
+        let mut tries = 0;
+        let r = loop {
+            match dp.test_run_repeat(frame, Some(ifx), batch) {
+                Ok(r) => break r,
+                Err(e) if tries < 20 && format!("{e:?}").contains("Interrupted") => tries += 1,
+                Err(e) => panic!("BPF_PROG_TEST_RUN: {e:?}"),
+            }
+        };
         assert_eq!(r.verdict, want);
         per_batch.push(r.duration.as_nanos() as f64);
         runs += u64::from(batch);
