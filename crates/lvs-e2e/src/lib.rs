@@ -767,3 +767,43 @@ pub fn upload_echo(lab: &Lab, hostport: &str, n: u64) -> anyhow::Result<(String,
         String::from_utf8_lossy(&want.stdout).to_string(),
     ))
 }
+
+// ---------------------------------------------------------------- checksums
+
+fn sha256_of(cmd: &str) -> anyhow::Result<String> {
+    let out = lvs_testkit::run(&["bash", "-c", cmd])?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string())
+}
+
+/// SHA-256 (hex) of the `n` bytes lvs-echo serves as `/bytes/N`.
+pub fn pattern_sha256(n: u64) -> anyhow::Result<String> {
+    let echo = bin_path("lvs-echo")?;
+    sha256_of(&format!("{} --pattern {n} | sha256sum", echo.display()))
+}
+
+/// SHA-256 (hex) of a file.
+pub fn file_sha256(path: &str) -> anyhow::Result<String> {
+    sha256_of(&format!("sha256sum < {path}"))
+}
+
+/// SHA-256 (hex) of what curl downloads from `url` in the client namespace `c` of `lab`
+/// (at most `timeout_s` seconds).
+pub fn download_sha256(lab: &Lab, url: &str, timeout_s: u32) -> anyhow::Result<String> {
+    let out = lab.exec(
+        "c",
+        &[
+            "bash",
+            "-c",
+            &format!("curl -s -m {timeout_s} {url} | sha256sum"),
+        ],
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string())
+}

@@ -146,7 +146,6 @@ fn pp_lab(plan: Plan, lip: &str, lip_net: &str, tag: &str) -> (Routed, String, S
 /// option sends no header.
 fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
     let (lab, vip_pp, _) = pp_lab(plan, lip, lip_net, tag);
-    let echo = bin_path("lvs-echo").unwrap();
     let list = lab.adm(&["-Ln"]).unwrap();
     assert!(list.contains("proxy-protocol"), "{list}");
     // A UDP service cannot have the option.
@@ -187,26 +186,10 @@ fn proxy_protocol(plan: Plan, lip: &str, lip_net: &str, tag: &str) {
 
     // Several MB in both directions, compared by checksum.
     let n = 8_000_000u64;
-    let got = lab
-        .lab
-        .exec(
-            "c",
-            &[
-                "bash",
-                "-c",
-                &format!("curl -s -m 60 http://{vip_pp}/bytes/{n} | sha256sum"),
-            ],
-        )
-        .unwrap();
-    let want = lvs_testkit::run(&[
-        "bash",
-        "-c",
-        &format!("{} --pattern {n} | sha256sum", echo.display()),
-    ])
-    .unwrap();
+    let url = format!("http://{vip_pp}/bytes/{n}");
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout),
+        lvs_e2e::download_sha256(&lab.lab, &url, 60).unwrap(),
+        lvs_e2e::pattern_sha256(n).unwrap(),
         "download"
     );
     let (got, want) = lvs_e2e::upload_echo(&lab.lab, &vip_pp, n).unwrap();

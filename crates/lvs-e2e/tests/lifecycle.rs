@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use lvs_e2e::{Routed, V4, hostport, slow_download, tally, wait_rc, wait_server};
+use lvs_e2e::{
+    Routed, V4, download_sha256, file_sha256, hostport, pattern_sha256, slow_download, tally,
+    wait_rc, wait_server,
+};
 use lvs_testkit::bin_path;
 
 fn nat_lab(tag: &str) -> Routed {
@@ -170,23 +173,9 @@ fn a_100_mb_transfer_arrives_intact() {
     let lab = nat_lab("in");
     let n = 100_000_000u64;
     let url = format!("http://{}/bytes/{n}", hostport(lab.plan.vip, 80));
-    let got = lab
-        .lab
-        .exec(
-            "c",
-            &["bash", "-c", &format!("curl -s -m 120 {url} | sha256sum")],
-        )
-        .unwrap();
-    let echo = bin_path("lvs-echo").unwrap();
-    let want = lvs_testkit::run(&[
-        "bash",
-        "-c",
-        &format!("{} --pattern {n} | sha256sum", echo.display()),
-    ])
-    .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout)
+        download_sha256(&lab.lab, &url, 120).unwrap(),
+        pattern_sha256(n).unwrap()
     );
 }
 
@@ -206,23 +195,9 @@ fn a_transfer_through_a_director_without_checksum_offload_arrives_intact() {
     }
     let n = 20_000_000u64;
     let url = format!("http://{}/bytes/{n}", hostport(lab.plan.vip, 80));
-    let got = lab
-        .lab
-        .exec(
-            "c",
-            &["bash", "-c", &format!("curl -s -m 60 {url} | sha256sum")],
-        )
-        .unwrap();
-    let echo = bin_path("lvs-echo").unwrap();
-    let want = lvs_testkit::run(&[
-        "bash",
-        "-c",
-        &format!("{} --pattern {n} | sha256sum", echo.display()),
-    ])
-    .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout)
+        download_sha256(&lab.lab, &url, 60).unwrap(),
+        pattern_sha256(n).unwrap()
     );
     // The fast path did the work: lvs_tc forwarded, nothing was dropped for lack of a punt
     // (lvsd refreshes the status every second).
@@ -262,15 +237,7 @@ fn flushed_neighbour_entries_are_resolved_by_the_fast_path() {
         Some(0),
         "download finished"
     );
-    let sum = |cmd: String| {
-        let out = lvs_testkit::run(&["bash", "-c", &cmd]).unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
-    let echo = bin_path("lvs-echo").unwrap();
-    assert_eq!(
-        sum(format!("sha256sum < {body}")),
-        sum(format!("{} --pattern {n} | sha256sum", echo.display()))
-    );
+    assert_eq!(file_sha256(&body).unwrap(), pattern_sha256(n).unwrap());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let st = lab.api().dataplane().unwrap();
