@@ -17,9 +17,12 @@
 //!
 //! # What the host needs
 //!
-//! * Root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON), bpffs is not required.
-//! * For the generic mode's TC program: tcx (kernel >= 6.6), or else the `clsact` qdisc
-//!   through netlink (added if missing; removed on detach with iproute2's `tc`).
+//! * Root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON); bpffs is not required.
+//! * For the generic mode's TC program: the `clsact` qdisc (added if missing, removed on
+//!   detach if it was added for us and is empty). [`Dataplane`] attaches through netlink
+//!   so that its programs outlive the process ([`persist`]); [`RsDecap::attach_tc`] uses
+//!   tcx (kernel >= 6.6), else the `clsact` qdisc (removed with iproute2's `tc`).
+//! * `/run/lvs-rs/xdp` writable: the ownership locks of [`persist`].
 //! * `net.ipv4.ip_forward = 1` and `net.ipv6.conf.all.forwarding = 1`: `bpf_fib_lookup`
 //!   answers `FWD_DISABLED` on an interface without forwarding, and every forwarded packet
 //!   is then punted to the slow path instead.
@@ -35,6 +38,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub mod netfilter;
+pub mod persist;
 
 use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, RingBuf, XskMap};
 use aya::programs::tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions};
@@ -47,6 +51,7 @@ use lvs_common::{
     Addr16, Config, ConnState, DestStats, Event, FlowKey, FlowValue, Stat, SvcKey, SvcValue,
     XSK_QUEUES_PER_IF, addr16,
 };
+use lvs_netlink::{Netlink, XdpMode as NlXdpMode};
 
 /// The object file of `bpf/lvs_xdp.bpf.c`.
 static LVS_XDP_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lvs_xdp.o"));
@@ -109,6 +114,42 @@ pub enum DataplaneError {
     /// The program is not attached to this interface.
     #[error("not attached to interface `{0}`")]
     NotAttached(String),
+    /// A netlink request about an interface failed (attach, detach, listing).
+    #[error("{what} on interface `{ifname}`")]
+    Netlink {
+        /// What was asked.
+        what: &'static str,
+        /// Interface name.
+        ifname: String,
+        /// Cause.
+        #[source]
+        source: lvs_netlink::NlError,
+    },
+    /// Another live lvsd owns the interface (see [`persist`]).
+    #[error("interface `{ifname}` is used by another lvsd (pid {pid})")]
+    InUse {
+        /// Interface name.
+        ifname: String,
+        /// The owner's pid, as it recorded it.
+        pid: String,
+    },
+    /// The interface has a program that is not ours.
+    #[error("interface `{ifname}` already has an {what}: remove it first")]
+    Busy {
+        /// Interface name.
+        ifname: String,
+        /// The program found.
+        what: String,
+    },
+    /// The ownership lock file could not be created or written.
+    #[error("lock file `{}`", path.display())]
+    Lock {
+        /// Its path.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// `BPF_PROG_TEST_RUN` failed.
     #[error("BPF_PROG_TEST_RUN of `{program}`")]
     TestRun {
@@ -595,9 +636,10 @@ const TC_PROG: &str = "lvs_tc";
 struct Attachment {
     ifname: String,
     ifindex: u32,
-    xdp: XdpLinkId,
+    xdp: persist::XdpAttachment,
     mode: AttachedMode,
-    tc: Option<TcAttachment>,
+    tc: Option<persist::TcAttachment>,
+    owner: persist::Owner,
 }
 
 /// The director's programs `lvs_xdp` and `lvs_tc` (one object, shared maps) with typed
@@ -670,6 +712,12 @@ impl Dataplane {
 
     /// Attach to `ifname`; returns the mode used (see [`XdpModeChoice::Auto`]).
     ///
+    /// The attachments are netlink ones that outlive this process (see [`persist`]): if it
+    /// dies without [`Dataplane::detach`] (or dropping the `Dataplane`), the programs keep
+    /// forwarding the flows in their maps. Programs of ours that a dead process left on the
+    /// interface are replaced; while another live process owns the interface, or another
+    /// XDP program is attached, this fails and changes nothing.
+    ///
     /// With TC forwarding, `lvs_tc` is attached and the interface flagged in `LVS_IFACES`
     /// before `lvs_xdp` starts passing flow hits to it, so no packet finds neither.
     pub fn attach(&mut self, ifname: &str, mode: XdpModeChoice) -> Result<AttachedMode> {
@@ -680,99 +728,124 @@ impl Dataplane {
         }
         let ifindex = ifindex_of(ifname)
             .ok_or_else(|| DataplaneError::Invalid(format!("no interface {ifname}")))?;
+        let mut nl = Netlink::open()
+            .map_err(|e| persist::nl_err("opening a netlink socket", ifname)(e.into()))?;
+        let cookie = nl
+            .netns_cookie()
+            .map_err(|e| persist::nl_err("reading the namespace cookie", ifname)(e.into()))?;
+        // On failure the owner is dropped, not released: the lock goes, the record of a
+        // clsact qdisc of ours stays for the next attempt.
+        let (mut owner, prev) = persist::Owner::take(cookie, ifindex, ifname)?;
+        persist::remove_stale(&mut nl, ifindex, ifname, PROG, TC_PROG)?;
+        let (xdp_fd, xdp_id) = self.xdp_handle()?;
         let (xdp, mode, tc) = match plan(ifname, mode) {
             Plan::Native => {
-                let l = attach_xdp(
-                    xdp_prog(&mut self.ebpf, PROG)?,
-                    PROG,
+                let x = persist::attach_xdp(
+                    &mut nl,
+                    ifindex,
                     ifname,
-                    true,
-                    "native",
+                    xdp_fd,
+                    xdp_id,
+                    NlXdpMode::Native,
                 )?;
-                (l, AttachedMode::Native, None)
+                (x, AttachedMode::Native, None)
             }
             Plan::Generic => {
-                let l = attach_xdp(
-                    xdp_prog(&mut self.ebpf, PROG)?,
-                    PROG,
+                let x = persist::attach_xdp(
+                    &mut nl,
+                    ifindex,
                     ifname,
-                    false,
-                    "generic",
+                    xdp_fd,
+                    xdp_id,
+                    NlXdpMode::Generic,
                 )?;
-                (l, AttachedMode::Generic, None)
+                (x, AttachedMode::Generic, None)
             }
             Plan::GenericWithTc => {
-                let (l, tc) = self.attach_generic_with_tc(ifname, ifindex)?;
-                (l, AttachedMode::GenericWithTc, Some(tc))
+                let (x, tc) = self.attach_generic_with_tc(&mut nl, ifname, ifindex, prev)?;
+                (x, AttachedMode::GenericWithTc, Some(tc))
             }
             Plan::NativeElseTc => {
-                match attach_xdp(
-                    xdp_prog(&mut self.ebpf, PROG)?,
-                    PROG,
+                match persist::attach_xdp(
+                    &mut nl,
+                    ifindex,
                     ifname,
-                    true,
-                    "native",
+                    xdp_fd,
+                    xdp_id,
+                    NlXdpMode::Native,
                 ) {
-                    Ok(l) => (l, AttachedMode::Native, None),
+                    Ok(x) => (x, AttachedMode::Native, None),
                     Err(native) => {
                         log::warn!(
                             "{PROG}: native XDP on {ifname} failed ({native}); falling back to \
                              generic XDP with TC forwarding"
                         );
-                        let (l, tc) = self.attach_generic_with_tc(ifname, ifindex)?;
-                        (l, AttachedMode::GenericWithTc, Some(tc))
+                        let (x, tc) =
+                            self.attach_generic_with_tc(&mut nl, ifname, ifindex, prev)?;
+                        (x, AttachedMode::GenericWithTc, Some(tc))
                     }
                 }
             }
         };
+        if let Err(e) = owner.record(ifname, tc.as_ref().is_some_and(|t| t.clsact_added)) {
+            log::warn!("{e}");
+        }
         self.links.push(Attachment {
             ifname: ifname.to_string(),
             ifindex,
             xdp,
             mode,
             tc,
+            owner,
         });
         Ok(mode)
+    }
+
+    /// The raw fd and the id of `lvs_xdp`.
+    fn xdp_handle(&mut self) -> Result<(std::os::fd::RawFd, u32)> {
+        let perr = |e: ProgramError| DataplaneError::Program {
+            program: PROG,
+            source: Box::new(e),
+        };
+        let prog = xdp_prog(&mut self.ebpf, PROG)?;
+        let id = prog.info().map_err(perr)?.id();
+        Ok((prog.fd().map_err(perr)?.as_fd().as_raw_fd(), id))
+    }
+
+    /// The raw fd and the id of `lvs_tc`.
+    fn tc_handle(&mut self) -> Result<(std::os::fd::RawFd, u32)> {
+        let perr = |e: ProgramError| DataplaneError::Program {
+            program: TC_PROG,
+            source: Box::new(e),
+        };
+        let prog = tc_prog(&mut self.ebpf)?;
+        let id = prog.info().map_err(perr)?.id();
+        Ok((prog.fd().map_err(perr)?.as_fd().as_raw_fd(), id))
     }
 
     /// `lvs_tc` at TC ingress, the `LVS_IFACES` flag, then generic `lvs_xdp`; undone in
     /// reverse if a step fails.
     fn attach_generic_with_tc(
         &mut self,
+        nl: &mut Netlink,
         ifname: &str,
         ifindex: u32,
-    ) -> Result<(XdpLinkId, TcAttachment)> {
-        let tc = attach_tc(tc_prog(&mut self.ebpf)?, TC_PROG, ifname)?;
+        prev: persist::Previous,
+    ) -> Result<(persist::XdpAttachment, persist::TcAttachment)> {
+        let (tc_fd, tc_id) = self.tc_handle()?;
+        let (xdp_fd, xdp_id) = self.xdp_handle()?;
+        let tc = persist::attach_tc(nl, ifindex, ifname, tc_fd, tc_id, TC_PROG, prev)?;
         let xdp = self.set_tc_forwarding(ifindex, true).and_then(|()| {
-            attach_xdp(
-                xdp_prog(&mut self.ebpf, PROG)?,
-                PROG,
-                ifname,
-                false,
-                "generic (with tc forwarding)",
-            )
+            persist::attach_xdp(nl, ifindex, ifname, xdp_fd, xdp_id, NlXdpMode::Generic)
         });
         match xdp {
-            Ok(l) => Ok((l, tc)),
+            Ok(x) => Ok((x, tc)),
             Err(e) => {
                 let _ = self.set_tc_forwarding(ifindex, false);
-                let _ = self.detach_tc(ifname, tc);
+                let _ = persist::detach_tc(nl, ifindex, ifname, &tc);
                 Err(e)
             }
         }
-    }
-
-    fn detach_tc(&mut self, ifname: &str, tc: TcAttachment) -> Result<()> {
-        let r = tc_prog(&mut self.ebpf)?
-            .detach(tc.link)
-            .map_err(|e| DataplaneError::Detach {
-                ifname: ifname.to_string(),
-                source: Box::new(e),
-            });
-        if tc.created_clsact {
-            remove_clsact(ifname);
-        }
-        r
     }
 
     /// The interfaces the programs are attached to, with their modes.
@@ -783,7 +856,8 @@ impl Dataplane {
             .collect()
     }
 
-    /// Detach from `ifname` (`lvs_xdp` first, then the flag and `lvs_tc`).
+    /// Detach from `ifname` (`lvs_xdp` first, then the flag and `lvs_tc`), and give up its
+    /// ownership.
     pub fn detach(&mut self, ifname: &str) -> Result<()> {
         let i = self
             .links
@@ -791,18 +865,25 @@ impl Dataplane {
             .position(|a| a.ifname == ifname)
             .ok_or_else(|| DataplaneError::NotAttached(ifname.to_string()))?;
         let a = self.links.remove(i);
-        let xdp =
-            xdp_prog(&mut self.ebpf, PROG)?
-                .detach(a.xdp)
-                .map_err(|e| DataplaneError::Detach {
-                    ifname: a.ifname.clone(),
-                    source: Box::new(e),
-                });
-        if let Some(tc) = a.tc {
+        let mut nl = Netlink::open()
+            .map_err(|e| persist::nl_err("opening a netlink socket", ifname)(e.into()))?;
+        persist::detach_xdp(&mut nl, a.ifindex, &a.ifname, a.xdp)?;
+        if let Some(tc) = &a.tc {
             self.set_tc_forwarding(a.ifindex, false)?;
-            self.detach_tc(&a.ifname, tc)?;
+            persist::detach_tc(&mut nl, a.ifindex, &a.ifname, tc)?;
         }
-        xdp
+        a.owner.release();
+        Ok(())
+    }
+
+    /// Let go of this `Dataplane` without detaching, as a process that dies does: the
+    /// programs stay attached and keep forwarding with their maps, the ownership locks are
+    /// released (their records stay), and the next [`Dataplane::attach`] to these
+    /// interfaces replaces them. For tests of that path and for a hand-over on purpose.
+    pub fn leave_attached(mut self) {
+        for a in self.links.drain(..) {
+            drop(a.owner);
+        }
     }
 
     /// Detach from every interface (also done when the `Dataplane` is dropped).

@@ -2070,6 +2070,37 @@ fn tcx_ingress(ifname: &str) -> Vec<String> {
         .collect()
 }
 
+/// Names of the `cls_bpf` filters at `ifname`'s (clsact) TC ingress.
+fn tc_filters(ifname: &str) -> Vec<String> {
+    let mut nl = lvs_netlink::Netlink::open().unwrap();
+    nl.ingress_filters(ifindex(ifname))
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect()
+}
+
+/// The id and name of the XDP program on `ifname`, if any.
+fn xdp_program(ifname: &str) -> Option<(u32, String)> {
+    let mut nl = lvs_netlink::Netlink::open().unwrap();
+    let l = nl.link_by_name(ifname).unwrap().unwrap();
+    let (id, _) = l.xdp.any()?;
+    let name = aya::programs::loaded_programs()
+        .filter_map(|p| p.ok())
+        .find(|p| p.id() == id)
+        .map(|p| p.name_as_str().unwrap_or("?").to_string())
+        .unwrap_or_default();
+    Some((id, name))
+}
+
+fn has_clsact(ifname: &str) -> bool {
+    let q = std::process::Command::new("tc")
+        .args(["qdisc", "show", "dev", ifname])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&q.stdout).contains("clsact")
+}
+
 #[test]
 fn attach_modes_on_veth() {
     let lab = Lab::new();
@@ -2081,7 +2112,8 @@ fn attach_modes_on_veth() {
         AttachedMode::GenericWithTc
     );
     assert!(dp.tc_forwarding(lab.vc0).unwrap());
-    assert_eq!(tcx_ingress("vc0"), ["lvs_tc"]);
+    assert_eq!(tc_filters("vc0"), ["lvs_tc"]);
+    assert_eq!(xdp_program("vc0").unwrap().1, "lvs_xdp");
     assert!(dp.attach("vc0", XdpModeChoice::Auto).is_err(), "twice");
     // veth also has a native XDP driver: no TC there.
     assert_eq!(
@@ -2089,7 +2121,7 @@ fn attach_modes_on_veth() {
         AttachedMode::Native
     );
     assert!(!dp.tc_forwarding(lab.vr0).unwrap());
-    assert!(tcx_ingress("vr0").is_empty());
+    assert!(tc_filters("vr0").is_empty());
     // The old behaviour on demand: generic XDP forwarding by itself.
     assert_eq!(
         dp.attach("vc1", XdpModeChoice::Generic).unwrap(),
@@ -2112,7 +2144,8 @@ fn attach_modes_on_veth() {
     dp.detach("vc0").unwrap();
     assert!(dp.detach("vc0").is_err());
     assert!(!dp.tc_forwarding(lab.vc0).unwrap());
-    assert!(tcx_ingress_empties("vc0"), "{:?}", tcx_ingress("vc0"));
+    assert!(tc_filters("vc0").is_empty());
+    assert_eq!(xdp_program("vc0"), None);
     // Again, forced, on the interface just left.
     assert_eq!(
         dp.attach("vc0", XdpModeChoice::GenericWithTc).unwrap(),
@@ -2121,13 +2154,11 @@ fn attach_modes_on_veth() {
     dp.detach_all().unwrap();
     assert!(dp.attached().is_empty());
     assert!(!dp.tc_forwarding(lab.vc0).unwrap());
-    assert!(tcx_ingress_empties("vc0"), "{:?}", tcx_ingress("vc0"));
-    // tcx needs no clsact qdisc, and none was added.
-    let q = std::process::Command::new("tc")
-        .args(["qdisc", "show", "dev", "vc0"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&q.stdout).contains("clsact"));
+    for i in ["vc0", "vr0", "vc1"] {
+        assert_eq!(xdp_program(i), None, "{i}");
+    }
+    // The clsact qdisc added for lvs_tc went with it.
+    assert!(!has_clsact("vc0"));
     let mut rs = RsDecap::load().unwrap();
     assert_eq!(rs.attach("vr1").unwrap(), AttachedMode::Generic);
     // The real server's TC decapsulator, at tcx ingress.
@@ -2136,6 +2167,66 @@ fn attach_modes_on_veth() {
     assert!(rs.tc_program_id().unwrap() > 0);
     rs.detach_all().unwrap();
     assert!(tcx_ingress_empties("vc1"), "{:?}", tcx_ingress("vc1"));
+}
+
+/// The attachments outlive a `Dataplane` that goes without detaching (lvsd killed): the
+/// next one replaces them and starts clean, one owner at a time, and a program that is not
+/// ours is never replaced.
+#[test]
+fn attachments_outlive_their_owner_and_the_next_one_replaces_them() {
+    let lab = Lab::new();
+    let mut dead = small_dataplane();
+    dead.attach("vc0", XdpModeChoice::GenericWithTc).unwrap();
+    dead.attach("vr0", XdpModeChoice::Native).unwrap();
+    let (old_id, _) = xdp_program("vc0").unwrap();
+    dead.leave_attached();
+    // Still there, with its flag: lvs_xdp keeps passing flow hits to lvs_tc.
+    assert_eq!(xdp_program("vc0"), Some((old_id, "lvs_xdp".to_string())));
+    assert_eq!(xdp_program("vr0").unwrap().1, "lvs_xdp");
+    assert_eq!(tc_filters("vc0"), ["lvs_tc"]);
+    assert!(has_clsact("vc0"));
+
+    let mut next = small_dataplane();
+    assert!(!next.tc_forwarding(lab.vc0).unwrap(), "new maps");
+    assert_eq!(
+        next.attach("vc0", XdpModeChoice::GenericWithTc).unwrap(),
+        AttachedMode::GenericWithTc
+    );
+    let (new_id, name) = xdp_program("vc0").unwrap();
+    assert_ne!(new_id, old_id);
+    assert_eq!(name, "lvs_xdp");
+    assert_eq!(tc_filters("vc0"), ["lvs_tc"], "one filter, the new one");
+    // The stale native program goes, and generic mode is possible again.
+    assert_eq!(
+        next.attach("vr0", XdpModeChoice::Generic).unwrap(),
+        AttachedMode::Generic
+    );
+
+    // A second live owner is refused, and changes nothing.
+    let mut other = small_dataplane();
+    match other.attach("vc0", XdpModeChoice::GenericWithTc) {
+        Err(lvs_dataplane::DataplaneError::InUse { ifname, .. }) => assert_eq!(ifname, "vc0"),
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(xdp_program("vc0").unwrap().0, new_id);
+
+    // A program that is not ours is not replaced.
+    let mut rs = RsDecap::load().unwrap();
+    rs.attach("vc1").unwrap();
+    let foreign = xdp_program("vc1").unwrap();
+    match other.attach("vc1", XdpModeChoice::Generic) {
+        Err(lvs_dataplane::DataplaneError::Busy { ifname, .. }) => assert_eq!(ifname, "vc1"),
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(xdp_program("vc1").unwrap(), foreign);
+    rs.detach_all().unwrap();
+
+    // Detaching removes everything, the clsact qdisc the dead owner added included.
+    next.detach_all().unwrap();
+    assert_eq!(xdp_program("vc0"), None);
+    assert_eq!(xdp_program("vr0"), None);
+    assert!(tc_filters("vc0").is_empty());
+    assert!(!has_clsact("vc0"));
 }
 
 /// GSO aggregates (what TSO senders and GRO hand to generic XDP and TC): frames longer

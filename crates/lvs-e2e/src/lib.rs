@@ -233,6 +233,22 @@ impl Routed {
     pub fn stop_lvsd(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.lab.terminate(self.lvsd)
     }
+
+    /// SIGKILL lvsd (it detaches nothing) and wait for it.
+    pub fn kill_lvsd(&mut self) {
+        self.lab.kill(self.lvsd);
+    }
+
+    /// Start lvsd again on the same socket (after [`Routed::stop_lvsd`] or
+    /// [`Routed::kill_lvsd`]) and wait until it answers.
+    pub fn restart_lvsd(&mut self) -> anyhow::Result<()> {
+        let lvsd = bin_path("lvsd")?;
+        self.lvsd = self.lab.spawn(
+            "d",
+            &[lvsd.to_str().context("path")?, "--socket", &self.socket],
+        )?;
+        self.wait_ready()
+    }
 }
 
 /// Count lines like `server=rs1 client=...` by server.

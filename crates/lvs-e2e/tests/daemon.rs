@@ -1,9 +1,11 @@
-//! lvsd as a daemon: SIGTERM detaches XDP cleanly, a restart finds no stale state, and
-//! packets that are not for a service (ARP, the director's own services) pass untouched.
+//! lvsd as a daemon: SIGTERM detaches XDP cleanly, a restart finds no stale state, a
+//! SIGKILLed lvsd leaves its flows forwarding until the next one replaces its programs,
+//! and packets that are not for a service (ARP, the director's own services) pass
+//! untouched.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lvs_e2e::{Routed, V4, hostport, tally};
+use lvs_e2e::{Routed, V4, file_sha256, hostport, pattern_sha256, slow_download, tally, wait_rc};
 use lvs_testkit::bin_path;
 
 #[test]
@@ -67,6 +69,91 @@ fn sigterm_detaches_and_a_restart_starts_clean() {
     .unwrap();
     let t = tally([lab.http_get(80).unwrap().as_str()]);
     assert_eq!(t.get("rs2"), Some(&1));
+}
+
+/// The director's XDP/TC attachments and their state, as the tools show them.
+fn attachments(lab: &Routed) -> String {
+    let mut out = String::new();
+    for args in [
+        &["ip", "-o", "link", "show"][..],
+        &["tc", "filter", "show", "dev", "eth0", "ingress"],
+        &["tc", "qdisc", "show", "dev", "eth0"],
+    ] {
+        let o = lab.lab.exec("d", args).unwrap();
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    out
+}
+
+/// lvsd is SIGKILLed with a download running: its programs stay attached and finish the
+/// download from their flow table (as kernel IPVS would); new connections get no answer
+/// (no slow path), not a reset. A restarted lvsd replaces the stale programs and starts
+/// from empty maps; SIGTERM then leaves nothing behind.
+#[test]
+fn a_killed_lvsd_leaves_its_flows_forwarding_and_a_restart_replaces_it() {
+    let mut lab = Routed::new("kl", V4, true).expect("lab");
+    lab.start_echo(8080).unwrap();
+    let vip = hostport(lab.plan.vip, 80);
+    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
+    lab.adm(&[
+        "-a",
+        "-t",
+        &vip,
+        "-r",
+        &hostport(lab.plan.rs[0], 8080),
+        "-m",
+    ])
+    .unwrap();
+    const BYTES: u64 = 2_000_000;
+    let (rc, body) = slow_download(&mut lab, "kl", BYTES, "400k");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&body).map(|m| m.len()).unwrap_or(0) < 100_000 {
+        assert!(Instant::now() < deadline, "the download did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lab.kill_lvsd();
+    let left = attachments(&lab);
+    assert!(left.contains("xdpgeneric"), "{left}");
+    assert!(left.contains("lvs_tc"), "{left}");
+    // No slow path: a new connection is not answered, and not reset either.
+    let out = lab
+        .lab
+        .try_exec("c", &["curl", "-s", "-m", "1", &format!("http://{vip}/")])
+        .unwrap();
+    assert_eq!(out.status.code(), Some(28), "curl timed out (no RST)");
+    assert_eq!(
+        wait_rc(&rc, Duration::from_secs(30)),
+        Some(0),
+        "the download finished after lvsd died"
+    );
+    assert_eq!(
+        file_sha256(&body).unwrap(),
+        pattern_sha256(BYTES).unwrap(),
+        "and arrived intact"
+    );
+
+    // Restart: the stale programs are replaced, the table is empty, it forwards again.
+    lab.restart_lvsd().unwrap();
+    assert_eq!(lab.api().dataplane().map(|s| s.flows).unwrap_or(1), 0);
+    let now = attachments(&lab);
+    assert_eq!(now.matches("name lvs_tc").count(), 1, "{now}");
+    assert_eq!(lab.adm(&["-Ln"]).unwrap().lines().count(), 3);
+    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
+    lab.adm(&[
+        "-a",
+        "-t",
+        &vip,
+        "-r",
+        &hostport(lab.plan.rs[1], 8080),
+        "-m",
+    ])
+    .unwrap();
+    assert!(lab.http_get(80).unwrap().contains("server=rs2"));
+    assert!(lab.stop_lvsd().unwrap().success());
+    let after = attachments(&lab);
+    assert!(!after.contains("xdp"), "{after}");
+    assert!(!after.contains("lvs_tc"), "{after}");
+    assert!(!after.contains("clsact"), "{after}");
 }
 
 #[test]

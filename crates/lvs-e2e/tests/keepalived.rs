@@ -1,7 +1,8 @@
 //! Two directors, each running lvsd and lvs-keepalived from an unchanged keepalived.conf
 //! (VRRP v3, `lvs_sync_daemon`, virtual servers with health checks): the master's
-//! processes are SIGKILLed (and its links go down) and the backup takes over the addresses by VRRP and keeps the
-//! master's connections through the sync daemon that lvs-keepalived switched to master.
+//! processes are SIGKILLed (its links stay up) and the backup takes over the addresses by
+//! VRRP and keeps the master's connections through the sync daemon that lvs-keepalived
+//! switched to master.
 //!
 //! Measured and printed (docs/perf.md): the takeover time, from the SIGKILL to the first
 //! answer through the VIP from the backup; and, in the same lab with the same advert_int,
@@ -265,11 +266,13 @@ fn failover(kind: PairKind, tag: &str) {
         },
     );
 
-    // The master dies: its links go down and lvs-keepalived and lvsd are SIGKILLed (the
-    // machine is gone). Killing only the processes would leave a's kernel owning the VIP
-    // with no data plane: packets still in flight to a get RSTs (docs/sync.md).
+    // The master's lvsd and lvs-keepalived are SIGKILLed; its links stay up, and its
+    // kernel keeps the VIPs (nobody removes them). Packets still in flight to a are
+    // forwarded by a's XDP/TC programs, which stay attached with their flows
+    // (lvs-dataplane's `persist`), until the client and the real servers follow b's
+    // gratuitous ARPs. (tests/sync.rs covers the machine's death: links down.)
     let t0 = Instant::now();
-    p.kill_director(0).unwrap();
+    p.kill_lvsd(0);
     p.lab.kill(ka_a);
     let takeover = time_to_answer(&p, t0);
     assert!(holds_vip(&p, 1), "b holds the VIP");

@@ -95,7 +95,7 @@
 //!
 //! Exit statuses otherwise: 0 success, 1 failure, 2 command-line error.
 
-pub mod netlink;
+pub use lvs_netlink as netlink;
 
 use std::collections::BTreeSet;
 use std::fs::File;

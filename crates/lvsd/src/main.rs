@@ -1,7 +1,9 @@
 //! `lvsd`: the lvs-rs director daemon.
 //!
 //! Runs in the foreground in its network namespace, owns the IPVS model (`lvs-core`) and
-//! serves the control API (`lvs-api`) on a Unix socket. `SIGTERM`/`SIGINT` stop it cleanly.
+//! serves the control API (`lvs-api`) on a Unix socket. `SIGTERM`/`SIGINT` stop it cleanly
+//! (programs detached). If it is killed, its programs stay attached and keep forwarding the
+//! flows they know until the next lvsd replaces them (`lvs_dataplane::persist`).
 
 mod api;
 mod config;

@@ -1,9 +1,14 @@
-//! A minimal synchronous rtnetlink client for `lvsadm realserver`: list links and
+//! `lvs-netlink`: a minimal synchronous rtnetlink client for lvs-rs (`lvsadm realserver`
+//! and the director's data plane in `lvs-dataplane`): list links and
 //! addresses, add and remove addresses, set links up or down, create and delete links by
 //! kind, attach or detach an XDP program the legacy way (`IFLA_XDP`, the attach that
 //! `ip link set dev IF xdpgeneric ...` does, which stays until it is removed), and a TC
 //! ingress BPF program as a `cls_bpf` filter on a `clsact` qdisc (what `tc filter add dev
 //! IF ingress bpf direct-action ...` does, which also stays until it is removed).
+//!
+//! Both attachments outlive the process that made them, unlike a `bpf_link`: this is how
+//! the director's programs keep forwarding when lvsd dies, and how a real server's
+//! decapsulator stays after `lvsadm realserver setup` exits.
 //!
 //! Everything goes through one `NETLINK_ROUTE` socket of the caller's network namespace
 //! (socket2, no unsafe code). The only unsafe code is the `getsockopt` of
