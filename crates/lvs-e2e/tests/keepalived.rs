@@ -145,7 +145,7 @@ fn try_get(p: &Pair, port: u16, timeout: &str) -> Option<String> {
 /// Requests in a loop until one is answered: the time it took.
 fn time_to_answer(p: &Pair, since: Instant) -> Duration {
     loop {
-        if try_get(p, HTTP, "0.3").is_some() {
+        if try_get(p, HTTP, "0.2").is_some() {
             return since.elapsed();
         }
         assert!(
