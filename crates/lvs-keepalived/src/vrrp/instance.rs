@@ -518,8 +518,7 @@ impl Instance {
 
     /// Sync group: another member went down (`vrrp_sync_fault`). A master resigns with
     /// priority 0 and drops its VIPs; a backup just enters FAULT.
-    pub fn force_fault(&mut self, now: Time) -> Vec<Action> {
-        let _ = now;
+    pub fn force_fault(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         if matches!(self.state, State::Backup | State::Master | State::Init) {
             self.enter_fault(&mut out);

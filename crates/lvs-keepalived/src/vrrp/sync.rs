@@ -199,7 +199,7 @@ impl SyncGroup {
                 .iter()
                 .any(|&m| m != idx && set.member(m).own_fault());
             if !others_down {
-                self.sync_fault(now, set, idx, &mut out);
+                self.sync_fault(set, idx, &mut out);
             }
         } else if prev_down && !down {
             // `try_up_instance`: the last member up takes the group out of FAULT.
@@ -259,7 +259,6 @@ impl SyncGroup {
     /// `vrrp_sync_fault`.
     fn sync_fault(
         &mut self,
-        now: Time,
         set: &mut (impl Members + ?Sized),
         from: usize,
         out: &mut Vec<Output>,
@@ -279,7 +278,7 @@ impl SyncGroup {
                 continue;
             }
             self.prime(set, m);
-            let acts = set.member(m).force_fault(now);
+            let acts = set.member(m).force_fault();
             out.extend(acts.into_iter().map(|a| Output::Member(m, a)));
         }
         self.state = State::Fault;

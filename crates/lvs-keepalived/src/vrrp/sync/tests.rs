@@ -551,3 +551,85 @@ fn inputs_for_non_members_are_ignored() {
     assert_eq!(l.group.members(), &[A, B]);
     assert_eq!(l.group.name(), "G1");
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Wait(u64),
+        Advert { member: usize, prio: u8 },
+        Link { member: usize, up: bool },
+        Script { member: usize, up: bool },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u64..5000).prop_map(Step::Wait),
+            (0usize..2, any::<u8>()).prop_map(|(member, prio)| Step::Advert { member, prio }),
+            (0usize..2, any::<bool>()).prop_map(|(member, up)| Step::Link { member, up }),
+            (0usize..2, any::<bool>()).prop_map(|(member, up)| Step::Script { member, up }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens, after every step: a member down means every member in FAULT
+        /// and the group in FAULT; no member down means nobody in FAULT; the members are
+        /// MASTER together or not at all, and the group's state is theirs; each member
+        /// holds its VIPs exactly while MASTER.
+        #[test]
+        fn members_stay_together(steps in proptest::collection::vec(step(), 1..60),
+                                 prio_a in 1u8..=254, prio_b in 1u8..=254) {
+            let track = Track { kind: TrackKind::Script, name: "s".into(), weight: 0, reverse: false };
+            let mut a = member("VI_A", "eth0", 1, prio_a, "10.0.0.100");
+            let mut b = member("VI_B", "eth1", 2, prio_b, "10.0.1.100");
+            a.tracks.push(track.clone());
+            b.tracks.push(track);
+            let mut l = Lab::with(a, b);
+            let mut held = [false, false];
+            let mut check = |l: &Lab, out: Vec<Output>| {
+                for o in out {
+                    match o {
+                        Output::Member(m, Action::AddVips) => { assert!(!held[m]); held[m] = true; }
+                        Output::Member(m, Action::RemoveVips) => { assert!(held[m]); held[m] = false; }
+                        _ => {}
+                    }
+                }
+                let (sa, sb, g) = l.states();
+                let down = l.insts.iter().any(|i| i.own_fault());
+                if down {
+                    assert_eq!((sa, sb, g), (State::Fault, State::Fault, State::Fault));
+                } else {
+                    assert!(sa != State::Fault && sb != State::Fault && g != State::Fault,
+                            "{:?}", l.states());
+                }
+                assert_eq!(sa == State::Master, sb == State::Master, "{:?}", l.states());
+                assert_eq!(g == State::Master, sa == State::Master, "{:?}", l.states());
+                for m in [A, B] {
+                    assert_eq!(held[m], l.insts[m].state() == State::Master);
+                }
+            };
+            let out = l.start();
+            check(&l, out);
+            for s in steps {
+                let out = match s {
+                    Step::Wait(d) => {
+                        let until = l.now + ms(d);
+                        l.run_until(until)
+                    }
+                    Step::Advert { member, prio } => {
+                        let adv = l.advert(member, prio, Ipv4Addr::new(10, 0, member as u8, 2));
+                        l.feed(member, Input::Advert(Received::from_ipv4(&adv).unwrap()))
+                    }
+                    Step::Link { member, up } => l.feed(member, Input::Link { up }),
+                    Step::Script { member, up } => l.feed(
+                        member,
+                        Input::Track { kind: TrackKind::Script, name: "s", up },
+                    ),
+                };
+                check(&l, out);
+            }
+        }
+    }
+}
