@@ -49,6 +49,7 @@ unit: deps
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p lvsd -p lvs-dataplane -p lvs-e2e --all-targets
 	$(CARGO) test -p lvs-keepalived --test check_netns -- --ignored
+	$(CARGO) test -p lvs-keepalived --test sync_group_netns -- --ignored
 
 test: lint unit
 

@@ -167,6 +167,7 @@ fn parse(args: &[String]) -> anyhow::Result<VrrpConfig> {
     Ok(VrrpConfig {
         instances: vec![c],
         scripts,
+        groups: Vec::new(),
     })
 }
 

@@ -17,8 +17,8 @@ use lvs_api::{
 use crate::check::spec as cs;
 use crate::conf::model as m;
 use crate::vrrp::{
-    self, Family as VFamily, InstanceConfig, Notify, ScriptConfig, Track, TrackKind, Version, Vip,
-    VrrpConfig,
+    self, Family as VFamily, GroupNotify, InstanceConfig, Notify, ScriptConfig, SyncGroupConfig,
+    Track, TrackKind, Version, Vip, VrrpConfig,
 };
 
 /// The VRRP side of a configuration, plus warnings about what is left out.
@@ -41,16 +41,47 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
         }
         instances.push(ic);
     }
-    if !c.vrrp_sync_groups.is_empty() {
-        warnings.push(
-            "vrrp_sync_group: groups are not supported; their instances run independently"
-                .to_string(),
-        );
+    let mut groups = Vec::new();
+    for g in &c.vrrp_sync_groups {
+        let mut members = Vec::new();
+        for m in &g.members {
+            let Some(ic) = instances.iter_mut().find(|i| i.name == *m) else {
+                warnings.push(format!(
+                    "vrrp_sync_group {}: member {m} is not started; the group runs without it",
+                    g.name
+                ));
+                continue;
+            };
+            add_group_tracking(ic, g);
+            members.push(m.clone());
+        }
+        if members.is_empty() {
+            warnings.push(format!(
+                "vrrp_sync_group {}: no member is started; group ignored",
+                g.name
+            ));
+            continue;
+        }
+        groups.push(SyncGroupConfig {
+            name: g.name.clone(),
+            members,
+            notify: GroupNotify {
+                master: argv(&g.notify_master),
+                backup: argv(&g.notify_backup),
+                fault: argv(&g.notify_fault),
+                stop: argv(&g.notify_stop),
+                generic: argv(&g.notify),
+            },
+        });
     }
-    let tracked: HashSet<&str> = c
-        .vrrp_instances
+    let tracked: HashSet<&str> = instances
         .iter()
-        .flat_map(|i| i.track_scripts.iter().map(|t| t.name.as_str()))
+        .flat_map(|i| {
+            i.tracks
+                .iter()
+                .filter(|t| t.kind == TrackKind::Script)
+                .map(|t| t.name.as_str())
+        })
         .collect();
     let scripts = c
         .vrrp_scripts
@@ -65,34 +96,103 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
             fall: s.fall.max(1),
         })
         .collect();
-    (VrrpConfig { instances, scripts }, warnings)
+    (
+        VrrpConfig {
+            instances,
+            scripts,
+            groups,
+        },
+        warnings,
+    )
 }
 
-/// One [`VrrpConfig`] per instance, each with the scripts that instance tracks: what the
-/// daemon runs (one driver each), so that a reload restarts only changed instances.
-pub fn vrrp_per_instance(cfg: &VrrpConfig) -> Vec<(String, VrrpConfig)> {
-    cfg.instances
+/// A sync group's `track_interface` / `track_script` entries become each member's, as
+/// keepalived's `sync_group_tracking_init`: an object the member tracks already takes the
+/// group's weight unless the member's entry is unweighted; the member's own interface is
+/// already tracked (unless `dont_track_primary`).
+fn add_group_tracking(ic: &mut InstanceConfig, g: &m::VrrpSyncGroup) {
+    let entries = g
+        .track_interfaces
         .iter()
-        .map(|i| {
-            let scripts = cfg
-                .scripts
+        .map(|t| (TrackKind::Interface, &t.name, t.weight, t.reverse))
+        .chain(
+            g.track_scripts
                 .iter()
-                .filter(|s| {
+                .map(|t| (TrackKind::Script, &t.name, t.weight, t.reverse)),
+        );
+    for (kind, name, weight, reverse) in entries {
+        if kind == TrackKind::Interface && *name == ic.interface && !ic.dont_track_primary {
+            continue;
+        }
+        if let Some(t) = ic
+            .tracks
+            .iter_mut()
+            .find(|t| t.kind == kind && t.name == *name)
+        {
+            if t.weight != 0 {
+                t.weight = weight;
+                t.reverse = reverse;
+            }
+            continue;
+        }
+        ic.tracks.push(Track {
+            kind,
+            name: name.clone(),
+            weight,
+            reverse,
+        });
+    }
+}
+
+/// What the daemon runs, one driver each, so that a reload restarts only what changed: every
+/// sync group with its members (key `vrrp_sync_group NAME`), and every instance in no group
+/// (key: its name), each with the scripts it tracks.
+pub fn vrrp_units(cfg: &VrrpConfig) -> Vec<(String, VrrpConfig)> {
+    let scripts_of = |insts: &[InstanceConfig]| -> Vec<ScriptConfig> {
+        cfg.scripts
+            .iter()
+            .filter(|s| {
+                insts.iter().any(|i| {
                     i.tracks
                         .iter()
                         .any(|t| t.kind == TrackKind::Script && t.name == s.name)
                 })
-                .cloned()
-                .collect();
-            (
-                i.name.clone(),
-                VrrpConfig {
-                    instances: vec![i.clone()],
-                    scripts,
-                },
-            )
-        })
-        .collect()
+            })
+            .cloned()
+            .collect()
+    };
+    let mut units = Vec::new();
+    for g in &cfg.groups {
+        let instances: Vec<InstanceConfig> = cfg
+            .instances
+            .iter()
+            .filter(|i| g.members.contains(&i.name))
+            .cloned()
+            .collect();
+        units.push((
+            format!("vrrp_sync_group {}", g.name),
+            VrrpConfig {
+                scripts: scripts_of(&instances),
+                instances,
+                groups: vec![g.clone()],
+            },
+        ));
+    }
+    for i in &cfg.instances {
+        if cfg.groups.iter().any(|g| g.members.contains(&i.name)) {
+            continue;
+        }
+        let instances = vec![i.clone()];
+        units.push((
+            i.name.clone(),
+            VrrpConfig {
+                scripts: scripts_of(&instances),
+                instances,
+                groups: Vec::new(),
+            },
+        ));
+    }
+    units
 }
 
 fn vip(v: &m::VirtualAddress) -> Vip {
@@ -646,7 +746,7 @@ virtual_server 10.1.0.100 80 {
         assert_eq!(i.vips.len(), 2);
         assert_eq!(i.vips[1].dev.as_deref(), Some("eth1"));
         assert_eq!(i.vips[1].prefix_len, 24);
-        let per = vrrp_per_instance(&v);
+        let per = vrrp_units(&v);
         assert_eq!(per.len(), 1);
         assert_eq!(per[0].0, "VI_1");
         assert_eq!(per[0].1.instances, vec![i.clone()]);
@@ -738,5 +838,121 @@ virtual_server 10.1.0.100 80 {
         let s80 = &d.services[1];
         assert_eq!(s80.dests, vec![dest("10.2.0.11", 0)]);
         assert_eq!(s80.service.scheduler, "wrr");
+    }
+
+    #[test]
+    fn sync_groups_run_their_members_together_with_the_group_tracking() {
+        let conf = "
+vrrp_script chk {
+    script /bin/true
+}
+vrrp_script gchk {
+    script /bin/true
+    weight 10
+}
+vrrp_sync_group G1 {
+    group {
+        VI_A
+        VI_B
+    }
+    track_interface {
+        eth2
+        eth0
+    }
+    track_script {
+        gchk weight -20
+    }
+    notify /bin/echo
+    notify_fault \"/bin/true arg\"
+}
+vrrp_instance VI_A {
+    interface eth0
+    virtual_router_id 1
+    track_script {
+        chk
+    }
+    virtual_ipaddress {
+        10.0.0.100
+    }
+}
+vrrp_instance VI_B {
+    interface eth1
+    virtual_router_id 2
+    virtual_ipaddress {
+        10.0.1.100
+    }
+}
+vrrp_instance VI_C {
+    interface eth1
+    virtual_router_id 3
+    virtual_ipaddress {
+        10.0.1.101
+    }
+}
+";
+        let l = load_str(
+            "test.conf",
+            conf,
+            &LoadOptions::default(),
+            &StaticEnv::with_interfaces(&["eth0", "eth1", "eth2"]),
+        );
+        let (v, warnings) = vrrp_config(&l.config);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(v.groups.len(), 1);
+        let g = &v.groups[0];
+        assert_eq!(g.members, ["VI_A", "VI_B"]);
+        assert_eq!(
+            g.notify.generic.as_deref(),
+            Some(&["/bin/echo".to_string()][..])
+        );
+        assert_eq!(
+            g.notify.fault.as_deref(),
+            Some(&["/bin/true".to_string(), "arg".to_string()][..])
+        );
+        let tracks = |name: &str| -> Vec<(TrackKind, String, i32)> {
+            v.instances
+                .iter()
+                .find(|i| i.name == name)
+                .unwrap()
+                .tracks
+                .iter()
+                .map(|t| (t.kind, t.name.clone(), t.weight))
+                .collect()
+        };
+        // The group's interfaces and scripts are each member's; a member's own interface
+        // is tracked already (its link).
+        assert_eq!(
+            tracks("VI_A"),
+            vec![
+                (TrackKind::Script, "chk".into(), 0),
+                (TrackKind::Interface, "eth2".into(), 0),
+                (TrackKind::Script, "gchk".into(), -20),
+            ]
+        );
+        assert_eq!(
+            tracks("VI_B"),
+            vec![
+                (TrackKind::Interface, "eth2".into(), 0),
+                (TrackKind::Interface, "eth0".into(), 0),
+                (TrackKind::Script, "gchk".into(), -20),
+            ]
+        );
+        assert!(tracks("VI_C").is_empty());
+        let names: Vec<&str> = v.scripts.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["chk", "gchk"]);
+        // One unit for the group (both members, both scripts), one for VI_C.
+        let units = vrrp_units(&v);
+        let keys: Vec<&str> = units.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["vrrp_sync_group G1", "VI_C"]);
+        let members: Vec<&str> = units[0]
+            .1
+            .instances
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(members, ["VI_A", "VI_B"]);
+        assert_eq!(units[0].1.scripts.len(), 2);
+        assert_eq!(units[0].1.groups, v.groups);
+        assert!(units[1].1.groups.is_empty() && units[1].1.scripts.is_empty());
     }
 }

@@ -11,8 +11,9 @@
 //! - SIGHUP: reload. The new file is loaded (a file that does not load is logged and the
 //!   running configuration stays); lvsd gets the new services in one apply that leaves the
 //!   services and real servers that stay untouched (their connections survive); checkers
-//!   restart on the new specifications; VRRP instances keep running untouched when the
-//!   VRRP part of the configuration did not change (otherwise they restart).
+//!   restart on the new specifications; a VRRP instance (or a `vrrp_sync_group` with its
+//!   members) keeps running untouched when its part of the configuration did not change
+//!   (otherwise it restarts).
 //! - SIGTERM / SIGINT: masters resign (priority 0), checkers stop, and the services this
 //!   process added are removed from lvsd (unless `--dont-release-ipvs`), as keepalived's
 //!   `clear_services`.
@@ -390,8 +391,9 @@ async fn run_async(opts: RunOptions) -> i32 {
         owned = map::owned_services(&config);
         lock(&ctx).checker = checks.as_ref().map(|c| c.handle.clone());
     }
-    // One VRRP driver per instance, so that a reload restarts only the instances whose
-    // configuration changed.
+    // One VRRP driver per instance not in a sync group and one per sync group (its
+    // members together), so that a reload restarts only what changed: a group whose
+    // configuration or any member's changed restarts with all its members.
     let mut vrrp: HashMap<String, VrrpRun> = HashMap::new();
     let mut generation = 0u64;
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<VrrpExit>();
@@ -400,7 +402,7 @@ async fn run_async(opts: RunOptions) -> i32 {
         for w in warnings {
             warn!("{w}");
         }
-        for (name, c) in map::vrrp_per_instance(&cfg) {
+        for (name, c) in map::vrrp_units(&cfg) {
             generation += 1;
             vrrp.insert(name, VrrpRun::start(c, &ctx, generation, &exits_tx));
         }
@@ -452,7 +454,7 @@ async fn run_async(opts: RunOptions) -> i32 {
                         warn!("{w}");
                     }
                     let wanted: HashMap<String, VrrpConfig> =
-                        map::vrrp_per_instance(&cfg).into_iter().collect();
+                        map::vrrp_units(&cfg).into_iter().collect();
                     let names: Vec<String> = vrrp.keys().cloned().collect();
                     for name in names {
                         if wanted.get(&name) != vrrp.get(&name).map(|v| &v.cfg)

@@ -27,6 +27,7 @@ use super::instance::{
     Action, ConfigError, Input, Instance, InstanceConfig, State, Time, TrackKind, Vip,
 };
 use super::packet::{self, Family, IPPROTO_VRRP, Received, VRRP_TTL};
+use super::sync::{self, Members, Output, SyncGroup, SyncGroupConfig};
 use super::sys;
 
 /// A `vrrp_script` block: a command run every `interval`, whose exit status feeds the
@@ -68,6 +69,9 @@ pub struct VrrpConfig {
     pub instances: Vec<InstanceConfig>,
     /// The `vrrp_script` blocks (only tracked ones run).
     pub scripts: Vec<ScriptConfig>,
+    /// The `vrrp_sync_group` blocks: their members change state together. A group's
+    /// `track_interface` / `track_script` entries belong in its members' `tracks`.
+    pub groups: Vec<SyncGroupConfig>,
 }
 
 /// Why the driver could not start or stopped.
@@ -101,6 +105,14 @@ pub enum DriverError {
     /// A netlink request failed.
     #[error("netlink: {0}")]
     Netlink(String),
+    /// A sync group names an instance that is not run, or an instance is in two groups.
+    #[error("vrrp_sync_group {group}: {why}")]
+    SyncGroup {
+        /// The group.
+        group: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
@@ -229,6 +241,12 @@ struct Runner {
     packet_sockets: HashMap<u32, sys::PacketSocket>,
     /// Where state changes are reported ([`run_vrrp_observed`]).
     observer: Option<StateObserver>,
+}
+
+impl Members for [Runner] {
+    fn member(&mut self, idx: usize) -> &mut Instance {
+        &mut self[idx].inst
+    }
 }
 
 /// A state change of an instance, as [`run_vrrp_observed`] reports it.
@@ -733,13 +751,43 @@ pub async fn run_vrrp_observed(
             });
         }
     }
+    let mut groups = Vec::new();
+    let mut grouped: HashMap<&str, &str> = HashMap::new();
+    for g in &cfg.groups {
+        let mut idxs = Vec::new();
+        for m in &g.members {
+            let bad = |why: String| DriverError::SyncGroup {
+                group: g.name.clone(),
+                why,
+            };
+            let Some(i) = cfg.instances.iter().position(|c| c.name == *m) else {
+                return Err(bad(format!("member {m} is not a running vrrp_instance")));
+            };
+            if let Some(other) = grouped.insert(m, &g.name) {
+                return Err(bad(format!("member {m} is already in {other}")));
+            }
+            idxs.push(i);
+        }
+        groups.push(SyncGroup::new(g.clone(), idxs));
+    }
+    // keepalived: members start as BACKUP unless all are `state MASTER` owners.
+    let mut instances = cfg.instances.clone();
+    for g in &groups {
+        let mut members: Vec<&mut InstanceConfig> = instances
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| g.has_member(*i))
+            .map(|(_, c)| c)
+            .collect();
+        sync::harmonize_initial_states(&mut members);
+    }
     let (conn, handle, _) = rtnetlink::new_connection().map_err(io_err("netlink socket"))?;
     tokio::spawn(conn);
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
     spawn_link_monitor(tx.clone())?;
 
     let mut runners = Vec::new();
-    for (idx, c) in cfg.instances.iter().enumerate() {
+    for (idx, c) in instances.iter().enumerate() {
         let link = get_link(&handle, &c.interface).await?;
         let vip_addrs: Vec<IpAddr> = c
             .vips
@@ -825,7 +873,7 @@ pub async fn run_vrrp_observed(
     let origin = Instant::now();
     let now = || -> Time { origin.elapsed() };
     let handle = Arc::new(handle);
-    for r in &mut runners {
+    for (idx, r) in runners.iter_mut().enumerate() {
         r.remove_stale_vips(&handle).await;
         let t = now();
         let mut acts = r.inst.handle(t, Input::Link { up: r.link.up });
@@ -839,8 +887,15 @@ pub async fn run_vrrp_observed(
                 },
             ));
         }
-        acts.extend(r.inst.handle(t, Input::Start));
+        // Sync group members start with their group, below.
+        if !groups.iter().any(|g| g.has_member(idx)) {
+            acts.extend(r.inst.handle(t, Input::Start));
+        }
         r.execute(&handle, acts).await;
+    }
+    for g in &mut groups {
+        let outs = g.start(now(), &mut runners[..]);
+        run_outputs(&mut runners, &handle, outs).await;
     }
 
     tokio::pin!(shutdown);
@@ -856,14 +911,13 @@ pub async fn run_vrrp_observed(
             _ = &mut shutdown => break,
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
-                handle_event(&mut runners, &handle, now(), ev).await;
+                handle_event(&mut runners, &mut groups, &handle, now(), ev).await;
             }
             _ = sleep => {
                 let t = now();
-                for r in &mut runners {
-                    if r.inst.next_timeout().is_some_and(|d| d <= t) {
-                        let acts = r.inst.handle(t, Input::Timer);
-                        r.execute(&handle, acts).await;
+                for idx in 0..runners.len() {
+                    if runners[idx].inst.next_timeout().is_some_and(|d| d <= t) {
+                        feed(&mut runners, &mut groups, &handle, t, idx, Input::Timer).await;
                     }
                 }
             }
@@ -871,9 +925,16 @@ pub async fn run_vrrp_observed(
     }
 
     let mut stop_scripts = Vec::new();
-    for r in &mut runners {
+    for (idx, r) in runners.iter_mut().enumerate() {
+        if groups.iter().any(|g| g.has_member(idx)) {
+            continue;
+        }
         let acts = r.inst.handle(now(), Input::Shutdown);
         stop_scripts.extend(r.execute(&handle, acts).await);
+    }
+    for g in &mut groups {
+        let outs = g.shutdown(now(), &mut runners[..]);
+        stop_scripts.extend(run_outputs(&mut runners, &handle, outs).await);
     }
     // keepalived gives the STOP scripts up to a second.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -885,7 +946,54 @@ pub async fn run_vrrp_observed(
     Ok(())
 }
 
-async fn handle_event(runners: &mut [Runner], handle: &Handle, now: Time, ev: Event) {
+/// Carry out a sync group's outputs: member actions on their runners, group notify
+/// scripts and log lines here. Returns the scripts started.
+async fn run_outputs(
+    runners: &mut [Runner],
+    handle: &Handle,
+    outs: Vec<Output>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut scripts = Vec::new();
+    for o in outs {
+        match o {
+            Output::Member(i, a) => {
+                if let Some(r) = runners.get_mut(i) {
+                    scripts.extend(r.execute(handle, vec![a]).await);
+                }
+            }
+            Output::Group(Action::RunScript { argv }) => scripts.extend(run_notify(argv)),
+            Output::Group(Action::Log(l)) => info!("{l}"),
+            Output::Group(_) => {}
+        }
+    }
+    scripts
+}
+
+/// Feed `input` to instance `idx`: through its sync group when it is a member.
+async fn feed(
+    runners: &mut [Runner],
+    groups: &mut [SyncGroup],
+    handle: &Handle,
+    now: Time,
+    idx: usize,
+    input: Input<'_>,
+) {
+    if let Some(g) = groups.iter_mut().find(|g| g.has_member(idx)) {
+        let outs = g.handle(now, runners, idx, input);
+        run_outputs(runners, handle, outs).await;
+    } else if let Some(r) = runners.get_mut(idx) {
+        let acts = r.inst.handle(now, input);
+        r.execute(handle, acts).await;
+    }
+}
+
+async fn handle_event(
+    runners: &mut [Runner],
+    groups: &mut [SyncGroup],
+    handle: &Handle,
+    now: Time,
+    ev: Event,
+) {
     match ev {
         Event::Packet {
             idx,
@@ -894,64 +1002,62 @@ async fn handle_event(runners: &mut [Runner], handle: &Handle, now: Time, ev: Ev
             dst,
             ttl,
         } => {
-            let Some(r) = runners.get_mut(idx) else {
+            let Some(r) = runners.get(idx) else {
                 return;
             };
+            let (family, vrid, local, name) = (
+                r.inst.config().family,
+                r.inst.config().vrid,
+                r.inst.local_addr(),
+                r.inst.config().name.clone(),
+            );
             let rx = match (src, dst) {
                 (Some(src), dst) => Received {
                     src,
                     // Without IPV6_PKTINFO assume what the socket was opened for.
-                    dst: dst.unwrap_or_else(|| r.inst.config().family.mcast_group()),
+                    dst: dst.unwrap_or_else(|| family.mcast_group()),
                     ttl,
                     payload: &data,
                 },
                 _ => match Received::from_ipv4(&data) {
                     Ok(rx) => rx,
                     Err(e) => {
-                        tracing::debug!("({}) {e}", r.inst.config().name);
+                        tracing::debug!("({name}) {e}");
                         return;
                     }
                 },
             };
             // The socket sees every VRID: keep ours (keepalived dispatches by VRID).
-            if rx.vrid() != Some(r.inst.config().vrid) {
+            if rx.vrid() != Some(vrid) {
                 return;
             }
             // Our own adverts (unicast to ourselves, or looped back) are not news.
-            if Some(rx.src) == r.inst.local_addr() {
+            if Some(rx.src) == local {
                 return;
             }
-            let acts = r.inst.handle(now, Input::Advert(rx));
-            r.execute(handle, acts).await;
+            feed(runners, groups, handle, now, idx, Input::Advert(rx)).await;
         }
         Event::Link { name, up } => {
-            for r in runners.iter_mut() {
-                let mut acts = Vec::new();
-                if r.inst.config().interface == name {
-                    acts.extend(r.inst.handle(now, Input::Link { up }));
+            for idx in 0..runners.len() {
+                if runners[idx].inst.config().interface == name {
+                    feed(runners, groups, handle, now, idx, Input::Link { up }).await;
                 }
-                acts.extend(r.inst.handle(
-                    now,
-                    Input::Track {
-                        kind: TrackKind::Interface,
-                        name: &name,
-                        up,
-                    },
-                ));
-                r.execute(handle, acts).await;
+                let input = Input::Track {
+                    kind: TrackKind::Interface,
+                    name: &name,
+                    up,
+                };
+                feed(runners, groups, handle, now, idx, input).await;
             }
         }
         Event::Script { name, ok } => {
-            for r in runners.iter_mut() {
-                let acts = r.inst.handle(
-                    now,
-                    Input::Track {
-                        kind: TrackKind::Script,
-                        name: &name,
-                        up: ok,
-                    },
-                );
-                r.execute(handle, acts).await;
+            for idx in 0..runners.len() {
+                let input = Input::Track {
+                    kind: TrackKind::Script,
+                    name: &name,
+                    up: ok,
+                };
+                feed(runners, groups, handle, now, idx, input).await;
             }
         }
     }
@@ -982,7 +1088,7 @@ mod tests {
     fn bad_config_is_refused_before_any_socket() {
         let cfg = VrrpConfig {
             instances: vec![inst(0)],
-            scripts: Vec::new(),
+            ..VrrpConfig::default()
         };
         let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
         assert!(
@@ -995,9 +1101,38 @@ mod tests {
     fn duplicate_vrid_on_one_interface_is_refused() {
         let cfg = VrrpConfig {
             instances: vec![inst(7), inst(7)],
-            scripts: Vec::new(),
+            ..VrrpConfig::default()
         };
         let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
         assert_eq!(err.to_string(), "VRID 7 is used twice on eth0");
+    }
+
+    #[test]
+    fn sync_group_members_must_be_run_and_in_one_group() {
+        let group = |name: &str, members: &[&str]| SyncGroupConfig {
+            name: name.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            notify: Default::default(),
+        };
+        let cfg = VrrpConfig {
+            instances: vec![inst(7)],
+            groups: vec![group("G1", &["VI_1", "VI_9"])],
+            ..VrrpConfig::default()
+        };
+        let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vrrp_sync_group G1: member VI_9 is not a running vrrp_instance"
+        );
+        let cfg = VrrpConfig {
+            instances: vec![inst(7)],
+            groups: vec![group("G1", &["VI_1"]), group("G2", &["VI_1"])],
+            ..VrrpConfig::default()
+        };
+        let err = block_on(run_vrrp(cfg, std::future::pending())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vrrp_sync_group G2: member VI_1 is already in G1"
+        );
     }
 }

@@ -404,6 +404,18 @@ pub enum Reject {
     NotAPeer(IpAddr),
 }
 
+/// What the sync group of a member allows it at the moment (set by the group coordinator,
+/// [`super::sync::SyncGroup`], before every input it feeds the member).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncGate {
+    /// The member may become MASTER: its group is MASTER, or every other member wants MASTER
+    /// (keepalived's `vrrp_sync_can_goto_master`).
+    pub may_master: bool,
+    /// Another member is down (tracked interface or script): this member stays in FAULT
+    /// even when its own tracking is up (keepalived's `num_member_fault`).
+    pub hold_fault: bool,
+}
+
 /// One VRRP instance.
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -424,6 +436,11 @@ pub struct Instance {
     /// Per track: None = no result yet, Some(up).
     track_state: Vec<Option<bool>>,
     master_addr: Option<IpAddr>,
+    /// keepalived's `wantstate`: the state this instance would be in regardless of its
+    /// sync group.
+    want: State,
+    /// Set when the instance is a member of a sync group.
+    gate: Option<SyncGate>,
 }
 
 impl Instance {
@@ -444,6 +461,11 @@ impl Instance {
             link_up: true,
             track_state: vec![None; tracks],
             master_addr: None,
+            want: match cfg.initial_state {
+                InitialState::Master => State::Master,
+                InitialState::Backup => State::Backup,
+            },
+            gate: None,
             cfg,
         };
         i.ms_down_timer = i.down_timer();
@@ -463,6 +485,70 @@ impl Instance {
     /// The effective priority (base + track weights, 1..=254; 255 stays 255).
     pub fn effective_priority(&self) -> u8 {
         self.effective_priority
+    }
+
+    /// The state this instance wants regardless of its sync group (keepalived's
+    /// `wantstate`): MASTER after its master-down timer ran out, BACKUP after it accepted
+    /// a master's advert, FAULT while down.
+    pub fn want(&self) -> State {
+        self.want
+    }
+
+    /// Whether a tracked interface, a weight-0 tracked script or the instance's own
+    /// interface is down (FAULT of its own, not forced by a sync group).
+    pub fn own_fault(&self) -> bool {
+        self.fault_reasons() > 0
+    }
+
+    /// Make this instance a sync-group member with what its group allows now. The
+    /// coordinator sets it before every input it feeds.
+    pub fn set_sync_gate(&mut self, gate: SyncGate) {
+        self.gate = Some(gate);
+    }
+
+    /// Whether the group (if any) lets this instance become MASTER now.
+    fn may_master(&self) -> bool {
+        self.gate.is_none_or(|g| g.may_master)
+    }
+
+    /// Whether the group (if any) keeps this instance in FAULT.
+    fn held_in_fault(&self) -> bool {
+        self.gate.is_some_and(|g| g.hold_fault)
+    }
+
+    /// Sync group: another member went down (`vrrp_sync_fault`). A master resigns with
+    /// priority 0 and drops its VIPs; a backup just enters FAULT.
+    pub fn force_fault(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if matches!(self.state, State::Backup | State::Master | State::Init) {
+            self.enter_fault(&mut out);
+        }
+        out
+    }
+
+    /// Sync group: another member went BACKUP, or the group left FAULT
+    /// (`vrrp_sync_backup`). A master drops its VIPs (without a priority-0 advert).
+    pub fn force_backup(&mut self, now: Time) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.want = State::Backup;
+        match self.state {
+            State::Master => self.leave_master_to_backup(now, &mut out),
+            State::Fault | State::Init => self.leave_fault_to_backup(now, &mut out),
+            State::Backup | State::Stop => {}
+        }
+        out
+    }
+
+    /// Sync group: another member became MASTER and the whole group follows
+    /// (`vrrp_sync_master`). Only a BACKUP member moves, and only if the gate allows it;
+    /// otherwise it just wants MASTER.
+    pub fn force_master(&mut self, now: Time) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.want = State::Master;
+        if self.state == State::Backup && self.may_master() {
+            self.goto_master(now, &mut out);
+        }
+        out
     }
 
     /// The address of the last master heard from.
@@ -642,7 +728,8 @@ impl Instance {
         }
         self.effective_priority = self.compute_priority();
         self.master_adver_int_cs = u32::from(self.cfg.advert_int_cs);
-        if self.fault_reasons() > 0 {
+        if self.fault_reasons() > 0 || self.held_in_fault() {
+            self.want = State::Fault;
             self.log(out, "Entering FAULT STATE (init)");
             self.set_state(State::Fault, out);
             self.sands = None;
@@ -684,7 +771,15 @@ impl Instance {
             match self.state {
                 State::Backup => {
                     self.log(out, "Receive advertisement timeout");
-                    self.goto_master(now, out);
+                    self.want = State::Master;
+                    if self.may_master() {
+                        self.goto_master(now, out);
+                    } else {
+                        // Held in BACKUP by the sync group until every member wants
+                        // MASTER (`vrrp_sync_can_goto_master`).
+                        self.ms_down_timer = self.down_timer();
+                        self.sands = Some(now + self.ms_down_timer);
+                    }
                 }
                 State::Master => {
                     out.push(Action::SendAdvert {
@@ -699,6 +794,7 @@ impl Instance {
 
     /// `vrrp_state_goto_master` + `vrrp_state_master_tx` + `vrrp_state_become_master`.
     fn goto_master(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.want = State::Master;
         self.set_state(State::Master, out);
         self.master_adver_int_cs = u32::from(self.cfg.advert_int_cs);
         self.sands = Some(now + self.cfg.advert_int());
@@ -722,6 +818,7 @@ impl Instance {
 
     /// Master → BACKUP on a better advert (`vrrp_state_leave_master`).
     fn leave_master_to_backup(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.want = State::Backup;
         self.log(out, "Entering BACKUP STATE");
         self.preempt_time = None;
         out.push(Action::RemoveVips);
@@ -847,6 +944,8 @@ impl Instance {
             self.ms_down_timer = self.down_timer();
             self.sands = Some(now + self.ms_down_timer);
             self.master_addr = Some(src);
+            // Held in BACKUP by a sync group or not, a master is heard: BACKUP is wanted.
+            self.want = State::Backup;
             if !self.cfg.preempt_delay.is_zero() {
                 if adv.priority >= eff {
                     self.preempt_time = None;
@@ -962,35 +1061,26 @@ impl Instance {
         }
         let faulty = self.fault_reasons() > 0;
         if faulty && self.state != State::Fault {
-            // `down_instance`.
-            if self.state == State::Master {
-                out.push(Action::SendAdvert {
-                    priority: PRIO_STOP,
-                });
-                self.log(out, "Entering FAULT STATE");
-                out.push(Action::RemoveVips);
-            } else {
-                self.log(out, "Entering FAULT STATE");
+            self.enter_fault(out);
+        } else if faulty {
+            // Already in FAULT (its own or forced by its sync group).
+            self.want = State::Fault;
+        } else if self.state == State::Fault {
+            // `try_up_instance`: a sync group keeps the member in FAULT while another
+            // member is down.
+            self.want = State::Backup;
+            if self.held_in_fault() {
+                return;
             }
-            self.set_state(State::Fault, out);
-            self.notify(out);
-            self.sands = None;
-            self.garp_at = None;
-            self.garp_lower_at = None;
-            self.preempt_time = None;
-        } else if !faulty && self.state == State::Fault {
-            // `try_up_instance` + `vrrp_state_leave_fault`.
             self.effective_priority = self.compute_priority();
             self.master_adver_int_cs = u32::from(self.cfg.advert_int_cs);
-            if self.cfg.initial_state == InitialState::Master && self.base_priority == PRIO_OWNER {
+            if self.cfg.initial_state == InitialState::Master
+                && self.base_priority == PRIO_OWNER
+                && self.may_master()
+            {
                 self.goto_master(now, out);
             } else {
-                self.log(out, "Entering BACKUP STATE");
-                self.set_state(State::Backup, out);
-                self.notify(out);
-                self.preempt_time = None;
-                self.ms_down_timer = self.down_timer();
-                self.sands = Some(now + self.ms_down_timer);
+                self.leave_fault_to_backup(now, out);
             }
             return;
         }
@@ -1017,6 +1107,39 @@ impl Instance {
                 });
             }
         }
+    }
+
+    /// `down_instance`: a master resigns (priority 0) and drops its VIPs.
+    fn enter_fault(&mut self, out: &mut Vec<Action>) {
+        self.want = State::Fault;
+        if self.state == State::Master {
+            out.push(Action::SendAdvert {
+                priority: PRIO_STOP,
+            });
+            self.log(out, "Entering FAULT STATE");
+            out.push(Action::RemoveVips);
+        } else {
+            self.log(out, "Entering FAULT STATE");
+        }
+        self.set_state(State::Fault, out);
+        self.notify(out);
+        self.sands = None;
+        self.garp_at = None;
+        self.garp_lower_at = None;
+        self.preempt_time = None;
+    }
+
+    /// `vrrp_state_leave_fault` to BACKUP.
+    fn leave_fault_to_backup(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.want = State::Backup;
+        self.effective_priority = self.compute_priority();
+        self.master_adver_int_cs = u32::from(self.cfg.advert_int_cs);
+        self.log(out, "Entering BACKUP STATE");
+        self.set_state(State::Backup, out);
+        self.notify(out);
+        self.preempt_time = None;
+        self.ms_down_timer = self.down_timer();
+        self.sands = Some(now + self.ms_down_timer);
     }
 
     fn shutdown(&mut self, out: &mut Vec<Action>) {

@@ -3,12 +3,15 @@
 //! - [`packet`]: the sans-IO codec (advertisements, IPv4 header, checksums, GARP / NA frames).
 //! - [`instance`]: the sans-IO state machine of one `vrrp_instance`, driven by [`instance::Input`]
 //!   events and a caller-supplied clock, returning [`instance::Action`]s.
+//! - [`sync`]: the sans-IO coordinator of a `vrrp_sync_group`, which makes the member
+//!   instances change state together.
 //! - [`driver`]: the Linux side (raw sockets, netlink, AF_PACKET, notify scripts) and
 //!   [`run_vrrp`], the entry point that runs a set of instances until shutdown.
 
 pub mod driver;
 pub mod instance;
 pub mod packet;
+pub mod sync;
 mod sys;
 
 pub use driver::{
@@ -16,3 +19,4 @@ pub use driver::{
 };
 pub use instance::{InstanceConfig, Notify, State, Track, TrackKind, Vip};
 pub use packet::{Family, Version};
+pub use sync::{GroupNotify, SyncGroup, SyncGroupConfig};
