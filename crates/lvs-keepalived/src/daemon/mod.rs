@@ -73,8 +73,10 @@ fn load(opts: &RunOptions) -> Option<Config> {
     for d in loaded.diagnostics.reported() {
         warn!("{d}");
     }
-    // 4: the configuration cannot run (no file, bad interface); 6: include error.
-    if matches!(loaded.exit_status, 4 | 6) {
+    // 4: the configuration cannot run (no file, bad interface). 6 (scripts without
+    // `enable_script_security`) is a warning for the daemon, as for keepalived: it logs
+    // the SECURITY VIOLATION line (above) and runs.
+    if loaded.exit_status == 4 {
         error!(
             "{}: the configuration cannot run (keepalived -t would exit {})",
             opts.conf_file, loaded.exit_status
@@ -522,5 +524,44 @@ async fn stop_checks(
         if let Some(Err(e)) = r {
             warn!("removing the virtual servers from lvsd: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(conf: &str, tag: &str) -> RunOptions {
+        let path =
+            std::env::temp_dir().join(format!("lvs-ka-load-{tag}-{}.conf", std::process::id()));
+        std::fs::write(&path, conf).unwrap();
+        RunOptions {
+            conf_file: path.to_string_lossy().into_owned(),
+            config_id: None,
+            vrrp_only: true,
+            check_only: false,
+            dont_release_ipvs: false,
+            pid_files: Vec::new(),
+        }
+    }
+
+    /// Notify scripts without `enable_script_security`: `-t` exits 6, the daemon runs (as
+    /// keepalived does, with its SECURITY VIOLATION warning); a missing file does not.
+    #[test]
+    fn a_security_warning_does_not_stop_the_daemon() {
+        let conf = "vrrp_instance VI_1 {\n  interface lo\n  virtual_router_id 51\n  \
+                    priority 100\n  virtual_ipaddress {\n    192.0.2.1\n  }\n  \
+                    notify_master /bin/true\n}\n";
+        let o = opts(conf, "sec");
+        let loaded = conf::load_file(&o.conf_file, &LoadOptions::default(), &SystemEnv);
+        assert_eq!(loaded.exit_status, 6, "{:?}", loaded.diagnostics);
+        let c = load(&o).expect("runs");
+        assert_eq!(c.vrrp_instances.len(), 1);
+        let _ = std::fs::remove_file(&o.conf_file);
+        let missing = RunOptions {
+            conf_file: "/nonexistent/keepalived.conf".into(),
+            ..o
+        };
+        assert!(load(&missing).is_none());
     }
 }
