@@ -16,11 +16,18 @@ BIN=${BIN:-target/release}
 P=lvsdemo$$
 NS=(c d s r1 r2)
 cleanup() {
+  # SIGTERM first: lvsd then detaches its programs and releases its interface locks
+  # (/run/lvs-rs/xdp); whatever is left after 3 s is killed.
+  for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -TERM 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    [ -z "$(for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null; done)" ] && break
+    sleep 0.1
+  done
   for n in "${NS[@]}"; do
     ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$P-$n" 2>/dev/null || true
   done
-  rm -f "/tmp/$P.sock"
+  rm -f "/tmp/$P.sock" "/tmp/$P-lvsd.log"
 }
 trap cleanup EXIT
 x() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
