@@ -68,6 +68,8 @@ wait_for() {
 }
 A() { local d=$1; shift; x "$d" "$BIN/lvsadm" --socket "$T/lvsd-$d.sock" "$@"; }
 holds_vip() { x "$1" ip -o addr show dev eth0 | grep -q ' 10\.1\.0\.100/'; }
+# How many lines of file $1 each real server answered.
+tally() { awk '{n[$1]++} END {for (s in n) printf "   %s: %d\n", s, n[s]}' "$1" | sort; }
 # The state lines lvs-keepalived logged (without tracing's timestamp and level).
 states() { grep -o '(VI_1) Entering .*' "$T/ka-$1.log" | sed "s/^/   $1: /" || true; }
 
@@ -89,11 +91,13 @@ x a ip addr add 10.1.0.3/24 dev eth0; x a ip addr add 10.2.0.3/24 dev eth1
 x b ip addr add 10.1.0.4/24 dev eth0; x b ip addr add 10.2.0.4/24 dev eth1
 for i in 1 2; do
   x "r$i" ip addr add "10.2.0.1$i/24" dev eth0; x "r$i" ip route add default via 10.2.0.1
-  x "r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:80" --lines "10.2.0.1$i:81" &
+  ip netns exec "$P-r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:80" --lines "10.2.0.1$i:81" &
 done
 for d in a b; do
-  x "$d" "$BIN/lvsd" --socket "$T/lvsd-$d.sock" 2>"$T/lvsd-$d.log" &
-  LVSD_PIDS+=($!) # `ip netns exec` execs lvsd: this is lvsd's pid
+  # Not through x(): a backgrounded function is a subshell, and its pid is not lvsd's.
+  # `ip netns exec` execs the command, so $! is lvsd's pid.
+  NO_COLOR=1 ip netns exec "$P-$d" "$BIN/lvsd" --socket "$T/lvsd-$d.sock" 2>"$T/lvsd-$d.log" &
+  LVSD_PIDS+=($!)
 done
 for d in a b; do wait_for "lvsd on $d" 20 A "$d" -Ln; done
 
@@ -147,14 +151,16 @@ EOF
 KA_PIDS=()
 start_ka() { # start_ka DIRECTOR PRIORITY
   conf "$1" "$2" >"$T/keepalived-$1.conf"
-  x "$1" env LVSD_SOCKET="$T/lvsd-$1.sock" "$BIN/lvs-keepalived" -n -l \
+  NO_COLOR=1 LVSD_SOCKET="$T/lvsd-$1.sock" ip netns exec "$P-$1" "$BIN/lvs-keepalived" -n -l \
     -f "$T/keepalived-$1.conf" -p "$T/ka-$1.pid" 2>"$T/ka-$1.log" &
   KA_PIDS+=($!)
 }
 
 t_start=$(ms)
+echo "== failover lab: client c, directors a and b (lvsd + lvs-keepalived each), real servers r1 r2"
 echo "== lvs-keepalived on a (priority 150) and b (priority 100); a's keepalived.conf:"
-conf a 150 | sed -n '/^vrrp_instance/,/^}/p;/^virtual_server 10.1.0.100 80/,/^}/p' | sed 's/^/   /'
+conf a 150 | sed '/^virtual_server 10.1.0.100 81/,$d; s/^/   /'
+echo "   virtual_server 10.1.0.100 81 { the same for the line echo on port 81 }"
 start_ka a 150
 wait_for "a to become VRRP master (VIP on a)" 10 holds_vip a
 start_ka b 100
@@ -183,9 +189,9 @@ done
 [ "$(printf '%s\n' "${before[@]}" | sort -u | wc -l)" = 2 ] || fail "not both real servers answered"
 
 echo "== $HELD long-lived TCP connections to 10.1.0.100:81 through a (lvs-echo --hold), first line:"
-x c "$BIN/lvs-echo" --hold 10.1.0.100:81 "$HELD" "$T" 2>"$T/hold.log" &
+ip netns exec "$P-c" "$BIN/lvs-echo" --hold 10.1.0.100:81 "$HELD" "$T" 2>"$T/hold.log" &
 wait_for "the held connections" 15 test -e "$T/round1"
-sort "$T/round1" | awk '{print $1}' | uniq -c | sed 's/^ */   /; s/ / connections answered by /'
+tally "$T/round1"
 # b learns a's connections from the sync daemon (a sync master sends a buffer when it is
 # full or 2 s old, as IPVS does).
 learnt() { [ "$(A b -Lnc | awk '$3 == "ESTABLISHED" && $5 == "10.1.0.100:81"' | wc -l)" -ge "$HELD" ]; }
@@ -208,16 +214,26 @@ done
 t_answer=$(($(ms) - t0))
 echo "   VIP on b after ${t_vip} ms, first answer through the VIP after ${t_answer} ms"
 echo "   b's lvs-keepalived logged:"; states b
-printf '   b eth0: %s\n' "$(x b ip -o -4 addr show dev eth0 | awk '{print $4}' | xargs)"
+for d in a b; do printf '   %s eth0: %s\n' "$d" "$(x "$d" ip -o -4 addr show dev eth0 | awk '{print $4}' | xargs)"; done
+echo "   (a's kernel keeps the VIP: its lvs-keepalived was killed, not stopped; the client and"
+echo "   the real servers follow b's gratuitous ARPs)"
 
 echo "== the $HELD held connections, second line (through b now):"
 touch "$T/go"
 wait_for "the held connections' second round" 30 test -e "$T/round2"
-sort "$T/round2" | awk '{print $1}' | uniq -c | sed 's/^ */   /; s/ / connections answered by /'
+tally "$T/round2"
 same=$(paste -d' ' <(awk '{print $1}' "$T/round1") <(awk '{print $1}' "$T/round2") | awk '$1 == $2 && $1 ~ /^server=/' | wc -l)
 echo "   $same/$HELD held connections answered by the same real server as before the failover"
 [ "$same" = "$HELD" ] || { paste "$T/round1" "$T/round2" >&2; fail "held connections lost in the failover"; }
 
+# The client and the real servers send to b now (what b's gratuitous ARPs told them).
+mac() { x "$1" cat "/sys/class/net/$2/address"; }
+neigh() { x "$1" ip neigh show "$2" dev eth0 | grep -o 'lladdr [0-9a-f:]*' | cut -d' ' -f2; }
+[ "$(neigh c 10.1.0.100)" = "$(mac b eth0)" ] || fail "the client does not send to b: $(x c ip neigh)"
+for r in r1 r2; do
+  [ "$(neigh "$r" 10.2.0.1)" = "$(mac b eth1)" ] || fail "$r does not send to b: $(x "$r" ip neigh)"
+done
+echo "   (the client's and the real servers' ARP entries for 10.1.0.100 and 10.2.0.1 name b)"
 echo "== 4 new requests to http://10.1.0.100/ (through b)"
 after=()
 for _ in 1 2 3 4; do

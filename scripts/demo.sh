@@ -52,10 +52,12 @@ done
 echo "== real servers: lvs-echo on :8080 (NAT, FULLNAT) and on the VIPs :80 (DR, TUN)"
 for i in 1 2; do
   x "r$i" "$BIN/lvsadm" realserver setup --vip 10.0.0.101 --vip 10.0.0.102 --method tun >/dev/null
-  x "r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:8080" --tcp 10.0.0.101:80 --tcp 10.0.0.102:80 &
+  # (background processes started without x(): a backgrounded function is a subshell,
+  # which reports the signal that ends its child at teardown)
+  ip netns exec "$P-r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:8080" --tcp 10.0.0.101:80 --tcp 10.0.0.102:80 &
 done
 export LVSD_SOCKET=/tmp/$P.sock
-x d "$BIN/lvsd" 2>"/tmp/$P-lvsd.log" &
+ip netns exec "$P-d" "$BIN/lvsd" 2>"/tmp/$P-lvsd.log" &
 for _ in $(seq 100); do x d "$BIN/lvsadm" -Ln >/dev/null 2>&1 && break; sleep 0.1; done
 A() { echo "# lvsadm $*"; x d "$BIN/lvsadm" "$@"; }
 A -A -t 10.0.0.100:80 -s rr
