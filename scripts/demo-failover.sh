@@ -35,6 +35,8 @@ cleanup() {
     ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$P-$n" 2>/dev/null || true
   done
+  # A veth left in this namespace by a plug() that failed half-way.
+  for n in 0 1 2 3 4 5 6; do ip link del "${P}${n}x" 2>/dev/null || true; done
   # The SIGKILLed lvsd could not release its interface locks (lvs-dataplane's persist.rs):
   # remove the ones naming our lvsd processes that nobody holds any more.
   local f pid
