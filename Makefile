@@ -14,7 +14,7 @@ CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool \
 	iproute2 ethtool curl tcpdump nftables keepalived psmisc openssl
 
-.PHONY: all deps build test lint unit demo demo-model bench bench-micro clean
+.PHONY: all deps build test lint unit demo demo-failover demo-model bench bench-micro clean
 
 all: build
 
@@ -53,10 +53,17 @@ unit: deps
 
 test: lint unit
 
-# The lab: namespaces, lvsd, real servers, one service per forwarding method (needs root).
+# The lab: namespaces, lvsd, real servers, one service per forwarding method (needs root);
+# then two directors running lvsd and lvs-keepalived (VRRP, sync daemon) and a failover
+# that keeps the connections. `make demo-failover` runs the second part alone.
 demo: deps
 	$(CARGO) build --release --workspace --bins
 	BIN=target/release bash scripts/demo.sh
+	BIN=target/release bash scripts/demo-failover.sh
+
+demo-failover: deps
+	$(CARGO) build --release --workspace --bins
+	BIN=target/release bash scripts/demo-failover.sh
 
 # The sans-IO model alone: scheduler spreads and listings, no privileges needed.
 demo-model: deps

@@ -16,11 +16,18 @@ BIN=${BIN:-target/release}
 P=lvsdemo$$
 NS=(c d s r1 r2)
 cleanup() {
+  # SIGTERM first: lvsd then detaches its programs and releases its interface locks
+  # (/run/lvs-rs/xdp); whatever is left after 3 s is killed.
+  for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -TERM 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    [ -z "$(for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null; done)" ] && break
+    sleep 0.1
+  done
   for n in "${NS[@]}"; do
     ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$P-$n" 2>/dev/null || true
   done
-  rm -f "/tmp/$P.sock"
+  rm -f "/tmp/$P.sock" "/tmp/$P-lvsd.log"
 }
 trap cleanup EXIT
 x() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
@@ -45,10 +52,12 @@ done
 echo "== real servers: lvs-echo on :8080 (NAT, FULLNAT) and on the VIPs :80 (DR, TUN)"
 for i in 1 2; do
   x "r$i" "$BIN/lvsadm" realserver setup --vip 10.0.0.101 --vip 10.0.0.102 --method tun >/dev/null
-  x "r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:8080" --tcp 10.0.0.101:80 --tcp 10.0.0.102:80 &
+  # (background processes started without x(): a backgrounded function is a subshell,
+  # which reports the signal that ends its child at teardown)
+  ip netns exec "$P-r$i" "$BIN/lvs-echo" "rs$i" --tcp "10.2.0.1$i:8080" --tcp 10.0.0.101:80 --tcp 10.0.0.102:80 &
 done
 export LVSD_SOCKET=/tmp/$P.sock
-x d "$BIN/lvsd" 2>"/tmp/$P-lvsd.log" &
+ip netns exec "$P-d" "$BIN/lvsd" 2>"/tmp/$P-lvsd.log" &
 for _ in $(seq 100); do x d "$BIN/lvsadm" -Ln >/dev/null 2>&1 && break; sleep 0.1; done
 A() { echo "# lvsadm $*"; x d "$BIN/lvsadm" "$@"; }
 A -A -t 10.0.0.100:80 -s rr
