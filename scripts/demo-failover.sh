@@ -23,8 +23,8 @@ T=/tmp/$P
 LVSD_PIDS=()
 cleanup() {
   local n pids
-  # lvsd and lvs-keepalived stop cleanly on SIGTERM (lvsd detaches its programs and
-  # releases its interface locks); whatever is left after 3 s is killed.
+  # lvsd and lvs-keepalived stop cleanly on SIGTERM (lvsd detaches its programs);
+  # whatever is left after 3 s is killed.
   for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -TERM 2>/dev/null || true; done
   for _ in $(seq 30); do
     pids=$(for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null; done)
@@ -37,15 +37,6 @@ cleanup() {
   done
   # A veth left in this namespace by a plug() that failed half-way.
   for n in 0 1 2 3 4 5 6; do ip link del "${P}${n}x" 2>/dev/null || true; done
-  # The SIGKILLed lvsd could not release its interface locks (lvs-dataplane's persist.rs):
-  # remove the ones naming our lvsd processes that nobody holds any more.
-  local f pid
-  for f in /run/lvs-rs/xdp/*; do
-    [ -f "$f" ] || continue
-    for pid in "${LVSD_PIDS[@]}"; do
-      if grep -qx "pid=$pid" "$f" 2>/dev/null; then flock -n "$f" rm -f "$f" || true; fi
-    done
-  done
   rm -rf "$T"
 }
 trap cleanup EXIT

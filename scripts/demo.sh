@@ -16,8 +16,8 @@ BIN=${BIN:-target/release}
 P=lvsdemo$$
 NS=(c d s r1 r2)
 cleanup() {
-  # SIGTERM first: lvsd then detaches its programs and releases its interface locks
-  # (/run/lvs-rs/xdp); whatever is left after 3 s is killed.
+  # SIGTERM first: lvsd then detaches its programs; whatever is left after 3 s is
+  # killed.
   for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null | xargs -r kill -TERM 2>/dev/null || true; done
   for _ in $(seq 30); do
     [ -z "$(for n in "${NS[@]}"; do ip netns pids "$P-$n" 2>/dev/null; done)" ] && break

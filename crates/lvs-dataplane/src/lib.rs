@@ -22,7 +22,6 @@
 //!   detach if it was added for us and is empty). [`Dataplane`] attaches through netlink
 //!   so that its programs outlive the process ([`persist`]); [`RsDecap::attach_tc`] uses
 //!   tcx (kernel >= 6.6), else the `clsact` qdisc (removed with iproute2's `tc`).
-//! * `/run/lvs-rs/xdp` writable: the ownership locks of [`persist`].
 //! * `net.ipv4.ip_forward = 1` and `net.ipv6.conf.all.forwarding = 1`: `bpf_fib_lookup`
 //!   answers `FWD_DISABLED` on an interface without forwarding, and every forwarded packet
 //!   is then punted to the slow path instead.
@@ -126,12 +125,10 @@ pub enum DataplaneError {
         source: lvs_netlink::NlError,
     },
     /// Another live lvsd owns the interface (see [`persist`]).
-    #[error("interface `{ifname}` is used by another lvsd (pid {pid})")]
+    #[error("interface `{ifname}` is used by another lvsd")]
     InUse {
         /// Interface name.
         ifname: String,
-        /// The owner's pid, as it recorded it.
-        pid: String,
     },
     /// The interface has a program that is not ours.
     #[error("interface `{ifname}` already has an {what}: remove it first")]
@@ -141,11 +138,11 @@ pub enum DataplaneError {
         /// The program found.
         what: String,
     },
-    /// The ownership lock file could not be created or written.
-    #[error("lock file `{}`", path.display())]
+    /// The ownership socket could not be bound (see [`persist`]).
+    #[error("binding the ownership socket `@{name}`")]
     Lock {
-        /// Its path.
-        path: std::path::PathBuf,
+        /// Its abstract name.
+        name: String,
         /// Cause.
         #[source]
         source: std::io::Error,
@@ -730,13 +727,8 @@ impl Dataplane {
             .ok_or_else(|| DataplaneError::Invalid(format!("no interface {ifname}")))?;
         let mut nl = Netlink::open()
             .map_err(|e| persist::nl_err("opening a netlink socket", ifname)(e.into()))?;
-        let cookie = nl
-            .netns_cookie()
-            .map_err(|e| persist::nl_err("reading the namespace cookie", ifname)(e.into()))?;
-        // On failure the owner is dropped, not released: the lock goes, the record of a
-        // clsact qdisc of ours stays for the next attempt.
-        let (mut owner, prev) = persist::Owner::take(cookie, ifindex, ifname)?;
-        persist::remove_stale(&mut nl, ifindex, ifname, PROG, TC_PROG)?;
+        let owner = persist::Owner::take(ifindex, ifname)?;
+        let prev = persist::remove_stale(&mut nl, ifindex, ifname, PROG, TC_PROG)?;
         let (xdp_fd, xdp_id) = self.xdp_handle()?;
         let (xdp, mode, tc) = match plan(ifname, mode) {
             Plan::Native => {
@@ -787,9 +779,6 @@ impl Dataplane {
                 }
             }
         };
-        if let Err(e) = owner.record(ifname, tc.as_ref().is_some_and(|t| t.clsact_added)) {
-            log::warn!("{e}");
-        }
         self.links.push(Attachment {
             ifname: ifname.to_string(),
             ifindex,
@@ -872,14 +861,14 @@ impl Dataplane {
             self.set_tc_forwarding(a.ifindex, false)?;
             persist::detach_tc(&mut nl, a.ifindex, &a.ifname, tc)?;
         }
-        a.owner.release();
+        drop(a.owner);
         Ok(())
     }
 
     /// Let go of this `Dataplane` without detaching, as a process that dies does: the
-    /// programs stay attached and keep forwarding with their maps, the ownership locks are
-    /// released (their records stay), and the next [`Dataplane::attach`] to these
-    /// interfaces replaces them. For tests of that path and for a hand-over on purpose.
+    /// programs stay attached and keep forwarding with their maps, the interfaces'
+    /// ownership is released, and the next [`Dataplane::attach`] to these interfaces
+    /// replaces them. For tests of that path and for a hand-over on purpose.
     pub fn leave_attached(mut self) {
         for a in self.links.drain(..) {
             drop(a.owner);

@@ -8,25 +8,26 @@
 //! they know, as kernel IPVS does when its user-space tools die. Only the slow path stops:
 //! new connections (punted to the AF_XDP socket that went with lvsd) are dropped.
 //!
-//! Ownership: the lvsd that attaches to an interface holds an exclusive `flock` on
-//! `/run/lvs-rs/xdp/<netns cookie>-<ifindex>` for as long as it is attached. The file
-//! records its pid and whether it added the `clsact` qdisc. An `lvs_xdp` program or
-//! `lvs_tc` filter found on an interface whose lock nobody holds is stale (its lvsd died):
-//! the next attach removes it first, so a restarted lvsd starts from empty maps. While
-//! another lvsd holds the lock, attaching fails instead.
+//! Ownership: the lvsd that attaches to an interface binds the abstract Unix socket
+//! `@lvs-rs/xdp/<ifindex>` of the interface's network namespace for as long as it is
+//! attached. The kernel releases it when the process dies, and abstract names belong to
+//! the namespace, so nothing is left behind to clean up. An `lvs_xdp` program or `lvs_tc`
+//! filter found on an interface whose name nobody holds is stale (its lvsd died): the next
+//! attach removes it first, so a restarted lvsd starts from empty maps. While another lvsd
+//! holds the name, attaching fails instead. Whether the dead owner had added the `clsact`
+//! qdisc (so that removing it is ours to do) is in its filter's name: [`TC_NAME_CLSACT`].
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
 use std::os::fd::RawFd;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 use lvs_netlink::{Netlink, NlError, TcFilter, XdpMode};
 
 use crate::{DataplaneError, Result};
 
-/// Where the ownership locks live.
-pub const LOCK_DIR: &str = "/run/lvs-rs/xdp";
+/// The `TCA_BPF_NAME` of an `lvs_tc` filter whose `clsact` qdisc was added for it (the
+/// plain name is the program's, `lvs_tc`).
+pub const TC_NAME_CLSACT: &str = "lvs_tc+clsact";
 
 /// A netlink error about `ifname`.
 pub(crate) fn nl_err(what: &'static str, ifname: &str) -> impl FnOnce(NlError) -> DataplaneError {
@@ -47,14 +48,14 @@ pub(crate) fn gone(e: &NlError) -> bool {
     )
 }
 
-/// The exclusive ownership of one interface's attachment (see the module docs).
+/// The exclusive ownership of one interface's attachment (see the module docs): a bound
+/// abstract Unix socket, released when dropped or when the process dies.
 #[derive(Debug)]
 pub(crate) struct Owner {
-    file: File,
-    path: PathBuf,
+    _sock: UnixDatagram,
 }
 
-/// What the previous owner of an interface recorded.
+/// What the previous (dead) owner of an interface left.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Previous {
     /// It added the `clsact` qdisc (so removing it on detach is ours to do).
@@ -62,90 +63,30 @@ pub(crate) struct Previous {
 }
 
 impl Owner {
-    /// Take the ownership of interface `ifindex` of the namespace with cookie `cookie`;
-    /// fails with [`DataplaneError::InUse`] while another process holds it.
-    pub(crate) fn take(cookie: u64, ifindex: u32, ifname: &str) -> Result<(Owner, Previous)> {
-        Self::take_in(Path::new(LOCK_DIR), cookie, ifindex, ifname)
+    /// Take the ownership of interface `ifindex` of the caller's network namespace; fails
+    /// with [`DataplaneError::InUse`] while another process holds it.
+    pub(crate) fn take(ifindex: u32, ifname: &str) -> Result<Owner> {
+        Self::take_name(&format!("lvs-rs/xdp/{ifindex}"), ifname)
     }
 
-    fn take_in(dir: &Path, cookie: u64, ifindex: u32, ifname: &str) -> Result<(Owner, Previous)> {
-        let path = dir.join(format!("{cookie}-{ifindex}"));
-        let lock_err = |source| DataplaneError::Lock {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|source| DataplaneError::Lock {
-            path: dir.to_path_buf(),
-            source,
+    fn take_name(name: &str, ifname: &str) -> Result<Owner> {
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).map_err(|source| {
+            DataplaneError::Lock {
+                name: name.to_string(),
+                source,
+            }
         })?;
-        // A releasing owner unlinks the file before it unlocks it: a lock taken on a file
-        // that is no longer at `path` is worthless, so open again.
-        loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(lock_err)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(TryLockError::WouldBlock) => {
-                    let mut s = String::new();
-                    let _ = file.read_to_string(&mut s);
-                    return Err(DataplaneError::InUse {
-                        ifname: ifname.to_string(),
-                        pid: field(&s, "pid").unwrap_or("?").to_string(),
-                    });
-                }
-                Err(TryLockError::Error(e)) => return Err(lock_err(e)),
-            }
-            let same = match (file.metadata(), std::fs::metadata(&path)) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                _ => false,
-            };
-            if !same {
-                continue;
-            }
-            let mut s = String::new();
-            file.read_to_string(&mut s).map_err(lock_err)?;
-            let prev = Previous {
-                clsact_added: field(&s, "clsact") == Some("1"),
-            };
-            let mut owner = Owner { file, path };
-            owner.record(ifname, prev.clsact_added)?;
-            return Ok((owner, prev));
+        match UnixDatagram::bind_addr(&addr) {
+            Ok(sock) => Ok(Owner { _sock: sock }),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(DataplaneError::InUse {
+                ifname: ifname.to_string(),
+            }),
+            Err(source) => Err(DataplaneError::Lock {
+                name: name.to_string(),
+                source,
+            }),
         }
     }
-
-    /// Record this process as the owner, and whether the `clsact` qdisc is ours.
-    pub(crate) fn record(&mut self, ifname: &str, clsact_added: bool) -> Result<()> {
-        let text = format!(
-            "pid={}\nifname={ifname}\nclsact={}\n",
-            std::process::id(),
-            u8::from(clsact_added)
-        );
-        let r = self
-            .file
-            .set_len(0)
-            .and_then(|()| self.file.rewind())
-            .and_then(|()| self.file.write_all(text.as_bytes()));
-        r.map_err(|source| DataplaneError::Lock {
-            path: self.path.clone(),
-            source,
-        })
-    }
-
-    /// Give the interface up: the file goes, then the lock.
-    pub(crate) fn release(self) {
-        let _ = std::fs::remove_file(&self.path);
-        drop(self.file);
-    }
-}
-
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// The name of the loaded BPF program with id `id`, if it is still loaded.
@@ -157,15 +98,16 @@ fn program_name(id: u32) -> Option<String> {
 }
 
 /// Remove what a dead lvsd left on interface `ifindex` (`xdp_name` in XDP, filters named
-/// `tc_name` at TC ingress). Refuses (leaving everything as it is) if another XDP program
-/// is attached. Call with the interface's [`Owner`] held.
+/// `tc_name` or [`TC_NAME_CLSACT`] at TC ingress), and tell whether it had added the
+/// `clsact` qdisc. Refuses (leaving everything as it is) if another XDP program is
+/// attached. Call with the interface's [`Owner`] held.
 pub(crate) fn remove_stale(
     nl: &mut Netlink,
     ifindex: u32,
     ifname: &str,
     xdp_name: &str,
     tc_name: &str,
-) -> Result<()> {
+) -> Result<Previous> {
     let link = nl
         .links()
         .map_err(nl_err("listing interfaces", ifname))?
@@ -191,11 +133,13 @@ pub(crate) fn remove_stale(
             }
         }
     }
+    let mut prev = Previous::default();
     for f in nl
         .ingress_filters(ifindex)
         .map_err(nl_err("listing TC ingress filters", ifname))?
     {
-        if f.name == tc_name {
+        if f.name == tc_name || f.name == TC_NAME_CLSACT {
+            prev.clsact_added |= f.name == TC_NAME_CLSACT;
             log::warn!(
                 "{ifname}: removing the TC filter {tc_name} (program id {}) left by an lvsd \
                  that did not detach",
@@ -208,7 +152,7 @@ pub(crate) fn remove_stale(
             }
         }
     }
-    Ok(())
+    Ok(prev)
 }
 
 /// A program attached in XDP through netlink.
@@ -277,8 +221,8 @@ pub(crate) struct TcAttachment {
     pub clsact_added: bool,
 }
 
-/// Add TC program `fd` (id `prog_id`, named `name`) at the ingress of `ifindex`, adding
-/// the `clsact` qdisc if missing.
+/// Add TC program `fd` (id `prog_id`, named `name`, or [`TC_NAME_CLSACT`] when the
+/// `clsact` qdisc is ours) at the ingress of `ifindex`, adding the qdisc if missing.
 pub(crate) fn attach_tc(
     nl: &mut Netlink,
     ifindex: u32,
@@ -293,6 +237,7 @@ pub(crate) fn attach_tc(
         Err(NlError::Kernel(libc::EEXIST)) => prev.clsact_added,
         Err(e) => return Err(nl_err("adding the clsact qdisc", ifname)(e)),
     };
+    let name = if clsact_added { TC_NAME_CLSACT } else { name };
     match nl.add_ingress_bpf(ifindex, fd, prog_id, name) {
         Ok(filter) => Ok(TcAttachment {
             filter,
@@ -338,48 +283,18 @@ pub(crate) fn detach_tc(
 mod tests {
     use super::*;
 
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("lvs-persist-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
     #[test]
-    fn one_owner_at_a_time_and_the_record_survives_a_dead_one() {
-        let dir = tmpdir("own");
-        let (mut a, prev) = Owner::take_in(&dir, 7, 3, "eth0").unwrap();
-        assert_eq!(prev, Previous::default());
-        a.record("eth0", true).unwrap();
-        // Another process (another open file description) cannot take it.
-        match Owner::take_in(&dir, 7, 3, "eth0") {
-            Err(DataplaneError::InUse { ifname, pid }) => {
-                assert_eq!(ifname, "eth0");
-                assert_eq!(pid, std::process::id().to_string());
-            }
+    fn one_owner_at_a_time_released_on_drop() {
+        let name = format!("lvs-rs-test/{}", std::process::id());
+        let a = Owner::take_name(&name, "eth0").unwrap();
+        match Owner::take_name(&name, "eth0") {
+            Err(DataplaneError::InUse { ifname }) => assert_eq!(ifname, "eth0"),
             other => panic!("{other:?}"),
         }
-        // Another interface or namespace is another lock.
-        let (b, _) = Owner::take_in(&dir, 8, 3, "eth0").unwrap();
-        b.release();
-        // A dead owner (its file closed without release): the next one learns that the
-        // qdisc was added.
+        // Another interface is another name.
+        let b = Owner::take_name(&format!("{name}/2"), "eth1").unwrap();
         drop(a);
-        let (c, prev) = Owner::take_in(&dir, 7, 3, "eth0").unwrap();
-        assert!(prev.clsact_added);
-        c.release();
-        // Released: the file is gone and nothing is inherited.
-        assert!(!dir.join("7-3").exists());
-        let (d, prev) = Owner::take_in(&dir, 7, 3, "eth0").unwrap();
-        assert!(!prev.clsact_added);
-        d.release();
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn record_fields() {
-        assert_eq!(field("pid=12\nclsact=1\n", "pid"), Some("12"));
-        assert_eq!(field("pid=12\nclsact=1\n", "clsact"), Some("1"));
-        assert_eq!(field("pidx=1\n", "pid"), None);
-        assert_eq!(field("", "pid"), None);
+        let c = Owner::take_name(&name, "eth0").unwrap();
+        drop((b, c));
     }
 }

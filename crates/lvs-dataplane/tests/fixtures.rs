@@ -2112,7 +2112,7 @@ fn attach_modes_on_veth() {
         AttachedMode::GenericWithTc
     );
     assert!(dp.tc_forwarding(lab.vc0).unwrap());
-    assert_eq!(tc_filters("vc0"), ["lvs_tc"]);
+    assert_eq!(tc_filters("vc0"), ["lvs_tc+clsact"]);
     assert_eq!(xdp_program("vc0").unwrap().1, "lvs_xdp");
     assert!(dp.attach("vc0", XdpModeChoice::Auto).is_err(), "twice");
     // veth also has a native XDP driver: no TC there.
@@ -2183,7 +2183,7 @@ fn attachments_outlive_their_owner_and_the_next_one_replaces_them() {
     // Still there, with its flag: lvs_xdp keeps passing flow hits to lvs_tc.
     assert_eq!(xdp_program("vc0"), Some((old_id, "lvs_xdp".to_string())));
     assert_eq!(xdp_program("vr0").unwrap().1, "lvs_xdp");
-    assert_eq!(tc_filters("vc0"), ["lvs_tc"]);
+    assert_eq!(tc_filters("vc0"), ["lvs_tc+clsact"]);
     assert!(has_clsact("vc0"));
 
     let mut next = small_dataplane();
@@ -2195,7 +2195,11 @@ fn attachments_outlive_their_owner_and_the_next_one_replaces_them() {
     let (new_id, name) = xdp_program("vc0").unwrap();
     assert_ne!(new_id, old_id);
     assert_eq!(name, "lvs_xdp");
-    assert_eq!(tc_filters("vc0"), ["lvs_tc"], "one filter, the new one");
+    assert_eq!(
+        tc_filters("vc0"),
+        ["lvs_tc+clsact"],
+        "one filter, the new one"
+    );
     // The stale native program goes, and generic mode is possible again.
     assert_eq!(
         next.attach("vr0", XdpModeChoice::Generic).unwrap(),
