@@ -8,21 +8,19 @@ use std::time::{Duration, Instant};
 use lvs_e2e::{Routed, V4, file_sha256, hostport, pattern_sha256, slow_download, tally, wait_rc};
 use lvs_testkit::bin_path;
 
+/// An rr NAT service `vip` with one real server, `rs`'s echo on port 8080.
+fn nat_service(lab: &Routed, vip: &str, rs: usize) {
+    lab.adm(&["-A", "-t", vip, "-s", "rr"]).unwrap();
+    let rip = hostport(lab.plan.rs[rs], 8080);
+    lab.adm(&["-a", "-t", vip, "-r", &rip, "-m"]).unwrap();
+}
+
 #[test]
 fn sigterm_detaches_and_a_restart_starts_clean() {
     let mut lab = Routed::new("sg", V4, true).expect("lab");
     lab.start_echo(8080).unwrap();
     let vip = hostport(lab.plan.vip, 80);
-    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
-    lab.adm(&[
-        "-a",
-        "-t",
-        &vip,
-        "-r",
-        &hostport(lab.plan.rs[0], 8080),
-        "-m",
-    ])
-    .unwrap();
+    nat_service(&lab, &vip, 0);
     lab.http_get(80).unwrap();
     let links = lab.lab.exec("d", &["ip", "-o", "link", "show"]).unwrap();
     assert!(String::from_utf8_lossy(&links.stdout).contains("xdpgeneric"));
@@ -57,16 +55,7 @@ fn sigterm_detaches_and_a_restart_starts_clean() {
          -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
     );
     assert_eq!(lab.api().dataplane().map(|s| s.flows).unwrap_or(0), 0);
-    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
-    lab.adm(&[
-        "-a",
-        "-t",
-        &vip,
-        "-r",
-        &hostport(lab.plan.rs[1], 8080),
-        "-m",
-    ])
-    .unwrap();
+    nat_service(&lab, &vip, 1);
     let t = tally([lab.http_get(80).unwrap().as_str()]);
     assert_eq!(t.get("rs2"), Some(&1));
 }
@@ -94,16 +83,7 @@ fn a_killed_lvsd_leaves_its_flows_forwarding_and_a_restart_replaces_it() {
     let mut lab = Routed::new("kl", V4, true).expect("lab");
     lab.start_echo(8080).unwrap();
     let vip = hostport(lab.plan.vip, 80);
-    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
-    lab.adm(&[
-        "-a",
-        "-t",
-        &vip,
-        "-r",
-        &hostport(lab.plan.rs[0], 8080),
-        "-m",
-    ])
-    .unwrap();
+    nat_service(&lab, &vip, 0);
     const BYTES: u64 = 2_000_000;
     let (rc, body) = slow_download(&mut lab, "kl", BYTES, "400k");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -138,16 +118,7 @@ fn a_killed_lvsd_leaves_its_flows_forwarding_and_a_restart_replaces_it() {
     let now = attachments(&lab);
     assert_eq!(now.matches("name lvs_tc").count(), 1, "{now}");
     assert_eq!(lab.adm(&["-Ln"]).unwrap().lines().count(), 3);
-    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
-    lab.adm(&[
-        "-a",
-        "-t",
-        &vip,
-        "-r",
-        &hostport(lab.plan.rs[1], 8080),
-        "-m",
-    ])
-    .unwrap();
+    nat_service(&lab, &vip, 1);
     assert!(lab.http_get(80).unwrap().contains("server=rs2"));
     assert!(lab.stop_lvsd().unwrap().success());
     let after = attachments(&lab);
@@ -179,16 +150,7 @@ fn traffic_not_for_a_service_passes_untouched() {
         .unwrap();
     lab.start_echo(8080).unwrap();
     let vip = hostport(lab.plan.vip, 80);
-    lab.adm(&["-A", "-t", &vip, "-s", "rr"]).unwrap();
-    lab.adm(&[
-        "-a",
-        "-t",
-        &vip,
-        "-r",
-        &hostport(lab.plan.rs[0], 8080),
-        "-m",
-    ])
-    .unwrap();
+    nat_service(&lab, &vip, 0);
     std::thread::sleep(Duration::from_millis(300));
     for target in [own, vip_other] {
         let out = lab
