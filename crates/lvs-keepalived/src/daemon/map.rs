@@ -15,6 +15,7 @@ use lvs_api::{
 };
 
 use crate::check::spec as cs;
+use crate::check::state::group_dest_port;
 use crate::conf::model as m;
 use crate::vrrp::{
     self, Family as VFamily, GroupNotify, InstanceConfig, Notify, ScriptConfig, SyncGroupConfig,
@@ -304,22 +305,124 @@ fn protocol(p: Option<m::Protocol>) -> Protocol {
     }
 }
 
-/// The lvsd key of a virtual server (`None`: a `group`, not supported).
-pub fn service_key(vs: &m::VirtualServer) -> Option<ServiceKey> {
+fn api_family(f: m::Family) -> ApiFamily {
+    match f {
+        m::Family::Inet => ApiFamily::Inet,
+        m::Family::Inet6 => ApiFamily::Inet6,
+    }
+}
+
+/// The most addresses one `virtual_server_group` entry may stand for (an IPv6 range
+/// walks at most the 65536 values of its last group; an IPv4 `/16` is as large).
+/// keepalived has no limit; a larger IPv4 range is skipped with a warning.
+pub const MAX_GROUP_ENTRY_ADDRESSES: u64 = 65536;
+
+/// The addresses of a `virtual_server_group` range entry, walked as keepalived's
+/// `ipvs_group_range_cmd` walks them: IPv4 from `first` up to `last` (across octets for
+/// `A.B.C.D-E.F.G.H` and `/LEN`); IPv6 only the last 16-bit group changes, from
+/// `first`'s to `last`'s (so `2001:db8::/64` is `2001:db8::` to `2001:db8::ffff`).
+/// `Err` when the range is larger than [`MAX_GROUP_ENTRY_ADDRESSES`] or backwards.
+pub fn range_addresses(first: IpAddr, last: IpAddr) -> Result<Vec<IpAddr>, String> {
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let (a, b) = (u32::from(a), u32::from(b));
+            if a > b {
+                return Err(format!("{first}-{last}: the range ends before it starts"));
+            }
+            let n = u64::from(b - a) + 1;
+            if n > MAX_GROUP_ENTRY_ADDRESSES {
+                return Err(format!(
+                    "{first}-{last}: {n} addresses, more than the {MAX_GROUP_ENTRY_ADDRESSES} lvs-keepalived supports per entry"
+                ));
+            }
+            Ok((a..=b).map(|x| IpAddr::V4(x.into())).collect())
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let a = u128::from(a);
+            let end = (u128::from(b) & 0xffff) as u16;
+            let mut g = (a & 0xffff) as u16;
+            let base = a & !0xffff;
+            let mut out = Vec::new();
+            loop {
+                out.push(IpAddr::V6((base | u128::from(g)).into()));
+                if g == end {
+                    break;
+                }
+                g = g.wrapping_add(1);
+            }
+            Ok(out)
+        }
+        _ => Err(format!("{first}-{last}: the address families differ")),
+    }
+}
+
+/// The lvsd services of a virtual server: its own, or for `virtual_server group NAME`
+/// one per address of each address entry of the group (with the entry's port and the
+/// virtual server's protocol), then one per fwmark entry (the entry's family, else the
+/// virtual server's, else IPv4), in keepalived's order (`ipvs_group_cmd`). What cannot
+/// be expanded is skipped with a warning.
+pub fn service_keys(
+    c: &m::Config,
+    vs: &m::VirtualServer,
+    warnings: &mut Vec<String>,
+) -> Vec<ServiceKey> {
     match &vs.key {
-        m::VirtualServerKey::Addr { addr, port } => Some(ServiceKey::Addr {
+        m::VirtualServerKey::Addr { addr, port } => vec![ServiceKey::Addr {
             protocol: protocol(vs.protocol),
             addr: *addr,
             port: *port,
-        }),
-        m::VirtualServerKey::Fwmark(mark) => Some(ServiceKey::Fwmark {
-            family: match vs.family {
-                m::Family::Inet => ApiFamily::Inet,
-                m::Family::Inet6 => ApiFamily::Inet6,
-            },
+        }],
+        m::VirtualServerKey::Fwmark(mark) => vec![ServiceKey::Fwmark {
+            family: api_family(vs.family),
             mark: *mark,
-        }),
-        m::VirtualServerKey::Group(_) => None,
+        }],
+        m::VirtualServerKey::Group(name) => {
+            let Some(g) = c.virtual_server_groups.iter().find(|g| g.name == *name) else {
+                warnings.push(format!(
+                    "virtual_server group {name}: no virtual_server_group {name}: ignored"
+                ));
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for e in &g.entries {
+                if let m::VirtualServerGroupEntry::Range { first, last, port } = e {
+                    match range_addresses(*first, *last) {
+                        Ok(addrs) => out.extend(addrs.into_iter().map(|addr| ServiceKey::Addr {
+                            protocol: protocol(vs.protocol),
+                            addr,
+                            port: *port,
+                        })),
+                        Err(e) => warnings
+                            .push(format!("virtual_server_group {name}: entry {e}: skipped")),
+                    }
+                }
+            }
+            for e in &g.entries {
+                if let m::VirtualServerGroupEntry::Fwmark { mark, family } = e {
+                    out.push(ServiceKey::Fwmark {
+                        family: api_family(family.unwrap_or(vs.family)),
+                        mark: *mark,
+                    });
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The port a real server (or the sorry server) of `vs` has in lvsd's `service`: the
+/// configuration's (already corrected as keepalived does) for a plain virtual server;
+/// for a group, set per service as keepalived's `ipvs_group_cmd` does (see
+/// [`crate::check::state::group_dest_port`]).
+pub fn dest_port(
+    vs: &m::VirtualServer,
+    service: ServiceKey,
+    kind: m::ForwardMethod,
+    port: u16,
+) -> u16 {
+    match vs.key {
+        m::VirtualServerKey::Group(_) => group_dest_port(service, method(kind).0, port),
+        _ => port,
     }
 }
 
@@ -385,11 +488,11 @@ pub fn service_spec(vs: &m::VirtualServer, key: ServiceKey) -> ServiceSpec {
     }
 }
 
-fn dest_spec(rs: &m::RealServer, weight: i32) -> DestSpec {
+fn dest_spec(rs: &m::RealServer, port: u16, weight: i32) -> DestSpec {
     let (method, tunnel) = method(rs.lb_kind);
     DestSpec {
         addr: rs.addr,
-        port: rs.port,
+        port,
         method,
         tunnel,
         weight,
@@ -398,9 +501,13 @@ fn dest_spec(rs: &m::RealServer, weight: i32) -> DestSpec {
     }
 }
 
-/// The keys of the services a configuration owns.
+/// The keys of the services a configuration owns (a group's: every entry's).
 pub fn owned_services(c: &m::Config) -> HashSet<ServiceKey> {
-    c.virtual_servers.iter().filter_map(service_key).collect()
+    let mut w = Vec::new();
+    c.virtual_servers
+        .iter()
+        .flat_map(|vs| service_keys(c, vs, &mut w))
+        .collect()
 }
 
 /// The lvsd configuration to apply for `c`, given what lvsd has now (`current`) and the
@@ -426,8 +533,15 @@ pub fn desired_config(
         }
     }
     let mut seen = HashSet::new();
-    for vs in &c.virtual_servers {
-        let Some(key) = service_key(vs) else { continue };
+    let mut w = Vec::new();
+    // A group's virtual server gives each of its services the same settings; a service
+    // two virtual servers share (two on one group with the same protocol) takes the
+    // first one's, as keepalived adds it once.
+    for (vs, key) in c.virtual_servers.iter().flat_map(|vs| {
+        service_keys(c, vs, &mut w)
+            .into_iter()
+            .map(move |k| (vs, k))
+    }) {
         if !seen.insert(key) {
             continue;
         }
@@ -439,17 +553,17 @@ pub fn desired_config(
                 if let Some(rs) = vs
                     .real_servers
                     .iter()
-                    .find(|r| r.addr == d.addr && r.port == d.port)
+                    .find(|r| r.addr == d.addr && dest_port(vs, key, r.lb_kind, r.port) == d.port)
                 {
                     let w = if d.weight == 0 {
                         0
                     } else {
                         i32::try_from(rs.weight).unwrap_or(i32::MAX)
                     };
-                    dests.push(dest_spec(rs, w));
+                    dests.push(dest_spec(rs, d.port, w));
                 } else if let Some(s) = &vs.sorry_server
                     && s.addr == d.addr
-                    && s.port == d.port
+                    && dest_port(vs, key, s.method, s.port) == d.port
                 {
                     dests.push(*d);
                 }
@@ -575,19 +689,31 @@ pub fn checker_specs(c: &m::Config) -> (Vec<cs::VirtualServerSpec>, Vec<String>)
     let mut warnings = Vec::new();
     let mut out = Vec::new();
     for vs in &c.virtual_servers {
-        let Some(key) = service_key(vs) else {
-            if let m::VirtualServerKey::Group(g) = &vs.key {
-                warnings.push(format!(
-                    "virtual_server group {g}: virtual_server_group is not supported: ignored"
-                ));
+        let keys = service_keys(c, vs, &mut warnings);
+        let mut spec = match &vs.key {
+            m::VirtualServerKey::Group(name) => {
+                // The key is not used for a group; its services are.
+                let mut spec = cs::VirtualServerSpec::new(ServiceKey::Fwmark {
+                    family: api_family(vs.family),
+                    mark: 0,
+                });
+                spec.group = Some(cs::GroupSpec {
+                    name: name.clone(),
+                    protocol: vs.protocol.map(|p| protocol(Some(p))),
+                    services: keys,
+                });
+                spec
             }
-            continue;
+            _ => {
+                let Some(&key) = keys.first() else { continue };
+                let mut spec = cs::VirtualServerSpec::new(key);
+                if matches!(key, ServiceKey::Fwmark { .. }) {
+                    spec.fwmark_protocol = Some(protocol(vs.protocol));
+                }
+                spec
+            }
         };
         let (method, tunnel) = method(vs.lb_kind);
-        let mut spec = cs::VirtualServerSpec::new(key);
-        if matches!(key, ServiceKey::Fwmark { .. }) {
-            spec.fwmark_protocol = Some(protocol(vs.protocol));
-        }
         spec.method = method;
         spec.tunnel = tunnel;
         spec.delay_loop = Some(vs.delay_loop);
