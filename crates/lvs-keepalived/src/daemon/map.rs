@@ -1677,4 +1677,121 @@ virtual_server group G {
         );
         assert!(group_changes(&new, &new).is_empty());
     }
+
+    /// The same configuration under keepalived 2.2.7 in the ipvs-vm guest (`keepalived -n
+    /// -l -C`, then `ipvsadm -Ln` once the TCP_CHECK of 127.0.0.4:81 had failed, then
+    /// SIGTERM) gave these tables and log lines.
+    #[test]
+    fn group_tables_and_logs_as_keepalived_2_2_7() {
+        use crate::check::{Checks, Event, FailReason, Op, Outcome};
+        use std::collections::BTreeMap;
+        use std::time::{Duration, Instant};
+        let c = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 80
+    fwmark 7
+}
+virtual_server group G {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    sorry_server 10.9.9.9
+    real_server 127.0.0.1 {
+        weight 2
+    }
+    real_server 127.0.0.2 8080 {
+        lvs_method NAT
+    }
+    real_server 127.0.0.3 {
+        lvs_method NAT
+    }
+    real_server 127.0.0.4 81 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+",
+        );
+        let d = desired_config(&c, &lvs_api::Config::default(), &HashSet::new());
+        assert!(d.services.iter().all(|s| s.service.scheduler == "wrr"));
+        let (specs, _) = checker_specs(&c);
+        let mut checks = Checks::new(specs).unwrap();
+        let t0 = Instant::now();
+        let mut events = checks.start(t0, &mut |_| Duration::ZERO);
+        let due = checks.due(t0 + Duration::from_secs(2));
+        assert_eq!(due.len(), 1);
+        events.extend(checks.report(
+            t0 + Duration::from_secs(2),
+            due[0].id,
+            Outcome::Failure(FailReason::ConnectFailed),
+        ));
+        // Apply the ops to an ipvsadm-like table.
+        let mut table: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let name = |k: &ServiceKey| match k {
+            ServiceKey::Addr { addr, port, .. } => format!("TCP  {addr}:{port}"),
+            ServiceKey::Fwmark { mark, .. } => format!("FWM  {mark}"),
+        };
+        let fwd = |m: Method| if m == Method::Masq { "Masq" } else { "Route" };
+        for e in &events {
+            match e {
+                Event::Op(Op::AddDest { service, dest }) => {
+                    table.entry(name(service)).or_default().push(format!(
+                        "{}:{} {} {}",
+                        dest.addr,
+                        dest.port,
+                        fwd(dest.method),
+                        dest.weight
+                    ));
+                }
+                Event::Op(Op::DelDest {
+                    service,
+                    addr,
+                    port,
+                }) => {
+                    let t = table.entry(name(service)).or_default();
+                    t.retain(|l| !l.starts_with(&format!("{addr}:{port} ")));
+                }
+                Event::Op(_) => panic!("{e:?}"),
+                Event::Log(_) => {}
+            }
+        }
+        let dests = |first: &str| {
+            vec![
+                format!("127.0.0.1:{first} Route 2"),
+                "127.0.0.2:8080 Masq 1".to_string(),
+                "127.0.0.3:0 Masq 1".to_string(),
+            ]
+        };
+        let want: BTreeMap<String, Vec<String>> = [
+            ("TCP  10.0.0.1:80".to_string(), dests("80")),
+            ("TCP  10.0.0.2:80".to_string(), dests("80")),
+            ("FWM  7".to_string(), dests("0")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(table, want);
+        events.extend(checks.shutdown(true));
+        let logs: Vec<String> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Log(l) => Some(l),
+                Event::Op(_) => None,
+            })
+            .collect();
+        for l in [
+            "Gained quorum 1+0=1 <= 5 for VS [G]:0",
+            "Activating healthchecker for service [127.0.0.4]:tcp:81 for VS [G]:0",
+            "TCP_CHECK on service [127.0.0.4]:tcp:81 failed.",
+            "Removing service [127.0.0.4]:tcp:81 from VS [G]:0",
+            "Shutting down service [127.0.0.1]:tcp:0 from VS [G]:0",
+            "Shutting down service [127.0.0.2]:tcp:8080 from VS [G]:0",
+            "Shutting down service [127.0.0.3]:tcp:0 from VS [G]:0",
+            "Shutting down service [127.0.0.4]:tcp:81 from VS [G]:0",
+        ] {
+            assert!(logs.iter().any(|x| x == l), "{l:?} not in {logs:#?}");
+        }
+    }
 }
