@@ -92,10 +92,11 @@ pub async fn run_checkers(
         emit(Event::Log(w));
     }
     // Each address once (several virtual servers, or a group's entries, may share it).
+    let mut seen = std::collections::HashSet::new();
     let mut addrs: Vec<IpAddr> = Vec::new();
     for v in 0..checks.len() {
         for a in checks.ha_suspend_addrs(v) {
-            if !addrs.contains(&a) {
+            if seen.insert(a) {
                 addrs.push(a);
             }
         }

@@ -345,9 +345,10 @@ impl Checks {
         if !v.ha_suspend {
             return out;
         }
+        let mut seen = std::collections::HashSet::new();
         for s in &v.services {
             if let ServiceKey::Addr { addr, .. } = s
-                && !out.contains(addr)
+                && seen.insert(*addr)
             {
                 out.push(*addr);
             }
