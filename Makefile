@@ -50,6 +50,7 @@ unit: deps
 	$(CARGO) test -p lvsd -p lvs-dataplane -p lvs-e2e --all-targets
 	$(CARGO) test -p lvs-keepalived --test check_netns -- --ignored
 	$(CARGO) test -p lvs-keepalived --test sync_group_netns -- --ignored
+	$(CARGO) test -p lvs-keepalived --test vsg_netns -- --ignored
 
 test: lint unit
 

@@ -564,7 +564,7 @@ fn ha_suspend_pauses_checkers_until_the_address_is_here() {
     let mut vs = vs_with(1);
     vs.ha_suspend = true;
     let mut c = Checks::new(vec![vs]).unwrap();
-    assert_eq!(c.ha_suspend_addr(0), Some(ip("10.0.0.100")));
+    assert_eq!(c.ha_suspend_addrs(0), vec![ip("10.0.0.100")]);
     let t0 = Instant::now();
     let ev = c.start(t0, &mut |_| Duration::ZERO);
     assert!(

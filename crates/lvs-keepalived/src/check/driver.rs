@@ -91,10 +91,18 @@ pub async fn run_checkers(
     for w in checks.warnings().to_vec() {
         emit(Event::Log(w));
     }
+    // Each address once (several virtual servers, or a group's entries, may share it).
+    let mut seen = std::collections::HashSet::new();
+    let mut addrs: Vec<IpAddr> = Vec::new();
     for v in 0..checks.len() {
-        if let Some(a) = checks.ha_suspend_addr(v)
-            && address_is_local(a)
-        {
+        for a in checks.ha_suspend_addrs(v) {
+            if seen.insert(a) {
+                addrs.push(a);
+            }
+        }
+    }
+    for a in addrs {
+        if address_is_local(a) {
             checks.set_address(a, true).into_iter().for_each(&mut emit);
         }
     }

@@ -102,8 +102,12 @@ impl Script {
 #[derive(Clone, Debug, PartialEq)]
 pub struct VirtualServerSpec {
     /// The service in lvsd (it must exist before checking starts: the checkers add,
-    /// edit and delete its real servers, not the service itself).
+    /// edit and delete its real servers, not the service itself). Not used when
+    /// [`VirtualServerSpec::group`] is set.
     pub key: ServiceKey,
+    /// `virtual_server group NAME`: the services of the group's entries, which every
+    /// real server operation applies to (keepalived's `ipvs_group_cmd`).
+    pub group: Option<GroupSpec>,
     /// `protocol` of a fwmark service; only used to format log lines
     /// (`[10.0.0.1]:tcp:80`), `none` when absent as in keepalived.
     pub fwmark_protocol: Option<Protocol>,
@@ -152,6 +156,7 @@ impl VirtualServerSpec {
     pub fn new(key: ServiceKey) -> VirtualServerSpec {
         VirtualServerSpec {
             key,
+            group: None,
             fwmark_protocol: None,
             method: Method::Masq,
             tunnel: Tunnel::default(),
@@ -173,6 +178,24 @@ impl VirtualServerSpec {
             real_servers: Vec::new(),
         }
     }
+}
+
+/// The services of a `virtual_server group NAME` (a `virtual_server_group` block).
+///
+/// keepalived keeps one virtual server with its real servers and checkers, and applies
+/// each real server command to every service of the group: in each address service
+/// the real server's port is the service's for DR/TUN and the real server's own (as
+/// written, 0 when left out) for NAT; in each fwmark service it is 0 for DR/TUN and the
+/// real server's own for NAT. The sorry server's port follows the same rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// The group's name (keepalived's `FMT_VS` of the virtual server is `[NAME]:0`).
+    pub name: String,
+    /// The virtual server's `protocol` (log lines only; `None` prints `none`).
+    pub protocol: Option<Protocol>,
+    /// One service per address of each address entry (with the entry's port), then one
+    /// per fwmark entry, in keepalived's order. May be empty.
+    pub services: Vec<ServiceKey>,
 }
 
 /// `sorry_server IP [PORT]` (+ `sorry_server_inhibit`, `sorry_server_lvs_method`).

@@ -220,7 +220,11 @@ struct RsState {
 
 #[derive(Clone, Debug)]
 struct VsState {
-    key: ServiceKey,
+    /// The lvsd services: the virtual server's one, or one per entry (address) of its
+    /// `virtual_server_group`.
+    services: Vec<ServiceKey>,
+    /// `virtual_server group NAME`.
+    group: Option<String>,
     proto: &'static str,
     quorum: u32,
     hysteresis: u32,
@@ -317,9 +321,10 @@ impl Checks {
         &self.vs[id.vs].rs[id.rs].checkers[id.checker].conf
     }
 
-    /// The service of virtual server `vs`.
-    pub fn service(&self, vs: usize) -> ServiceKey {
-        self.vs[vs].key
+    /// The services of virtual server `vs` (one, or one per address and fwmark entry of
+    /// its `virtual_server_group`).
+    pub fn services(&self, vs: usize) -> &[ServiceKey] {
+        &self.vs[vs].services
     }
 
     /// Number of virtual servers.
@@ -332,12 +337,23 @@ impl Checks {
         self.vs.is_empty()
     }
 
-    /// Whether virtual server `vs` uses `ha_suspend`, and its address.
-    pub fn ha_suspend_addr(&self, vs: usize) -> Option<IpAddr> {
-        match (self.vs[vs].ha_suspend, self.vs[vs].key) {
-            (true, ServiceKey::Addr { addr, .. }) => Some(addr),
-            _ => None,
+    /// The addresses `ha_suspend` follows for virtual server `vs` (none without
+    /// `ha_suspend`): its address, or every address of its group, each once.
+    pub fn ha_suspend_addrs(&self, vs: usize) -> Vec<IpAddr> {
+        let v = &self.vs[vs];
+        let mut out: Vec<IpAddr> = Vec::new();
+        if !v.ha_suspend {
+            return out;
         }
+        let mut seen = std::collections::HashSet::new();
+        for s in &v.services {
+            if let ServiceKey::Addr { addr, .. } = s
+                && seen.insert(*addr)
+            {
+                out.push(*addr);
+            }
+        }
+        out
     }
 
     /// Whether real server `rs` of `vs` is alive (all its checkers up).
@@ -531,10 +547,11 @@ impl Checks {
             if !vs.ha_suspend {
                 continue;
             }
-            let ServiceKey::Addr { addr: a, .. } = vs.key else {
-                continue;
-            };
-            if a != addr {
+            let matches = vs
+                .services
+                .iter()
+                .any(|s| matches!(s, ServiceKey::Addr { addr: a, .. } if *a == addr));
+            if !matches {
                 continue;
             }
             let vs = &mut self.vs[v];
@@ -665,7 +682,8 @@ impl Checks {
     /// keepalived's `ipvs_cmd` for a destination: inhibit turns a delete into weight 0
     /// and an add of a set server into an edit; the `set` flag follows what lvsd has.
     fn ipvs_cmd(&mut self, v: usize, t: Target, cmd: Cmd, out: &mut Vec<Event>) {
-        let service = self.vs[v].key;
+        let services = self.vs[v].services.clone();
+        let group = self.vs[v].group.is_some();
         let rs = self.target_mut(v, t);
         let mut weight = real_weight(rs.effective_weight);
         let mut cmd = cmd;
@@ -682,24 +700,32 @@ impl Checks {
         } else if cmd == Cmd::Del && rs.set {
             rs.set = false;
         }
-        let dest = DestSpec {
-            addr: rs.addr,
-            port: rs.port,
-            method: rs.method,
-            tunnel: rs.tunnel,
-            weight,
-            u_threshold: rs.u_threshold,
-            l_threshold: rs.l_threshold,
-        };
-        out.push(Event::Op(match cmd {
-            Cmd::Add => Op::AddDest { service, dest },
-            Cmd::Edit => Op::EditDest { service, dest },
-            Cmd::Del => Op::DelDest {
-                service,
-                addr: dest.addr,
-                port: dest.port,
-            },
-        }));
+        // One command per service: a group's in keepalived's order (`ipvs_group_cmd`).
+        for service in services {
+            let port = if group {
+                group_dest_port(service, rs.method, rs.port)
+            } else {
+                rs.port
+            };
+            let dest = DestSpec {
+                addr: rs.addr,
+                port,
+                method: rs.method,
+                tunnel: rs.tunnel,
+                weight,
+                u_threshold: rs.u_threshold,
+                l_threshold: rs.l_threshold,
+            };
+            out.push(Event::Op(match cmd {
+                Cmd::Add => Op::AddDest { service, dest },
+                Cmd::Edit => Op::EditDest { service, dest },
+                Cmd::Del => Op::DelDest {
+                    service,
+                    addr: dest.addr,
+                    port: dest.port,
+                },
+            }));
+        }
     }
 
     fn do_rs_notifies(&self, v: usize, r: usize, out: &mut Vec<Event>) {
@@ -1245,9 +1271,27 @@ fn weigh_live(vs: &VsState) -> i64 {
 }
 
 fn fmt_vs(vs: &VsState) -> String {
-    match vs.key {
-        ServiceKey::Addr { addr, port, .. } => trio(addr, vs.proto, port),
-        ServiceKey::Fwmark { mark, .. } => format!("FWM {mark}"),
+    if let Some(g) = &vs.group {
+        // keepalived's `format_vs`: the group's virtual server has no address, port 0.
+        return format!("[{g}]:0");
+    }
+    match vs.services.first() {
+        Some(ServiceKey::Addr { addr, port, .. }) => trio(*addr, vs.proto, *port),
+        Some(ServiceKey::Fwmark { mark, .. }) => format!("FWM {mark}"),
+        None => String::new(),
+    }
+}
+
+/// The port a real (or sorry) server has in one service of a group, as keepalived's
+/// `ipvs_group_cmd` sets it: NAT keeps the server's own port (as written; 0 when left
+/// out); DR/TUN/FNAT take the address service's port, and 0 in a fwmark service.
+pub fn group_dest_port(service: ServiceKey, method: Method, rs_port: u16) -> u16 {
+    if method == Method::Masq {
+        return rs_port;
+    }
+    match service {
+        ServiceKey::Addr { port, .. } => port,
+        ServiceKey::Fwmark { .. } => 0,
     }
 }
 
@@ -1280,16 +1324,31 @@ fn http_failure_words(reason: &FailReason, tls: bool) -> &'static str {
 }
 
 fn resolve_vs(spec: VirtualServerSpec, warnings: &mut Vec<String>) -> Result<VsState, SpecError> {
-    let proto = match spec.key {
-        ServiceKey::Addr { protocol, .. } => proto_name(protocol),
-        ServiceKey::Fwmark { .. } => spec.fwmark_protocol.map(proto_name).unwrap_or("none"),
+    let proto = match (&spec.group, spec.key) {
+        (Some(g), _) => g.protocol.map(proto_name).unwrap_or("none"),
+        (None, ServiceKey::Addr { protocol, .. }) => proto_name(protocol),
+        (None, ServiceKey::Fwmark { .. }) => spec.fwmark_protocol.map(proto_name).unwrap_or("none"),
     };
     let (vport, fwmark) = match spec.key {
         ServiceKey::Addr { port, .. } => (port, false),
         ServiceKey::Fwmark { .. } => (0, true),
     };
+    // A group's ports are set per service when the commands go out (`group_dest_port`);
+    // keepalived corrects nothing in the configuration then (its checks only warn).
+    let group = spec.group.is_some();
+    let fwmark = match &spec.group {
+        Some(g) => g
+            .services
+            .iter()
+            .any(|s| matches!(s, ServiceKey::Fwmark { .. })),
+        None => fwmark,
+    };
     let mut vs = VsState {
-        key: spec.key,
+        services: match &spec.group {
+            Some(g) => g.services.clone(),
+            None => vec![spec.key],
+        },
+        group: spec.group.as_ref().map(|g| g.name.clone()),
         proto,
         quorum: spec.quorum,
         hysteresis: spec.hysteresis,
@@ -1312,7 +1371,9 @@ fn resolve_vs(spec: VirtualServerSpec, warnings: &mut Vec<String>) -> Result<VsS
         let method = rspec.method.unwrap_or(spec.method);
         let mut port = rspec.port;
         let rs_fmt = |p: u16| trio(rspec.addr, proto, p);
-        if method == Method::Masq {
+        if group {
+            // As written: `group_dest_port` gives each service its port.
+        } else if method == Method::Masq {
             if !fwmark && port == 0 {
                 port = vport;
             }
@@ -1379,7 +1440,9 @@ fn resolve_vs(spec: VirtualServerSpec, warnings: &mut Vec<String>) -> Result<VsS
     if let Some(s) = spec.sorry_server {
         let method = s.method.unwrap_or(spec.method);
         let mut port = s.port;
-        if method == Method::Masq {
+        if group {
+            // As written: `group_dest_port` gives each service its port.
+        } else if method == Method::Masq {
             if !fwmark && port == 0 {
                 port = vport;
             }

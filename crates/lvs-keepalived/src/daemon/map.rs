@@ -15,6 +15,7 @@ use lvs_api::{
 };
 
 use crate::check::spec as cs;
+use crate::check::state::group_dest_port;
 use crate::conf::model as m;
 use crate::vrrp::{
     self, Family as VFamily, GroupNotify, InstanceConfig, Notify, ScriptConfig, SyncGroupConfig,
@@ -304,22 +305,218 @@ fn protocol(p: Option<m::Protocol>) -> Protocol {
     }
 }
 
-/// The lvsd key of a virtual server (`None`: a `group`, not supported).
-pub fn service_key(vs: &m::VirtualServer) -> Option<ServiceKey> {
+fn api_family(f: m::Family) -> ApiFamily {
+    match f {
+        m::Family::Inet => ApiFamily::Inet,
+        m::Family::Inet6 => ApiFamily::Inet6,
+    }
+}
+
+/// The most addresses one `virtual_server_group` entry may stand for (an IPv6 range
+/// walks at most the 65536 values of its last group; an IPv4 `/16` is as large).
+/// keepalived has no limit; a larger IPv4 range is skipped with a warning.
+pub const MAX_GROUP_ENTRY_ADDRESSES: u64 = 65536;
+
+/// The addresses of a `virtual_server_group` range entry, walked as keepalived's
+/// `ipvs_group_range_cmd` walks them: IPv4 from `first` up to `last` (across octets for
+/// `A.B.C.D-E.F.G.H` and `/LEN`); IPv6 only the last 16-bit group changes, from
+/// `first`'s to `last`'s (so `2001:db8::/64` is `2001:db8::` to `2001:db8::ffff`).
+/// `Err` when the range is larger than [`MAX_GROUP_ENTRY_ADDRESSES`] or backwards.
+pub fn range_addresses(first: IpAddr, last: IpAddr) -> Result<Vec<IpAddr>, String> {
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let (a, b) = (u32::from(a), u32::from(b));
+            if a > b {
+                return Err(format!("{first}-{last}: the range ends before it starts"));
+            }
+            let n = u64::from(b - a) + 1;
+            if n > MAX_GROUP_ENTRY_ADDRESSES {
+                return Err(format!(
+                    "{first}-{last}: {n} addresses, more than the {MAX_GROUP_ENTRY_ADDRESSES} lvs-keepalived supports per entry"
+                ));
+            }
+            Ok((a..=b).map(|x| IpAddr::V4(x.into())).collect())
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let a = u128::from(a);
+            let end = (u128::from(b) & 0xffff) as u16;
+            let mut g = (a & 0xffff) as u16;
+            let base = a & !0xffff;
+            let mut out = Vec::new();
+            loop {
+                out.push(IpAddr::V6((base | u128::from(g)).into()));
+                if g == end {
+                    break;
+                }
+                g = g.wrapping_add(1);
+            }
+            Ok(out)
+        }
+        _ => Err(format!("{first}-{last}: the address families differ")),
+    }
+}
+
+/// The lvsd services of a virtual server: its own, or for `virtual_server group NAME`
+/// one per address of each address entry of the group (with the entry's port and the
+/// virtual server's protocol), then one per fwmark entry (the entry's family, else the
+/// virtual server's, else IPv4), in keepalived's order (`ipvs_group_cmd`). What cannot
+/// be expanded is skipped with a warning.
+pub fn service_keys(
+    c: &m::Config,
+    vs: &m::VirtualServer,
+    warnings: &mut Vec<String>,
+) -> Vec<ServiceKey> {
     match &vs.key {
-        m::VirtualServerKey::Addr { addr, port } => Some(ServiceKey::Addr {
+        m::VirtualServerKey::Addr { addr, port } => vec![ServiceKey::Addr {
             protocol: protocol(vs.protocol),
             addr: *addr,
             port: *port,
-        }),
-        m::VirtualServerKey::Fwmark(mark) => Some(ServiceKey::Fwmark {
-            family: match vs.family {
-                m::Family::Inet => ApiFamily::Inet,
-                m::Family::Inet6 => ApiFamily::Inet6,
-            },
+        }],
+        m::VirtualServerKey::Fwmark(mark) => vec![ServiceKey::Fwmark {
+            family: api_family(vs.family),
             mark: *mark,
-        }),
-        m::VirtualServerKey::Group(_) => None,
+        }],
+        m::VirtualServerKey::Group(name) => {
+            let Some(g) = c.virtual_server_groups.iter().find(|g| g.name == *name) else {
+                warnings.push(format!(
+                    "virtual_server group {name}: no virtual_server_group {name}: ignored"
+                ));
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for e in &g.entries {
+                if let m::VirtualServerGroupEntry::Range { first, last, port } = e {
+                    match range_addresses(*first, *last) {
+                        Ok(addrs) => out.extend(addrs.into_iter().map(|addr| ServiceKey::Addr {
+                            protocol: protocol(vs.protocol),
+                            addr,
+                            port: *port,
+                        })),
+                        Err(e) => warnings
+                            .push(format!("virtual_server_group {name}: entry {e}: skipped")),
+                    }
+                }
+            }
+            for e in &g.entries {
+                if let m::VirtualServerGroupEntry::Fwmark { mark, family } = e {
+                    out.push(ServiceKey::Fwmark {
+                        family: api_family(family.unwrap_or(vs.family)),
+                        mark: *mark,
+                    });
+                }
+            }
+            out
+        }
+    }
+}
+
+fn proto_word(p: Option<m::Protocol>) -> &'static str {
+    match p {
+        Some(m::Protocol::Tcp) => "tcp",
+        Some(m::Protocol::Udp) => "udp",
+        Some(m::Protocol::Sctp) => "sctp",
+        None => "none",
+    }
+}
+
+fn vsge_text(e: &m::VirtualServerGroupEntry, p: Option<m::Protocol>, added: bool) -> String {
+    match e {
+        m::VirtualServerGroupEntry::Fwmark { mark, .. } if added => format!("FWM {mark}"),
+        m::VirtualServerGroupEntry::Fwmark { mark, .. } => mark.to_string(),
+        m::VirtualServerGroupEntry::Range { first, last, port } => {
+            let trio = format!("[{first}]:{}:{port}", proto_word(p));
+            if first == last {
+                trio
+            } else {
+                format!("{trio}-{last}")
+            }
+        }
+    }
+}
+
+fn vsge_eq(a: &m::VirtualServerGroupEntry, b: &m::VirtualServerGroupEntry) -> bool {
+    use m::VirtualServerGroupEntry as E;
+    match (a, b) {
+        (E::Fwmark { mark: x, .. }, E::Fwmark { mark: y, .. }) => x == y,
+        (E::Range { .. }, E::Range { .. }) => a == b,
+        _ => false,
+    }
+}
+
+/// What a reload changes in the groups of the virtual servers that stay, worded as
+/// keepalived's `clear_diff_vsge` / `sync_service_vsg_entry` log it (`VS [..] in group G
+/// no longer exists`, `VS [..] added into group G`). A virtual server on a group stays
+/// when the new configuration has one on the group of the same name (keepalived's
+/// `vs_iseq`). The services themselves change with [`desired_config`].
+pub fn group_changes(old: &m::Config, new: &m::Config) -> Vec<String> {
+    let group = |c: &m::Config,
+                 vs: &m::VirtualServer|
+     -> Option<(String, Vec<m::VirtualServerGroupEntry>)> {
+        let m::VirtualServerKey::Group(name) = &vs.key else {
+            return None;
+        };
+        let entries = c
+            .virtual_server_groups
+            .iter()
+            .find(|g| g.name == *name)
+            .map(|g| g.entries.clone())
+            .unwrap_or_default();
+        Some((name.clone(), entries))
+    };
+    // keepalived lists address entries before fwmark entries.
+    let ordered = |v: &[m::VirtualServerGroupEntry]| -> Vec<m::VirtualServerGroupEntry> {
+        let (mut a, f): (Vec<_>, Vec<_>) = v
+            .iter()
+            .cloned()
+            .partition(|e| matches!(e, m::VirtualServerGroupEntry::Range { .. }));
+        a.extend(f);
+        a
+    };
+    let mut out = Vec::new();
+    for ovs in &old.virtual_servers {
+        let Some((name, oentries)) = group(old, ovs) else {
+            continue;
+        };
+        let Some((nvs, nentries)) = new.virtual_servers.iter().find_map(|n| {
+            group(new, n)
+                .filter(|(g, _)| *g == name)
+                .map(|(_, e)| (n, e))
+        }) else {
+            continue;
+        };
+        for e in ordered(&oentries) {
+            if !nentries.iter().any(|n| vsge_eq(&e, n)) {
+                out.push(format!(
+                    "VS [{}] in group {name} no longer exists",
+                    vsge_text(&e, ovs.protocol, false)
+                ));
+            }
+        }
+        for e in ordered(&nentries) {
+            if !oentries.iter().any(|o| vsge_eq(o, &e)) {
+                out.push(format!(
+                    "VS [{}] added into group {name}",
+                    vsge_text(&e, nvs.protocol, true)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The port a real server (or the sorry server) of `vs` has in lvsd's `service`: the
+/// configuration's (already corrected as keepalived does) for a plain virtual server;
+/// for a group, set per service as keepalived's `ipvs_group_cmd` does (see
+/// [`crate::check::state::group_dest_port`]).
+pub fn dest_port(
+    vs: &m::VirtualServer,
+    service: ServiceKey,
+    kind: m::ForwardMethod,
+    port: u16,
+) -> u16 {
+    match vs.key {
+        m::VirtualServerKey::Group(_) => group_dest_port(service, method(kind).0, port),
+        _ => port,
     }
 }
 
@@ -385,11 +582,11 @@ pub fn service_spec(vs: &m::VirtualServer, key: ServiceKey) -> ServiceSpec {
     }
 }
 
-fn dest_spec(rs: &m::RealServer, weight: i32) -> DestSpec {
+fn dest_spec(rs: &m::RealServer, port: u16, weight: i32) -> DestSpec {
     let (method, tunnel) = method(rs.lb_kind);
     DestSpec {
         addr: rs.addr,
-        port: rs.port,
+        port,
         method,
         tunnel,
         weight,
@@ -398,9 +595,13 @@ fn dest_spec(rs: &m::RealServer, weight: i32) -> DestSpec {
     }
 }
 
-/// The keys of the services a configuration owns.
+/// The keys of the services a configuration owns (a group's: every entry's).
 pub fn owned_services(c: &m::Config) -> HashSet<ServiceKey> {
-    c.virtual_servers.iter().filter_map(service_key).collect()
+    let mut w = Vec::new();
+    c.virtual_servers
+        .iter()
+        .flat_map(|vs| service_keys(c, vs, &mut w))
+        .collect()
 }
 
 /// The lvsd configuration to apply for `c`, given what lvsd has now (`current`) and the
@@ -426,8 +627,15 @@ pub fn desired_config(
         }
     }
     let mut seen = HashSet::new();
-    for vs in &c.virtual_servers {
-        let Some(key) = service_key(vs) else { continue };
+    let mut w = Vec::new();
+    // A group's virtual server gives each of its services the same settings; a service
+    // two virtual servers share (two on one group with the same protocol) takes the
+    // first one's, as keepalived adds it once.
+    for (vs, key) in c.virtual_servers.iter().flat_map(|vs| {
+        service_keys(c, vs, &mut w)
+            .into_iter()
+            .map(move |k| (vs, k))
+    }) {
         if !seen.insert(key) {
             continue;
         }
@@ -439,17 +647,17 @@ pub fn desired_config(
                 if let Some(rs) = vs
                     .real_servers
                     .iter()
-                    .find(|r| r.addr == d.addr && r.port == d.port)
+                    .find(|r| r.addr == d.addr && dest_port(vs, key, r.lb_kind, r.port) == d.port)
                 {
                     let w = if d.weight == 0 {
                         0
                     } else {
                         i32::try_from(rs.weight).unwrap_or(i32::MAX)
                     };
-                    dests.push(dest_spec(rs, w));
+                    dests.push(dest_spec(rs, d.port, w));
                 } else if let Some(s) = &vs.sorry_server
                     && s.addr == d.addr
-                    && s.port == d.port
+                    && dest_port(vs, key, s.method, s.port) == d.port
                 {
                     dests.push(*d);
                 }
@@ -575,19 +783,31 @@ pub fn checker_specs(c: &m::Config) -> (Vec<cs::VirtualServerSpec>, Vec<String>)
     let mut warnings = Vec::new();
     let mut out = Vec::new();
     for vs in &c.virtual_servers {
-        let Some(key) = service_key(vs) else {
-            if let m::VirtualServerKey::Group(g) = &vs.key {
-                warnings.push(format!(
-                    "virtual_server group {g}: virtual_server_group is not supported: ignored"
-                ));
+        let keys = service_keys(c, vs, &mut warnings);
+        let mut spec = match &vs.key {
+            m::VirtualServerKey::Group(name) => {
+                // The key is not used for a group; its services are.
+                let mut spec = cs::VirtualServerSpec::new(ServiceKey::Fwmark {
+                    family: api_family(vs.family),
+                    mark: 0,
+                });
+                spec.group = Some(cs::GroupSpec {
+                    name: name.clone(),
+                    protocol: vs.protocol.map(|p| protocol(Some(p))),
+                    services: keys,
+                });
+                spec
             }
-            continue;
+            _ => {
+                let Some(&key) = keys.first() else { continue };
+                let mut spec = cs::VirtualServerSpec::new(key);
+                if matches!(key, ServiceKey::Fwmark { .. }) {
+                    spec.fwmark_protocol = Some(protocol(vs.protocol));
+                }
+                spec
+            }
         };
         let (method, tunnel) = method(vs.lb_kind);
-        let mut spec = cs::VirtualServerSpec::new(key);
-        if matches!(key, ServiceKey::Fwmark { .. }) {
-            spec.fwmark_protocol = Some(protocol(vs.protocol));
-        }
         spec.method = method;
         spec.tunnel = tunnel;
         spec.delay_loop = Some(vs.delay_loop);
@@ -954,5 +1174,624 @@ vrrp_instance VI_C {
         assert_eq!(units[0].1.scripts.len(), 2);
         assert_eq!(units[0].1.groups, v.groups);
         assert!(units[1].1.groups.is_empty() && units[1].1.scripts.is_empty());
+    }
+
+    // ---- virtual_server_group ----------------------------------------------------------
+
+    fn load(text: &str) -> m::Config {
+        let l = load_str(
+            "test.conf",
+            text,
+            &LoadOptions::default(),
+            &StaticEnv::with_interfaces(&["eth0", "eth1"]),
+        );
+        l.config
+    }
+
+    fn tcp(a: &str, port: u16) -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: a.parse().unwrap(),
+            port,
+        }
+    }
+
+    fn fwm(mark: u32, family: ApiFamily) -> ServiceKey {
+        ServiceKey::Fwmark { family, mark }
+    }
+
+    fn keys(d: &lvs_api::Config) -> Vec<ServiceKey> {
+        d.services.iter().map(|s| s.service.key).collect()
+    }
+
+    const GROUP_CONF: &str = "
+virtual_server_group G {
+    10.0.0.1-3 80
+    192.168.1.254-192.168.2.1 80
+    fwmark 7
+    10.2.0.0/31 8080
+}
+virtual_server group G {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind DR
+    persistence_timeout 60
+    protocol TCP
+    real_server 10.9.0.1 {
+        weight 2
+        TCP_CHECK {
+            connect_port 80
+        }
+    }
+    real_server 10.9.0.2 8080 {
+        lvs_method NAT
+        TCP_CHECK {
+        }
+    }
+}
+";
+
+    #[test]
+    fn a_group_is_one_service_per_address_and_fwmark_with_the_same_settings() {
+        let c = load(GROUP_CONF);
+        let d = desired_config(&c, &lvs_api::Config::default(), &HashSet::new());
+        // Addresses first (ranges walked across octets), then fwmark entries, as
+        // keepalived's ipvs_group_cmd; the fwmark takes the group's family.
+        assert_eq!(
+            keys(&d),
+            vec![
+                tcp("10.0.0.1", 80),
+                tcp("10.0.0.2", 80),
+                tcp("10.0.0.3", 80),
+                tcp("192.168.1.254", 80),
+                tcp("192.168.1.255", 80),
+                tcp("192.168.2.0", 80),
+                tcp("192.168.2.1", 80),
+                tcp("10.2.0.0", 8080),
+                tcp("10.2.0.1", 8080),
+                fwm(7, ApiFamily::Inet),
+            ]
+        );
+        for s in &d.services {
+            assert_eq!(s.service.scheduler, "wrr");
+            assert_eq!(s.service.persistence.map(|p| p.timeout), Some(60));
+            assert!(s.dests.is_empty());
+        }
+        assert_eq!(owned_services(&c), keys(&d).into_iter().collect());
+        // The checkers: one virtual server, one checker per real server, every service.
+        let (specs, warnings) = checker_specs(&c);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(specs.len(), 1);
+        let g = specs[0].group.as_ref().unwrap();
+        assert_eq!(g.name, "G");
+        assert_eq!(g.services, keys(&d));
+        assert_eq!(specs[0].real_servers.len(), 2);
+        assert_eq!(specs[0].real_servers[0].checkers.len(), 1);
+    }
+
+    #[test]
+    fn ipv6_ranges_walk_the_last_group_and_ipv4_ranges_are_bounded() {
+        let c = load(
+            "
+virtual_server_group G6 {
+    fd00::1-3 443
+    fd00:1::fffe-fd00:1::1:1 443
+    fwmark 9 inet6
+}
+virtual_server group G6 {
+    protocol TCP
+    real_server fd01::1 443 {
+    }
+}
+",
+        );
+        let d = desired_config(&c, &lvs_api::Config::default(), &HashSet::new());
+        let k = |a: &str| tcp(a, 443);
+        // keepalived changes only the last 16 bits: fffe, ffff, then 0 and 1 with the
+        // first address's upper groups.
+        assert_eq!(
+            keys(&d),
+            vec![
+                k("fd00::1"),
+                k("fd00::2"),
+                k("fd00::3"),
+                k("fd00:1::fffe"),
+                k("fd00:1::ffff"),
+                k("fd00:1::"),
+                k("fd00:1::1"),
+                fwm(9, ApiFamily::Inet6),
+            ]
+        );
+        assert!(
+            d.services
+                .iter()
+                .all(|s| s.service.persistence.is_none() && s.service.scheduler == "wlc")
+        );
+        let a = |s: &str| s.parse::<IpAddr>().unwrap();
+        let r = range_addresses(a("2001:db8::"), a("2001:db8::ffff:ffff:ffff:ffff")).unwrap();
+        assert_eq!(r.len(), 65536);
+        assert_eq!((r[0], r[65535]), (a("2001:db8::"), a("2001:db8::ffff")));
+        assert_eq!(
+            range_addresses(a("10.0.0.0"), a("10.0.255.255"))
+                .unwrap()
+                .len(),
+            65536
+        );
+        assert!(range_addresses(a("10.0.0.0"), a("10.1.0.0")).is_err());
+        assert!(range_addresses(a("10.0.0.2"), a("10.0.0.1")).is_err());
+        // A group entry too large is skipped with a warning; the others stay.
+        let c = load(
+            "
+virtual_server_group BIG {
+    10.0.0.0/8 80
+    10.1.0.1 80
+}
+virtual_server group BIG {
+    protocol TCP
+    real_server 10.9.0.1 80 {
+    }
+}
+",
+        );
+        let (specs, warnings) = checker_specs(&c);
+        assert_eq!(
+            specs[0].group.as_ref().unwrap().services,
+            vec![tcp("10.1.0.1", 80)]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("10.0.0.0-10.255.255.255"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn several_virtual_servers_on_one_group() {
+        let c = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 53
+}
+virtual_server group G {
+    protocol TCP
+    lb_algo rr
+    real_server 10.9.0.1 53 {
+    }
+}
+virtual_server group G {
+    protocol UDP
+    lb_algo sh
+    real_server 10.9.0.2 53 {
+    }
+}
+",
+        );
+        let d = desired_config(&c, &lvs_api::Config::default(), &HashSet::new());
+        let udp = |a: &str| ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr: a.parse().unwrap(),
+            port: 53,
+        };
+        assert_eq!(
+            keys(&d),
+            vec![
+                tcp("10.0.0.1", 53),
+                tcp("10.0.0.2", 53),
+                udp("10.0.0.1"),
+                udp("10.0.0.2")
+            ]
+        );
+        let sched: Vec<&str> = d
+            .services
+            .iter()
+            .map(|s| s.service.scheduler.as_str())
+            .collect();
+        assert_eq!(sched, ["rr", "rr", "sh", "sh"]);
+        let (specs, _) = checker_specs(&c);
+        assert_eq!(specs.len(), 2);
+        assert_eq!(
+            specs[1].group.as_ref().unwrap().services,
+            vec![udp("10.0.0.1"), udp("10.0.0.2")]
+        );
+        assert_eq!(
+            specs[1].real_servers[0].addr,
+            "10.9.0.2".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    /// Every dest op of `events`, as (service, op, addr, port, weight).
+    fn dest_ops(
+        events: &[crate::check::Event],
+    ) -> Vec<(ServiceKey, &'static str, IpAddr, u16, i32)> {
+        use crate::check::{Event, Op};
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Op(Op::AddDest { service, dest }) => {
+                    Some((*service, "add", dest.addr, dest.port, dest.weight))
+                }
+                Event::Op(Op::EditDest { service, dest }) => {
+                    Some((*service, "edit", dest.addr, dest.port, dest.weight))
+                }
+                Event::Op(Op::DelDest {
+                    service,
+                    addr,
+                    port,
+                }) => Some((*service, "del", *addr, *port, 0)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_checker_result_applies_to_every_service_of_the_group() {
+        use crate::check::{Checks, Event, FailReason, Outcome};
+        use std::time::{Duration, Instant};
+        let c = load(GROUP_CONF);
+        let (specs, _) = checker_specs(&c);
+        let services = specs[0].group.as_ref().unwrap().services.clone();
+        let mut checks = Checks::new(specs).unwrap();
+        let t0 = Instant::now();
+        let start = checks.start(t0, &mut |_| Duration::ZERO);
+        // One AddDest per service and real server: the DR server takes each address
+        // service's port and 0 in the fwmark service; the NAT one keeps its own port.
+        let ops = dest_ops(&start);
+        assert_eq!(ops.len(), 2 * services.len());
+        let rs1: IpAddr = "10.9.0.1".parse().unwrap();
+        let rs2: IpAddr = "10.9.0.2".parse().unwrap();
+        for (i, svc) in services.iter().enumerate() {
+            let port = match svc {
+                ServiceKey::Addr { port, .. } => *port,
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            assert_eq!(ops[i], (*svc, "add", rs1, port, 2));
+            assert_eq!(ops[services.len() + i], (*svc, "add", rs2, 8080, 1));
+        }
+        let logs: Vec<&String> = start
+            .iter()
+            .filter_map(|e| match e {
+                Event::Log(l) => Some(l),
+                Event::Op(_) => None,
+            })
+            .collect();
+        assert!(
+            logs.iter()
+                .any(|l| *l == "Activating healthchecker for service [10.9.0.1]:tcp:0 for VS [G]:0"),
+            "{logs:?}"
+        );
+        // One checker per real server (two in all, not one per service).
+        let due = checks.due(t0 + Duration::from_secs(2));
+        assert_eq!(due.len(), 2);
+        let d1 = due.iter().find(|d| d.id.rs == 0).unwrap();
+        assert_eq!(checks.conf(d1.id).target.port(), 80, "connect_port");
+        // Its failure takes the server out of every service of the group.
+        let ev = checks.report(
+            t0 + Duration::from_secs(2),
+            d1.id,
+            Outcome::Failure(FailReason::ConnectFailed),
+        );
+        let dels = dest_ops(&ev);
+        assert_eq!(dels.len(), services.len());
+        assert!(
+            dels.iter()
+                .zip(&services)
+                .all(|(o, s)| o.0 == *s && o.1 == "del" && o.2 == rs1)
+        );
+        assert!(ev.iter().any(
+            |e| matches!(e, Event::Log(l) if l == "Removing service [10.9.0.1]:tcp:0 from VS [G]:0")
+        ));
+        assert!(!checks.rs_alive(0, 0) && checks.rs_alive(0, 1));
+        // And its success puts it back in all of them.
+        let due = checks.due(t0 + Duration::from_secs(10));
+        let d1 = due.iter().find(|d| d.id.rs == 0).unwrap();
+        let ev = checks.report(t0 + Duration::from_secs(10), d1.id, Outcome::Success);
+        let adds = dest_ops(&ev);
+        assert_eq!(adds.len(), services.len());
+        assert!(adds.iter().all(|o| o.1 == "add" && o.2 == rs1 && o.4 == 2));
+    }
+
+    #[test]
+    fn sorry_server_inhibit_and_quorum_per_group() {
+        use crate::check::{Checks, FailReason, Outcome};
+        use std::time::{Duration, Instant};
+        let c = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 80
+}
+virtual_server group G {
+    protocol TCP
+    quorum 2
+    sorry_server 10.9.9.9 8000
+    real_server 10.9.0.1 8080 {
+        TCP_CHECK {
+        }
+    }
+    real_server 10.9.0.2 8080 {
+        inhibit_on_failure
+        TCP_CHECK {
+        }
+    }
+}
+",
+        );
+        let (specs, _) = checker_specs(&c);
+        let mut checks = Checks::new(specs).unwrap();
+        let t0 = Instant::now();
+        let start = dest_ops(&checks.start(t0, &mut |_| Duration::ZERO));
+        assert_eq!(start.len(), 4);
+        assert!(checks.quorum_up(0));
+        let due = checks.due(t0 + Duration::from_secs(2));
+        let d2 = due.iter().find(|d| d.id.rs == 1).unwrap().id;
+        let ev = dest_ops(&checks.report(
+            t0 + Duration::from_secs(2),
+            d2,
+            Outcome::Failure(FailReason::Timeout),
+        ));
+        // The inhibited server goes to weight 0 in both services, quorum (2) is lost
+        // once for the group: the alive server leaves both, the sorry server comes in.
+        let s = |a: &str| tcp(a, 80);
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                (s("10.0.0.1"), "edit", ip("10.9.0.2"), 8080, 0),
+                (s("10.0.0.2"), "edit", ip("10.9.0.2"), 8080, 0),
+                (s("10.0.0.1"), "del", ip("10.9.0.1"), 8080, 0),
+                (s("10.0.0.2"), "del", ip("10.9.0.1"), 8080, 0),
+                (s("10.0.0.1"), "add", ip("10.9.9.9"), 8000, 1),
+                (s("10.0.0.2"), "add", ip("10.9.9.9"), 8000, 1),
+            ]
+        );
+        assert!(!checks.quorum_up(0) && checks.sorry_active(0));
+    }
+
+    #[test]
+    fn ha_suspend_on_a_group_follows_its_addresses() {
+        use crate::check::{Checks, Event};
+        use std::time::{Duration, Instant};
+        let c = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 80
+}
+virtual_server group G {
+    protocol TCP
+    ha_suspend
+    real_server 10.9.0.1 80 {
+        TCP_CHECK {
+        }
+    }
+}
+",
+        );
+        let (specs, _) = checker_specs(&c);
+        let mut checks = Checks::new(specs).unwrap();
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            checks.ha_suspend_addrs(0),
+            vec![ip("10.0.0.1"), ip("10.0.0.2")]
+        );
+        let t0 = Instant::now();
+        let _ = checks.start(t0, &mut |_| Duration::ZERO);
+        assert!(
+            checks.due(t0 + Duration::from_secs(2)).is_empty(),
+            "suspended"
+        );
+        let logs = |ev: Vec<Event>| -> Vec<String> {
+            ev.into_iter()
+                .filter_map(|e| match e {
+                    Event::Log(l) => Some(l),
+                    Event::Op(_) => None,
+                })
+                .collect()
+        };
+        let on = "Activating healthchecker for service [10.9.0.1]:tcp:80 for VS [G]:0";
+        let off = "Suspending healthchecker for service [10.9.0.1]:tcp:80 for VS [G]:0";
+        assert_eq!(logs(checks.set_address(ip("10.0.0.2"), true)), [on]);
+        assert!(logs(checks.set_address(ip("10.0.0.1"), true)).is_empty());
+        assert!(logs(checks.set_address(ip("10.0.0.9"), false)).is_empty());
+        assert!(logs(checks.set_address(ip("10.0.0.2"), false)).is_empty());
+        assert_eq!(logs(checks.set_address(ip("10.0.0.1"), false)), [off]);
+    }
+
+    #[test]
+    fn reload_adds_and_removes_the_services_of_changed_group_entries() {
+        let old = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 80
+    fwmark 5
+}
+virtual_server group G {
+    protocol TCP
+    lb_kind DR
+    real_server 10.9.0.1 80 {
+    }
+}
+",
+        );
+        let new = load(
+            "
+virtual_server_group G {
+    10.0.0.2-3 80
+    fwmark 6
+}
+virtual_server group G {
+    protocol TCP
+    lb_kind DR
+    real_server 10.9.0.1 80 {
+    }
+}
+",
+        );
+        let dest = |port: u16, w: i32| DestSpec {
+            addr: "10.9.0.1".parse().unwrap(),
+            port,
+            method: Method::Route,
+            tunnel: Tunnel::default(),
+            weight: w,
+            u_threshold: 0,
+            l_threshold: 0,
+        };
+        let svc = |key, dests| ConfigService {
+            service: service_spec(&old.virtual_servers[0], key),
+            dests,
+            laddrs: Vec::new(),
+        };
+        let foreign = tcp("10.0.0.3", 8080);
+        // What lvsd has after running `old` (the real server in every service: port 80
+        // in the address services, 0 in the fwmark one), plus a service of lvsadm.
+        let current = lvs_api::Config {
+            services: vec![
+                svc(tcp("10.0.0.1", 80), vec![dest(80, 1)]),
+                svc(tcp("10.0.0.2", 80), vec![dest(80, 1)]),
+                svc(fwm(5, ApiFamily::Inet), vec![dest(0, 1)]),
+                svc(foreign, vec![]),
+            ],
+            timeouts: None,
+        };
+        let d = desired_config(&new, &current, &owned_services(&old));
+        // 10.0.0.1 and fwmark 5 are gone; 10.0.0.2 keeps its real server (untouched, its
+        // connections stay); 10.0.0.3 and fwmark 6 are new and empty (the checkers add
+        // the real servers); lvsadm's service stays.
+        assert_eq!(
+            keys(&d),
+            vec![
+                foreign,
+                tcp("10.0.0.2", 80),
+                tcp("10.0.0.3", 80),
+                fwm(6, ApiFamily::Inet)
+            ]
+        );
+        assert_eq!(d.services[1].dests, vec![dest(80, 1)]);
+        assert!(d.services[2].dests.is_empty() && d.services[3].dests.is_empty());
+        assert_eq!(
+            group_changes(&old, &new),
+            [
+                "VS [[10.0.0.1]:tcp:80-10.0.0.2] in group G no longer exists",
+                "VS [5] in group G no longer exists",
+                "VS [[10.0.0.2]:tcp:80-10.0.0.3] added into group G",
+                "VS [FWM 6] added into group G",
+            ]
+        );
+        assert!(group_changes(&new, &new).is_empty());
+    }
+
+    /// The same configuration under keepalived 2.2.7 in the ipvs-vm guest (`keepalived -n
+    /// -l -C`, then `ipvsadm -Ln` once the TCP_CHECK of 127.0.0.4:81 had failed, then
+    /// SIGTERM) gave these tables and log lines.
+    #[test]
+    fn group_tables_and_logs_as_keepalived_2_2_7() {
+        use crate::check::{Checks, Event, FailReason, Op, Outcome};
+        use std::collections::BTreeMap;
+        use std::time::{Duration, Instant};
+        let c = load(
+            "
+virtual_server_group G {
+    10.0.0.1-2 80
+    fwmark 7
+}
+virtual_server group G {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    sorry_server 10.9.9.9
+    real_server 127.0.0.1 {
+        weight 2
+    }
+    real_server 127.0.0.2 8080 {
+        lvs_method NAT
+    }
+    real_server 127.0.0.3 {
+        lvs_method NAT
+    }
+    real_server 127.0.0.4 81 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+",
+        );
+        let d = desired_config(&c, &lvs_api::Config::default(), &HashSet::new());
+        assert!(d.services.iter().all(|s| s.service.scheduler == "wrr"));
+        let (specs, _) = checker_specs(&c);
+        let mut checks = Checks::new(specs).unwrap();
+        let t0 = Instant::now();
+        let mut events = checks.start(t0, &mut |_| Duration::ZERO);
+        let due = checks.due(t0 + Duration::from_secs(2));
+        assert_eq!(due.len(), 1);
+        events.extend(checks.report(
+            t0 + Duration::from_secs(2),
+            due[0].id,
+            Outcome::Failure(FailReason::ConnectFailed),
+        ));
+        // Apply the ops to an ipvsadm-like table.
+        let mut table: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let name = |k: &ServiceKey| match k {
+            ServiceKey::Addr { addr, port, .. } => format!("TCP  {addr}:{port}"),
+            ServiceKey::Fwmark { mark, .. } => format!("FWM  {mark}"),
+        };
+        let fwd = |m: Method| if m == Method::Masq { "Masq" } else { "Route" };
+        for e in &events {
+            match e {
+                Event::Op(Op::AddDest { service, dest }) => {
+                    table.entry(name(service)).or_default().push(format!(
+                        "{}:{} {} {}",
+                        dest.addr,
+                        dest.port,
+                        fwd(dest.method),
+                        dest.weight
+                    ));
+                }
+                Event::Op(Op::DelDest {
+                    service,
+                    addr,
+                    port,
+                }) => {
+                    let t = table.entry(name(service)).or_default();
+                    t.retain(|l| !l.starts_with(&format!("{addr}:{port} ")));
+                }
+                Event::Op(_) => panic!("{e:?}"),
+                Event::Log(_) => {}
+            }
+        }
+        let dests = |first: &str| {
+            vec![
+                format!("127.0.0.1:{first} Route 2"),
+                "127.0.0.2:8080 Masq 1".to_string(),
+                "127.0.0.3:0 Masq 1".to_string(),
+            ]
+        };
+        let want: BTreeMap<String, Vec<String>> = [
+            ("TCP  10.0.0.1:80".to_string(), dests("80")),
+            ("TCP  10.0.0.2:80".to_string(), dests("80")),
+            ("FWM  7".to_string(), dests("0")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(table, want);
+        events.extend(checks.shutdown(true));
+        let logs: Vec<String> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Log(l) => Some(l),
+                Event::Op(_) => None,
+            })
+            .collect();
+        for l in [
+            "Gained quorum 1+0=1 <= 5 for VS [G]:0",
+            "Activating healthchecker for service [127.0.0.4]:tcp:81 for VS [G]:0",
+            "TCP_CHECK on service [127.0.0.4]:tcp:81 failed.",
+            "Removing service [127.0.0.4]:tcp:81 from VS [G]:0",
+            "Shutting down service [127.0.0.1]:tcp:0 from VS [G]:0",
+            "Shutting down service [127.0.0.2]:tcp:8080 from VS [G]:0",
+            "Shutting down service [127.0.0.3]:tcp:0 from VS [G]:0",
+            "Shutting down service [127.0.0.4]:tcp:81 from VS [G]:0",
+        ] {
+            assert!(logs.iter().any(|x| x == l), "{l:?} not in {logs:#?}");
+        }
     }
 }

@@ -437,6 +437,9 @@ async fn run_async(opts: RunOptions) -> i32 {
                     warn!("reload failed; the running configuration stays");
                     continue;
                 };
+                for l in map::group_changes(&config, &new) {
+                    info!("{l}");
+                }
                 if let Some(c) = checks.take() {
                     c.stop(false).await;
                 }
