@@ -72,6 +72,7 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
                 fault: argv(&g.notify_fault),
                 stop: argv(&g.notify_stop),
                 generic: argv(&g.notify),
+                master_rx_lower_pri: None,
             },
         });
     }

@@ -22,20 +22,10 @@
 
 use super::instance::{Action, Input, Instance, State, SyncGate, Time};
 
-/// The notify scripts of a sync group, each a program and its arguments.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GroupNotify {
-    /// `notify_master`.
-    pub master: Option<Vec<String>>,
-    /// `notify_backup`.
-    pub backup: Option<Vec<String>>,
-    /// `notify_fault`.
-    pub fault: Option<Vec<String>>,
-    /// `notify_stop`.
-    pub stop: Option<Vec<String>>,
-    /// `notify`: run with `GROUP <name> <MASTER|BACKUP|FAULT|STOP> 0` appended.
-    pub generic: Option<Vec<String>>,
-}
+/// The notify scripts of a sync group: an instance's [`super::instance::Notify`], whose
+/// `generic` runs with `GROUP <name> <MASTER|BACKUP|FAULT|STOP> 0` appended;
+/// `master_rx_lower_pri` has no group form and stays `None`.
+pub type GroupNotify = super::instance::Notify;
 
 /// A `vrrp_sync_group` block as the coordinator needs it. The group's `track_interface` /
 /// `track_script` entries are not here: keepalived adds them to every member's own

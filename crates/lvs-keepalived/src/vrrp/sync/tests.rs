@@ -41,6 +41,7 @@ fn group_cfg() -> SyncGroupConfig {
             fault: Some(argv(&["/gf.sh"])),
             stop: Some(argv(&["/gs.sh"])),
             generic: Some(argv(&["/g.sh"])),
+            master_rx_lower_pri: None,
         },
     }
 }
