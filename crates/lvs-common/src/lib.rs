@@ -999,7 +999,10 @@ mod tests {
         b[32] = 0xfd;
         b[63] = 7;
         let e = NewConnEvent::from_bytes(&b).unwrap();
-        assert_eq!((e.conn_id, e.svc_id, e.dest_id, e.ts_ns), (17, 3, 5, 123_456));
+        assert_eq!(
+            (e.conn_id, e.svc_id, e.dest_id, e.ts_ns),
+            (17, 3, 5, 123_456)
+        );
         assert_eq!((e.key.af, e.key.proto), (AF_INET6, IPPROTO_UDP));
         assert_eq!((e.key.sport(), e.key.dport()), (40000, 53));
         assert_eq!((e.key.saddr[0], e.key.daddr[15]), (0xfd, 7));

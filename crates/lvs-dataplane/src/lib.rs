@@ -1080,9 +1080,7 @@ impl Dataplane {
 
     /// Hand a reserved connection id to XDP. Fails when `LVS_CONN_IDS` is full.
     pub fn push_conn_id(&mut self, id: u32) -> Result<()> {
-        self.conn_ids
-            .push(id, 0)
-            .map_err(map_err("LVS_CONN_IDS"))
+        self.conn_ids.push(id, 0).map_err(map_err("LVS_CONN_IDS"))
     }
 
     /// Take a connection id back from XDP (`None` when the queue is empty).
