@@ -122,7 +122,10 @@ struct lvs_flow_value {
  * (and zeroes the counters); XDP updates the counters with atomic adds, last_seen_ns with
  * bpf_ktime_get_ns() (CLOCK_MONOTONIC ns) and state with the IPVS TCP table. All host order.
  * The in counters count directions LVS_DIR_INPUT and LVS_DIR_INPUT_ONLY, the out counters
- * LVS_DIR_OUTPUT. Bytes = IP length (IPv4 total length; IPv6 payload length + 40). */
+ * LVS_DIR_OUTPUT. Bytes = IP length (IPv4 total length; IPv6 payload length + 40).
+ * pkts_in counts the inbound packets after the first one (which the slow path handled); a
+ * connection lvs_xdp creates starts at pkts_in = (__u64)-1 so that its first packet, which
+ * XDP forwards, brings it to 0 (its bytes_in does include the first packet). */
 struct lvs_conn_state {
 	__u64 last_seen_ns;
 	__u64 pkts_in;

@@ -153,6 +153,11 @@ impl Ipvs {
         })
     }
 
+    /// The handle of the service `key`.
+    pub fn service_id_of(&self, key: &ServiceKey) -> Option<ServiceId> {
+        self.by_key.get(key).copied()
+    }
+
     /// Reserve up to `n` connection ids for a fast path (see
     /// [`crate::conn::ConnTable::reserve`]).
     pub fn reserve_conn_ids(&mut self, n: usize) -> Vec<ConnId> {
