@@ -123,6 +123,22 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 	return lvs_xmit(ctx, pkt, &fib);
 }
 
+/* Is lvsd's slow path alive? Its AF_XDP socket for this interface and queue is in
+ * LVS_XSKS; a socket leaves the map when it is closed (lvsd exited or was killed). A
+ * connection XDP creates must be adopted by lvsd, so without it none is created (the
+ * packet is punted, i.e. dropped, as any new connection of a dead director). */
+static __always_inline int lvs_slow_path_alive(const struct lvs_pkt *pkt)
+{
+	__u32 ifindex = pkt->ifindex;
+	__u32 *slot = bpf_map_lookup_elem(&LVS_IFSLOTS, &ifindex);
+	__u32 key;
+
+	if (!slot || *slot >= LVS_MAX_IFSLOTS || pkt->rxq >= LVS_XSK_QUEUES_PER_IF)
+		return 0;
+	key = *slot * LVS_XSK_QUEUES_PER_IF + pkt->rxq;
+	return bpf_map_lookup_elem(&LVS_XSKS, &key) != NULL;
+}
+
 /* A new connection of a fast-eligible service (LVS_FAST_SVCS has its service id): pick
  * the real server from the service's sequence, route the packet as it will leave, and
  * only then create the connection: reserve the LVS_EV_NEW record, pop a connection id,
@@ -146,7 +162,7 @@ static __always_inline int lvs_new_fast(struct xdp_md *ctx, const struct lvs_pkt
 	__u32 n, dest_id, id, zero = 0;
 	int rc, tc;
 
-	if (!fs)
+	if (!fs || !lvs_slow_path_alive(pkt))
 		return -1;
 	/* IPVS schedules on a SYN without ACK/RST; sloppy_tcp's other segments go the slow way */
 	if (pkt->key.proto == IPPROTO_TCP &&

@@ -90,11 +90,27 @@ fn setup(lab: &Lab) -> Dataplane {
     }
     dp.set_ifslot(lab.vc0, 0).unwrap();
     dp.set_ifslot(lab.vr0, 1).unwrap();
+    bind_slow_path(&mut dp);
     dp.set_fast_dest(100, &nat(100, 3, v4(RS4), 8080)).unwrap();
     dp.set_fast_dest(101, &nat(101, 4, v4(RS4_NEAR), 8081))
         .unwrap();
     dp.set_fast_svc(SVC, &seq(&[100])).unwrap();
     dp
+}
+
+/// An AF_XDP socket in lvsd's place for slot 0 (vc0), queue 0: XDP creates connections
+/// only while the slow path that adopts them is there. Unbound: a punt to it is
+/// XDP_REDIRECT in BPF_PROG_TEST_RUN, and nothing arrives. Kept open for the process.
+fn bind_slow_path(dp: &mut Dataplane) {
+    // SAFETY: plain socket(2); the descriptor is deliberately leaked (lives with the test).
+    #[allow(unsafe_code)]
+    let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW, 0) };
+    assert!(
+        fd >= 0,
+        "AF_XDP socket: {}",
+        std::io::Error::last_os_error()
+    );
+    dp.set_xsk(0, 0, fd).unwrap();
 }
 
 fn records(dp: &mut Dataplane) -> Vec<Record> {
@@ -324,16 +340,16 @@ fn rr_and_wrr_sequences() {
     assert_eq!(dp.fast_svc(SVC).unwrap().unwrap().pos, 6);
 }
 
-/// A punt that leaves nothing behind: frame untouched (XDP_DROP: no AF_XDP socket in the
-/// test), `PuntNew` and `extra` counted, no flow, no record.
+/// A punt that leaves nothing behind: frame untouched, redirected to the (stand-in)
+/// slow-path socket, `PuntNew` and `extra` counted, no flow, no record.
 fn assert_punted_clean(dp: &mut Dataplane, lab: &Lab, frame: &[u8], extra: Option<Stat>) {
     let flows = dp.flows().unwrap().len();
     let before = stats(dp);
     let r = dp.test_run(frame, Some(lab.vc0)).unwrap();
-    assert_eq!(r.verdict, XdpVerdict::Drop);
+    assert_eq!(r.verdict, XdpVerdict::Redirect);
     assert_eq!(r.frame, frame, "untouched");
     assert_eq!(delta(&before, dp, Stat::PuntNew), 1);
-    assert_eq!(delta(&before, dp, Stat::DropNoXsk), 1);
+    assert_eq!(delta(&before, dp, Stat::XskRedirect), 1);
     assert_eq!(delta(&before, dp, Stat::NewFast), 0);
     if let Some(s) = extra {
         assert_eq!(delta(&before, dp, s), 1, "{}", s.name());
@@ -349,6 +365,19 @@ fn failures_punt_and_leave_nothing() {
     let mut dp = setup(&lab);
     // no id
     assert_punted_clean(&mut dp, &lab, &syn4(43000, 80), Some(Stat::NewNoId));
+    // lvsd gone (its socket closed, or none on this queue): nothing is created, the
+    // frame is punted (dropped without a socket) untouched, the id stays queued
+    dp.push_conn_id(49).unwrap();
+    dp.unset_xsk(0, 0).unwrap();
+    let syn = syn4(43009, 80);
+    let before = stats(&dp);
+    let r = dp.test_run(&syn, Some(lab.vc0)).unwrap();
+    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Drop, &syn));
+    assert_eq!(delta(&before, &dp, Stat::DropNoXsk), 1);
+    assert_eq!(delta(&before, &dp, Stat::NewFast), 0);
+    assert!(records(&mut dp).is_empty());
+    assert_eq!(dp.pop_conn_id(), Some(49));
+    bind_slow_path(&mut dp);
     // a service that is not fast-eligible: its id stays in the queue
     dp.push_conn_id(50).unwrap();
     assert_punted_clean(&mut dp, &lab, &syn4(43001, 81), None);
@@ -361,7 +390,7 @@ fn failures_punt_and_leave_nothing() {
     let r = dp.test_run(&ack, Some(lab.vc0)).unwrap();
     assert_eq!(
         r.verdict,
-        XdpVerdict::Drop,
+        XdpVerdict::Redirect,
         "SYN+ACK to a service is punted as today"
     );
     assert!(records(&mut dp).is_empty());
@@ -412,7 +441,7 @@ fn failures_punt_and_leave_nothing() {
     let r = dp.test_run(&syn, Some(lab.vc0)).unwrap();
     assert_eq!(
         (r.verdict, r.frame.as_slice()),
-        (XdpVerdict::Drop, syn.as_slice())
+        (XdpVerdict::Redirect, syn.as_slice())
     );
     assert_eq!(delta(&before, &dp, Stat::NewNoEvent), 1);
     assert_eq!(delta(&before, &dp, Stat::PuntNew), 1);
