@@ -8,6 +8,7 @@
  *                         ... PUNT action, TTL <= 1, FIB failure ..... punt (frame untouched)
  *                         ... SYN on a finished connection ........... punt (conn reuse)
  *                         ... Proxy Protocol segment (LVS_FF_PP_*) ... punt (slow path sends the header)
+ *   miss, fast-eligible service, TCP SYN / UDP ...................... created here, forwarded
  *   miss, service, new connection (TCP SYN, UDP) ................... punt
  *   miss, service, TCP without SYN (or with RST) ..................... XDP_PASS (as IPVS)
  *   ICMP error quoting a flow (inverted) ............................. punt
@@ -122,9 +123,163 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 	return lvs_xmit(ctx, pkt, &fib);
 }
 
-/* No flow: a new connection for a virtual service goes to the slow path. */
-static __always_inline int lvs_miss(const struct lvs_pkt *pkt)
+/* Is lvsd's slow path alive? Its AF_XDP socket for this interface and queue is in
+ * LVS_XSKS; a socket leaves the map when it is closed (lvsd exited or was killed). A
+ * connection XDP creates must be adopted by lvsd, so without it none is created (the
+ * packet is punted, i.e. dropped, as any new connection of a dead director). */
+static __always_inline int lvs_slow_path_alive(const struct lvs_pkt *pkt)
 {
+	__u32 ifindex = pkt->ifindex;
+	__u32 *slot = bpf_map_lookup_elem(&LVS_IFSLOTS, &ifindex);
+	__u32 key;
+
+	if (!slot || *slot >= LVS_MAX_IFSLOTS || pkt->rxq >= LVS_XSK_QUEUES_PER_IF)
+		return 0;
+	key = *slot * LVS_XSK_QUEUES_PER_IF + pkt->rxq;
+	return bpf_map_lookup_elem(&LVS_XSKS, &key) != NULL;
+}
+
+/* A new connection of a fast-eligible service (LVS_FAST_SVCS has its service id): pick
+ * the real server from the service's sequence, route the packet as it will leave, and
+ * only then create the connection: reserve the LVS_EV_NEW record, pop a connection id,
+ * insert the flows (BPF_NOEXIST), reset LVS_CONNS[id], submit the record, and forward the
+ * packet as a flow hit of that connection (lvs_account runs the TCP transition NONE ->
+ * SYN_RECV with its LVS_EV_STATE record). Anything that fails before the first insert
+ * leaves nothing behind; a failed insert is undone (flows deleted, id pushed back, record
+ * discarded). Returns -1 if the packet is to be punted untouched as today (the slow path
+ * schedules it), else the XDP verdict. */
+static __always_inline int lvs_new_fast(struct xdp_md *ctx, const struct lvs_pkt *pkt,
+					__u32 svc_id)
+{
+	struct lvs_fast_svc *fs = bpf_map_lookup_elem(&LVS_FAST_SVCS, &svc_id);
+	struct bpf_fib_lookup fib = {};
+	struct lvs_flow_value *fv;
+	struct lvs_scratch *sc;
+	struct lvs_new_event *ev;
+	struct lvs_fast_dest *fd;
+	struct lvs_conn_state *cs;
+	__u64 pos, idx;
+	__u32 n, dest_id, id, zero = 0;
+	int rc, tc;
+
+	if (!fs || !lvs_slow_path_alive(pkt))
+		return -1;
+	/* IPVS schedules on a SYN without ACK/RST; sloppy_tcp's other segments go the slow way */
+	if (pkt->key.proto == IPPROTO_TCP &&
+	    (pkt->tcp_flags & (LVS_TCP_SYN | LVS_TCP_ACK | LVS_TCP_RST)) != LVS_TCP_SYN)
+		return -1;
+	if (pkt->ttl <= 1)
+		return -1; /* the slow path sends time exceeded */
+	n = fs->n;
+	if (n == 0 || n > LVS_FAST_SEQ_MAX)
+		return -1;
+	pos = __sync_fetch_and_add(&fs->pos, 1);
+	idx = pos % n;
+	if (idx >= LVS_FAST_SEQ_MAX)
+		return -1;
+	dest_id = fs->seq[idx];
+	fd = bpf_map_lookup_elem(&LVS_FAST_DESTS, &dest_id);
+	sc = bpf_map_lookup_elem(&LVS_SCRATCH, &zero);
+	if (!fd || !sc)
+		return -1;
+	/* the flow values are built in a per-CPU scratch record: the stack is full */
+	__builtin_memset(sc, 0, sizeof(*sc));
+	fv = &sc->fv;
+
+	fv->dest_slot = fd->dest_slot;
+	fv->action = fd->action;
+	fv->out_af = fd->out_af;
+	fv->dir = fd->dir;
+	__builtin_memcpy(fv->new_saddr, fd->saddr, 16);
+	__builtin_memcpy(fv->new_daddr, fd->daddr, 16);
+	if (fv->action == LVS_A_NAT_IN)
+		fv->new_dport = fd->dport ? fd->dport : pkt->key.dport;
+	else if (fv->action != LVS_A_DR && fv->action != LVS_A_TUN_IPIP)
+		return -1;
+
+	/* Route first: a packet XDP cannot send (no neighbour entry in native mode, local,
+	 * unreachable, larger than the route MTU) is punted before anything exists, and the
+	 * slow path schedules it (its transmit through the kernel resolves the neighbour). */
+	tc = lvs_tc_forwarding(pkt->ifindex);
+	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
+	if (!(rc == BPF_FIB_LKUP_RET_SUCCESS || (tc && rc == BPF_FIB_LKUP_RET_NO_NEIGH)))
+		return -1;
+
+	ev = bpf_ringbuf_reserve(&LVS_EVENTS, sizeof(*ev), 0);
+	if (!ev) {
+		lvs_stat_inc(LVS_ST_NEW_NO_EVENT);
+		return -1;
+	}
+	if (bpf_map_pop_elem(&LVS_CONN_IDS, &id)) {
+		bpf_ringbuf_discard(ev, 0);
+		lvs_stat_inc(LVS_ST_NEW_NO_ID);
+		return -1;
+	}
+	fv->conn_id = id;
+	cs = bpf_map_lookup_elem(&LVS_CONNS, &id);
+	if (!cs)
+		goto undo_id;
+	if (bpf_map_update_elem(&LVS_FLOWS, &pkt->key, fv, BPF_NOEXIST))
+		goto undo_id;
+	if (fv->action == LVS_A_NAT_IN) {
+		/* the reply: real server -> client, source back to VIP:vport */
+		sc->ok.af = pkt->key.af;
+		sc->ok.proto = pkt->key.proto;
+		sc->ok.sport = fv->new_dport;
+		sc->ok.dport = pkt->key.sport;
+		__builtin_memcpy(sc->ok.saddr, fv->new_daddr, 16);
+		__builtin_memcpy(sc->ok.daddr, pkt->key.saddr, 16);
+		sc->ov.conn_id = id;
+		sc->ov.dest_slot = fv->dest_slot;
+		sc->ov.action = LVS_A_NAT_OUT;
+		sc->ov.out_af = fv->out_af;
+		sc->ov.dir = LVS_DIR_OUTPUT;
+		sc->ov.new_sport = pkt->key.dport;
+		__builtin_memcpy(sc->ov.new_saddr, pkt->key.daddr, 16);
+		if (bpf_map_update_elem(&LVS_FLOWS, &sc->ok, &sc->ov, BPF_NOEXIST)) {
+			bpf_map_delete_elem(&LVS_FLOWS, &pkt->key);
+			goto undo_id;
+		}
+	}
+	/* pkts_in starts at -1: lvs_account counts inbound packets after the first (which the
+	 * slow path counts for its connections), so the first one here brings it to 0 */
+	cs->last_seen_ns = bpf_ktime_get_ns();
+	cs->pkts_in = (__u64)-1;
+	cs->bytes_in = 0;
+	cs->pkts_out = 0;
+	cs->bytes_out = 0;
+	cs->state = 0;
+	ev->kind = LVS_EV_NEW;
+	ev->conn_id = id;
+	ev->svc_id = svc_id;
+	ev->dest_id = dest_id;
+	ev->ts_ns = cs->last_seen_ns;
+	__builtin_memcpy(&ev->key, &pkt->key, sizeof(ev->key));
+	bpf_ringbuf_submit(ev, 0);
+	lvs_stat_inc(LVS_ST_NEW_FAST);
+
+	if (tc)
+		return lvs_pass(LVS_ST_PASS_TO_TC); /* lvs_tc finds the flow and forwards */
+	lvs_account(pkt, fv);
+	if (lvs_apply(ctx, pkt, fv)) {
+		lvs_stat_inc(LVS_ST_ENCAP_ERROR);
+		return XDP_DROP;
+	}
+	return lvs_xmit(ctx, pkt, &fib);
+
+undo_id:
+	bpf_map_push_elem(&LVS_CONN_IDS, &id, 0);
+	bpf_ringbuf_discard(ev, 0);
+	lvs_stat_inc(LVS_ST_NEW_INSERT_FAIL);
+	return -1;
+}
+
+/* No flow: a new connection for a virtual service is created here (fast-eligible
+ * services) or goes to the slow path. */
+static __always_inline int lvs_miss(struct xdp_md *ctx, const struct lvs_pkt *pkt)
+{
+	struct lvs_svc_value *sv;
+	int rc;
 	struct lvs_svc_key sk = {
 		.af = pkt->key.af,
 		.proto = pkt->key.proto,
@@ -134,7 +289,12 @@ static __always_inline int lvs_miss(const struct lvs_pkt *pkt)
 	struct lvs_config *cfg;
 
 	__builtin_memcpy(sk.addr, pkt->key.daddr, sizeof(sk.addr));
-	if (!bpf_map_lookup_elem(&LVS_SERVICES, &sk)) {
+	sv = bpf_map_lookup_elem(&LVS_SERVICES, &sk);
+	if (sv) {
+		rc = lvs_new_fast(ctx, pkt, sv->svc_id);
+		if (rc >= 0)
+			return rc;
+	} else {
 		sk.port = 0; /* a port-0 service covers every port of its address */
 		if (!bpf_map_lookup_elem(&LVS_SERVICES, &sk))
 			return lvs_pass(LVS_ST_PASS_NOT_OURS);
@@ -185,7 +345,7 @@ int lvs_xdp(struct xdp_md *ctx)
 	switch (lvs_parse(ctx, &pkt)) {
 	case LVS_P_FLOW:
 		fv = bpf_map_lookup_elem(&LVS_FLOWS, &pkt.key);
-		return fv ? lvs_hit(ctx, &pkt, fv) : lvs_miss(&pkt);
+		return fv ? lvs_hit(ctx, &pkt, fv) : lvs_miss(ctx, &pkt);
 	case LVS_P_ICMP_ERR:
 		return lvs_icmp_error(&pkt);
 	case LVS_P_FRAG:

@@ -91,6 +91,45 @@ struct {
 	__type(value, struct lvs_config);
 } LVS_CONFIG SEC(".maps");
 
+/* Fast-eligible services: service id -> scheduling sequence (struct lvs_fast_svc). lvsd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_FAST_SVCS_MAX);
+	__type(key, __u32);
+	__type(value, struct lvs_fast_svc);
+} LVS_FAST_SVCS SEC(".maps");
+
+/* Their real servers: lvs-core DestId -> forwarding template (struct lvs_fast_dest). lvsd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_FAST_DESTS_MAX);
+	__type(key, __u32);
+	__type(value, struct lvs_fast_dest);
+} LVS_FAST_DESTS SEC(".maps");
+
+/* Connection ids reserved in lvs-core for connections XDP creates. lvsd pushes, XDP pops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, LVS_CONN_IDS_MAX);
+	__uint(key_size, 0);
+	__uint(value_size, sizeof(__u32));
+} LVS_CONN_IDS SEC(".maps");
+
+/* Per-CPU scratch space of lvs_xdp (a program run does not migrate): the flows of a
+ * connection it creates, which do not fit on the 512-byte stack next to the rest. */
+struct lvs_scratch {
+	struct lvs_flow_value fv;
+	struct lvs_flow_key ok;
+	struct lvs_flow_value ov;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lvs_scratch);
+} LVS_SCRATCH SEC(".maps");
+
 static __always_inline void lvs_stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&LVS_STATS, &idx);

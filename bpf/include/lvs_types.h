@@ -122,7 +122,10 @@ struct lvs_flow_value {
  * (and zeroes the counters); XDP updates the counters with atomic adds, last_seen_ns with
  * bpf_ktime_get_ns() (CLOCK_MONOTONIC ns) and state with the IPVS TCP table. All host order.
  * The in counters count directions LVS_DIR_INPUT and LVS_DIR_INPUT_ONLY, the out counters
- * LVS_DIR_OUTPUT. Bytes = IP length (IPv4 total length; IPv6 payload length + 40). */
+ * LVS_DIR_OUTPUT. Bytes = IP length (IPv4 total length; IPv6 payload length + 40).
+ * pkts_in counts the inbound packets after the first one (which the slow path handled); a
+ * connection lvs_xdp creates starts at pkts_in = (__u64)-1 so that its first packet, which
+ * XDP forwards, brings it to 0 (its bytes_in does include the first packet). */
 struct lvs_conn_state {
 	__u64 last_seen_ns;
 	__u64 pkts_in;
@@ -148,6 +151,7 @@ struct lvs_dest_stats {
 enum lvs_event_kind {
 	LVS_EV_STATE = 1, /* the in-kernel TCP transition changed LVS_CONNS[conn_id].state */
 	LVS_EV_SYNC = 2,  /* sync master: an inbound packet met the sync_threshold rule */
+	LVS_EV_NEW = 3,   /* lvs_xdp created a connection itself (struct lvs_new_event) */
 };
 
 /* Producer: XDP. Host order except the key (as LVS_FLOWS). */
@@ -162,6 +166,57 @@ struct lvs_event {
 			    * first one included (sync thresholds), saturating */
 	struct lvs_flow_key key; /* the flow key of the packet (as it arrived) */
 };
+
+/* ---- New connections scheduled in XDP ("fast-eligible" services, docs/xdp.md) ---------- */
+
+/* Entries of lvs_fast_svc.seq: one scheduling period (rr: the dests in order; wrr: IPVS's
+ * weighted sequence). A service whose period is longer is not fast-eligible. */
+#define LVS_FAST_SEQ_MAX 256
+
+/* Value of LVS_FAST_SVCS, key: the service id of LVS_SERVICES values (__u32). Producer:
+ * lvsd (rewritten on every configuration change); XDP adds 1 to pos atomically per new
+ * connection and takes seq[pos % n]. Host order. */
+struct lvs_fast_svc {
+	__u64 pos;                    /* position counter (XDP, atomic) */
+	__u32 n;                      /* used entries of seq, 1..LVS_FAST_SEQ_MAX */
+	__u32 pad;                    /* zero */
+	__u32 seq[LVS_FAST_SEQ_MAX];  /* lvs-core DestIds: keys of LVS_FAST_DESTS */
+};
+
+/* Value of LVS_FAST_DESTS, key: lvs-core DestId (__u32). Producer: lvsd. The forwarding
+ * template of a real server of a fast-eligible service: what lvsd's install() would write
+ * into the input flow (and, for NAT, the output flow). */
+struct lvs_fast_dest {
+	__u32 dest_id;     /* host order: lvs-core DestId (= the key) */
+	__u32 dest_slot;   /* host order: index into LVS_DEST_STATS */
+	__u8 action;       /* LVS_A_NAT_IN, LVS_A_DR or LVS_A_TUN_IPIP */
+	__u8 out_af;       /* family of daddr (TUN: outer family) */
+	__u8 dir;          /* LVS_DIR_INPUT (NAT) or LVS_DIR_INPUT_ONLY (DR, TUN) */
+	__u8 pad;          /* zero */
+	__be16 dport;      /* network order: NAT's new destination port, 0 = the packet's */
+	__u16 pad2;        /* zero */
+	__u8 saddr[16];    /* network order, Addr16: TUN outer source (route source), else 0 */
+	__u8 daddr[16];    /* network order, Addr16: the real server */
+};
+
+/* A record of LVS_EVENTS with kind LVS_EV_NEW. Producer: lvs_xdp, after it inserted the
+ * flows of a new connection (reserved before anything is inserted, so it is never lost).
+ * Host order except the key. */
+struct lvs_new_event {
+	__u32 kind;        /* LVS_EV_NEW (same offset as lvs_event.kind) */
+	__u32 conn_id;     /* popped from LVS_CONN_IDS */
+	__u32 svc_id;      /* LVS_SERVICES value's svc_id */
+	__u32 dest_id;     /* the chosen real server */
+	__u64 ts_ns;       /* bpf_ktime_get_ns() at creation */
+	struct lvs_flow_key key; /* the input flow key (the first packet as it arrived) */
+};
+
+/* LVS_CONN_IDS: QUEUE of __u32 connection ids lvs-core reserved for XDP. Producer: lvsd
+ * (keeps it topped up); XDP pops one per new connection and pushes it back if it could not
+ * create the connection. */
+#define LVS_CONN_IDS_MAX 4096
+#define LVS_FAST_SVCS_MAX 4096
+#define LVS_FAST_DESTS_MAX 65536
 
 /* ---- LVS_CONFIG (ARRAY[1]) --------------------------------------------------------------- */
 
@@ -229,6 +284,12 @@ enum lvs_stat {
 				      * encapsulated, exceed the route MTU: TC_ACT_SHOT (no AF_XDP
 				      * frame holds an aggregate; a retransmitted single segment is
 				      * punted and gets ICMP frag-needed) */
+	/* New connections of fast-eligible services (lvs_xdp). Not outcomes: the frame also
+	 * counts its outcome (FWD_* / PASS_TO_TC when created, PUNT_NEW when not). */
+	LVS_ST_NEW_FAST = 27,        /* connection created in XDP (flows inserted, LVS_EV_NEW sent) */
+	LVS_ST_NEW_NO_EVENT = 28,    /* LVS_EVENTS full: not created, punted (PUNT_NEW) */
+	LVS_ST_NEW_NO_ID = 29,       /* LVS_CONN_IDS empty: not created, punted (PUNT_NEW) */
+	LVS_ST_NEW_INSERT_FAIL = 30, /* a flow already existed or LVS_FLOWS is full: undone, punted */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 
@@ -273,6 +334,15 @@ _Static_assert(__builtin_offsetof(struct lvs_conn_state, state) == 40, "state");
 _Static_assert(sizeof(struct lvs_dest_stats) == 32, "lvs_dest_stats");
 _Static_assert(sizeof(struct lvs_event) == 56, "lvs_event");
 _Static_assert(__builtin_offsetof(struct lvs_event, key) == 16, "event key");
+_Static_assert(sizeof(struct lvs_fast_svc) == 1040, "lvs_fast_svc");
+_Static_assert(__builtin_offsetof(struct lvs_fast_svc, seq) == 16, "fast_svc seq");
+_Static_assert(sizeof(struct lvs_fast_dest) == 48, "lvs_fast_dest");
+_Static_assert(__builtin_offsetof(struct lvs_fast_dest, dport) == 12, "fast_dest dport");
+_Static_assert(__builtin_offsetof(struct lvs_fast_dest, saddr) == 16, "fast_dest saddr");
+_Static_assert(__builtin_offsetof(struct lvs_fast_dest, daddr) == 32, "fast_dest daddr");
+_Static_assert(sizeof(struct lvs_new_event) == 64, "lvs_new_event");
+_Static_assert(__builtin_offsetof(struct lvs_new_event, ts_ns) == 16, "new_event ts");
+_Static_assert(__builtin_offsetof(struct lvs_new_event, key) == 24, "new_event key");
 _Static_assert(sizeof(struct lvs_config) == 8, "lvs_config");
 _Static_assert(__builtin_offsetof(struct lvs_config, sync_period) == 6, "config sync_period");
 

@@ -28,6 +28,9 @@
 //! | `LVS_IFACES` | HASH | ifindex (`u32`) → flags (`u32`, [`IF_F_TC_FWD`]) | lvs-dataplane (attach) |
 //! | `LVS_STATS` | PERCPU_ARRAY | [`Stat`] index → `u64` | XDP, TC |
 //! | `LVS_CONFIG` | ARRAY\[1\] | 0 → [`Config`] | lvsd |
+//! | `LVS_FAST_SVCS` | HASH | service id (`u32`) → [`FastSvc`] | lvsd (XDP moves `pos`) |
+//! | `LVS_FAST_DESTS` | HASH | lvs-core DestId (`u32`) → [`FastDest`] | lvsd |
+//! | `LVS_CONN_IDS` | QUEUE | `u32` connection ids reserved in lvs-core | lvsd pushes, XDP pops |
 //! | `LVS_RS_VIPS` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
 //! | `LVS_RS_LOCAL` (decap) | HASH | [`Addr16`] → `u8` af | lvsadm realserver |
 
@@ -458,6 +461,131 @@ impl Event {
     }
 }
 
+/// [`Event::kind`] of a [`NewConnEvent`] record: `lvs_xdp` created a connection itself.
+pub const EV_NEW: u32 = 3;
+
+// ---- New connections scheduled in XDP ----------------------------------------------------------
+
+/// Entries of [`FastSvc::seq`] (`LVS_FAST_SEQ_MAX`).
+pub const FAST_SEQ_MAX: usize = 256;
+/// `max_entries` of `LVS_CONN_IDS`.
+pub const CONN_IDS_MAX: u32 = 4096;
+/// `max_entries` of `LVS_FAST_SVCS`.
+pub const FAST_SVCS_MAX: u32 = 4096;
+/// `max_entries` of `LVS_FAST_DESTS`.
+pub const FAST_DESTS_MAX: u32 = 65536;
+
+/// Value of `LVS_FAST_SVCS` (`struct lvs_fast_svc`, 1040 bytes), key: the service id that
+/// [`SvcValue::svc_id`] carries. Producer: lvsd; XDP adds 1 to `pos` atomically for every
+/// new connection and forwards it to `seq[pos % n]`. Host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FastSvc {
+    /// Position counter (XDP).
+    pub pos: u64,
+    /// Used entries of `seq` (1..=[`FAST_SEQ_MAX`]).
+    pub n: u32,
+    /// Zero.
+    pub pad: u32,
+    /// One scheduling period: lvs-core DestIds, keys of `LVS_FAST_DESTS`.
+    pub seq: [u32; FAST_SEQ_MAX],
+}
+
+impl Default for FastSvc {
+    fn default() -> Self {
+        FastSvc {
+            pos: 0,
+            n: 0,
+            pad: 0,
+            seq: [0; FAST_SEQ_MAX],
+        }
+    }
+}
+
+/// Value of `LVS_FAST_DESTS` (`struct lvs_fast_dest`, 48 bytes), key: lvs-core DestId.
+/// Producer: lvsd. The flow template of a real server of a fast-eligible service.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FastDest {
+    /// lvs-core DestId (equals the key).
+    pub dest_id: u32,
+    /// Index into `LVS_DEST_STATS`.
+    pub dest_slot: u32,
+    /// [`action::NAT_IN`], [`action::DR`] or [`action::TUN_IPIP`].
+    pub action: u8,
+    /// Family of `daddr` (TUN: the outer family).
+    pub out_af: u8,
+    /// [`dir::INPUT`] (NAT) or [`dir::INPUT_ONLY`] (DR, TUN).
+    pub dir: u8,
+    /// Zero.
+    pub pad: u8,
+    /// NAT's new destination port, network order; 0 = the packet's.
+    pub dport: u16,
+    /// Zero.
+    pub pad2: u16,
+    /// TUN: the outer source address; else zero.
+    pub saddr: Addr16,
+    /// The real server.
+    pub daddr: Addr16,
+}
+
+/// A ring-buffer record of kind [`EV_NEW`] (`struct lvs_new_event`, 64 bytes). Producer:
+/// `lvs_xdp`, once it inserted the flows of a connection it created. Host order except
+/// `key`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NewConnEvent {
+    /// [`EV_NEW`].
+    pub kind: u32,
+    /// The connection id XDP popped from `LVS_CONN_IDS`.
+    pub conn_id: u32,
+    /// The service ([`SvcValue::svc_id`]).
+    pub svc_id: u32,
+    /// The real server chosen (lvs-core DestId).
+    pub dest_id: u32,
+    /// `bpf_ktime_get_ns()` at creation (`CLOCK_MONOTONIC`).
+    pub ts_ns: u64,
+    /// The input flow key (the first packet as it arrived).
+    pub key: FlowKey,
+}
+
+impl NewConnEvent {
+    /// Decode a ring-buffer record (`None` if it is shorter than a [`NewConnEvent`] or of
+    /// another kind).
+    pub fn from_bytes(b: &[u8]) -> Option<NewConnEvent> {
+        if b.len() < core::mem::size_of::<NewConnEvent>() {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        if u32_at(0) != EV_NEW {
+            return None;
+        }
+        let mut saddr = [0u8; 16];
+        let mut daddr = [0u8; 16];
+        saddr.copy_from_slice(&b[32..48]);
+        daddr.copy_from_slice(&b[48..64]);
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[16..24]);
+        Some(NewConnEvent {
+            kind: EV_NEW,
+            conn_id: u32_at(4),
+            svc_id: u32_at(8),
+            dest_id: u32_at(12),
+            ts_ns: u64::from_ne_bytes(ts),
+            key: FlowKey {
+                af: b[24],
+                proto: b[25],
+                pad: u16_at(26),
+                sport: u16_at(28),
+                dport: u16_at(30),
+                saddr,
+                daddr,
+            },
+        })
+    }
+}
+
 // ---- LVS_CONFIG -------------------------------------------------------------------------------
 
 /// Value of `LVS_CONFIG[0]` (`struct lvs_config`, 8 bytes). Producer: lvsd. Host order.
@@ -562,6 +690,16 @@ pub enum Stat {
     /// `TC_ACT_SHOT`. No aggregate fits an AF_XDP frame, so the slow path cannot send ICMP
     /// fragmentation needed for it; a retransmitted single segment is punted and gets it.
     TcTooBig = 26,
+    /// A new connection of a fast-eligible service was created in XDP (flows inserted,
+    /// [`EV_NEW`] sent). Not an outcome: the frame also counts `Fwd*` or `PassToTc`.
+    NewFast = 27,
+    /// A new connection of a fast-eligible service was not created because `LVS_EVENTS`
+    /// was full: punted ([`Stat::PuntNew`]) as for other services.
+    NewNoEvent = 28,
+    /// ... because `LVS_CONN_IDS` was empty: punted ([`Stat::PuntNew`]).
+    NewNoId = 29,
+    /// ... because a flow already existed or `LVS_FLOWS` was full: undone, punted.
+    NewInsertFail = 30,
 }
 
 impl Stat {
@@ -569,7 +707,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 27] = [
+    pub const ALL: [Stat; 31] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -597,6 +735,10 @@ impl Stat {
         Stat::PuntReuse,
         Stat::PuntPp,
         Stat::TcTooBig,
+        Stat::NewFast,
+        Stat::NewNoEvent,
+        Stat::NewNoId,
+        Stat::NewInsertFail,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -629,6 +771,10 @@ impl Stat {
             Stat::PuntReuse => "punt_reuse",
             Stat::PuntPp => "punt_pp",
             Stat::TcTooBig => "tc_too_big",
+            Stat::NewFast => "new_fast",
+            Stat::NewNoEvent => "new_no_event",
+            Stat::NewNoId => "new_no_id",
+            Stat::NewInsertFail => "new_insert_fail",
         }
     }
 }
@@ -648,6 +794,9 @@ mod pod {
     unsafe impl aya::Pod for super::DestStats {}
     unsafe impl aya::Pod for super::Event {}
     unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::FastSvc {}
+    unsafe impl aya::Pod for super::FastDest {}
+    unsafe impl aya::Pod for super::NewConnEvent {}
 }
 
 // ---- Layout, checked against lvs_types.h --------------------------------------------------------
@@ -668,6 +817,15 @@ const _: () = {
     assert!(size_of::<Event>() == 56);
     assert!(offset_of!(Event, key) == 16);
     assert!(size_of::<Config>() == 8);
+    assert!(size_of::<FastSvc>() == 1040);
+    assert!(offset_of!(FastSvc, seq) == 16);
+    assert!(size_of::<FastDest>() == 48);
+    assert!(offset_of!(FastDest, dport) == 12);
+    assert!(offset_of!(FastDest, saddr) == 16);
+    assert!(offset_of!(FastDest, daddr) == 32);
+    assert!(size_of::<NewConnEvent>() == 64);
+    assert!(offset_of!(NewConnEvent, ts_ns) == 16);
+    assert!(offset_of!(NewConnEvent, key) == 24);
 };
 
 #[cfg(test)]
@@ -800,6 +958,57 @@ mod tests {
         assert_eq!(e.key.dport(), 80);
         assert_eq!(e.key.saddr[0], 10);
         assert!(Event::from_bytes(&b[..55]).is_none());
+    }
+
+    #[test]
+    fn fast_path_layout() {
+        assert_eq!(size_of::<FastSvc>(), 1040);
+        assert_eq!(offset_of!(FastSvc, n), 8);
+        assert_eq!(offset_of!(FastSvc, pad), 12);
+        assert_eq!(offset_of!(FastSvc, seq), 16);
+        assert_eq!(size_of::<FastDest>(), 48);
+        assert_eq!(offset_of!(FastDest, dest_slot), 4);
+        assert_eq!(offset_of!(FastDest, action), 8);
+        assert_eq!(offset_of!(FastDest, out_af), 9);
+        assert_eq!(offset_of!(FastDest, dir), 10);
+        assert_eq!(offset_of!(FastDest, pad), 11);
+        assert_eq!(offset_of!(FastDest, dport), 12);
+        assert_eq!(offset_of!(FastDest, pad2), 14);
+        assert_eq!(offset_of!(FastDest, saddr), 16);
+        assert_eq!(offset_of!(FastDest, daddr), 32);
+        assert_eq!(size_of::<NewConnEvent>(), 64);
+        assert_eq!(offset_of!(NewConnEvent, conn_id), 4);
+        assert_eq!(offset_of!(NewConnEvent, svc_id), 8);
+        assert_eq!(offset_of!(NewConnEvent, dest_id), 12);
+        assert_eq!(offset_of!(NewConnEvent, ts_ns), 16);
+        assert_eq!(offset_of!(NewConnEvent, key), 24);
+    }
+
+    #[test]
+    fn new_conn_event_from_bytes() {
+        let mut b = [0u8; 64];
+        b[0..4].copy_from_slice(&EV_NEW.to_ne_bytes());
+        b[4..8].copy_from_slice(&17u32.to_ne_bytes());
+        b[8..12].copy_from_slice(&3u32.to_ne_bytes());
+        b[12..16].copy_from_slice(&5u32.to_ne_bytes());
+        b[16..24].copy_from_slice(&123_456u64.to_ne_bytes());
+        b[24] = AF_INET6;
+        b[25] = IPPROTO_UDP;
+        b[28..30].copy_from_slice(&40000u16.to_be_bytes());
+        b[30..32].copy_from_slice(&53u16.to_be_bytes());
+        b[32] = 0xfd;
+        b[63] = 7;
+        let e = NewConnEvent::from_bytes(&b).unwrap();
+        assert_eq!(
+            (e.conn_id, e.svc_id, e.dest_id, e.ts_ns),
+            (17, 3, 5, 123_456)
+        );
+        assert_eq!((e.key.af, e.key.proto), (AF_INET6, IPPROTO_UDP));
+        assert_eq!((e.key.sport(), e.key.dport()), (40000, 53));
+        assert_eq!((e.key.saddr[0], e.key.daddr[15]), (0xfd, 7));
+        assert!(NewConnEvent::from_bytes(&b[..63]).is_none());
+        b[0..4].copy_from_slice(&EV_STATE.to_ne_bytes());
+        assert!(NewConnEvent::from_bytes(&b).is_none());
     }
 
     #[test]

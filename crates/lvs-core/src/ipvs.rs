@@ -27,8 +27,10 @@ use crate::types::{
     mask_addr,
 };
 
+mod fast;
 mod sync;
 
+pub use fast::{Adopt, AdoptError, FAST_SEQ_MAX, FastPlan, wrr_period};
 pub use sync::{BACKUP_MASK, BACKUP_UPD_MASK};
 
 /// Handle of a service inside an [`Ipvs`]. Never reused.
@@ -850,6 +852,7 @@ impl Ipvs {
         flags: u32,
         fwmark: u32,
         now: Time,
+        at: Option<ConnId>,
     ) -> Result<ConnId, LaddrError> {
         let d = self.dests.get(dest_id);
         let mut cflags = flags | d.conn_flags();
@@ -900,7 +903,14 @@ impl Ipvs {
         if d.u_threshold != 0 && d.conns() >= d.u_threshold {
             d.flags.0 |= DestFlags::OVERLOAD;
         }
-        Ok(self.conns.insert(conn))
+        match at {
+            // (the caller checked that `id` is reserved)
+            Some(id) => {
+                self.conns.insert_at(id, conn);
+                Ok(id)
+            }
+            None => Ok(self.conns.insert(conn)),
+        }
     }
 
     /// `ip_vs_unbind_dest`: counters and the OVERLOAD hysteresis.
@@ -1298,6 +1308,7 @@ impl Ipvs {
             flags,
             pkt.fwmark,
             now,
+            None,
         )
         .map_err(|_| InVerdict::Drop)
     }
@@ -1389,6 +1400,7 @@ impl Ipvs {
                         ConnFlags::TEMPLATE,
                         pkt.fwmark,
                         now,
+                        None,
                     )
                     .map_err(|_| InVerdict::Drop)?;
                 if let Some(tc) = self.conns.get_mut(t) {
@@ -1417,6 +1429,7 @@ impl Ipvs {
             flags,
             pkt.fwmark,
             now,
+            None,
         ) {
             Ok(cp) => cp,
             Err(_) => {

@@ -39,7 +39,9 @@ use std::time::Duration;
 pub mod netfilter;
 pub mod persist;
 
-use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, RingBuf, XskMap};
+use aya::maps::{
+    Array, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, Queue, RingBuf, XskMap,
+};
 use aya::programs::tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions};
 use aya::programs::{
     ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode, tc::qdisc_add_clsact, xdp::XdpLinkId,
@@ -47,8 +49,8 @@ use aya::programs::{
 use aya::{Ebpf, EbpfError, EbpfLoader, TestRun, TestRunOptions};
 pub use lvs_common;
 use lvs_common::{
-    Addr16, Config, ConnState, DestStats, Event, FlowKey, FlowValue, Stat, SvcKey, SvcValue,
-    XSK_QUEUES_PER_IF, addr16,
+    Addr16, Config, ConnState, DestStats, Event, FastDest, FastSvc, FlowKey, FlowValue,
+    NewConnEvent, Stat, SvcKey, SvcValue, XSK_QUEUES_PER_IF, addr16,
 };
 use lvs_netlink::{Netlink, XdpMode as NlXdpMode};
 
@@ -657,6 +659,18 @@ pub struct Dataplane {
     ifaces: HashMap<MapData, u32, u32>,
     stats: PerCpuArray<MapData, u64>,
     config: Array<MapData, Config>,
+    fast_svcs: HashMap<MapData, u32, FastSvc>,
+    fast_dests: HashMap<MapData, u32, FastDest>,
+    conn_ids: Queue<MapData, u32>,
+}
+
+/// A record of `LVS_EVENTS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A state change or sync report ([`lvs_common::EV_STATE`], [`lvs_common::EV_SYNC`]).
+    Event(Event),
+    /// A connection `lvs_xdp` created ([`lvs_common::EV_NEW`]).
+    New(NewConnEvent),
 }
 
 impl std::fmt::Debug for Dataplane {
@@ -702,6 +716,9 @@ impl Dataplane {
             ifaces: typed!(HashMap, "LVS_IFACES"),
             stats: typed!(PerCpuArray, "LVS_STATS"),
             config: typed!(Array, "LVS_CONFIG"),
+            fast_svcs: typed!(HashMap, "LVS_FAST_SVCS"),
+            fast_dests: typed!(HashMap, "LVS_FAST_DESTS"),
+            conn_ids: typed!(Queue, "LVS_CONN_IDS"),
             ebpf,
             links: Vec::new(),
         })
@@ -992,9 +1009,72 @@ impl Dataplane {
 
     // -- LVS_EVENTS
 
-    /// The next event record, if one is ready (non-blocking).
+    /// The next state/sync event record, if one is ready (non-blocking). Records of other
+    /// kinds ([`lvs_common::EV_NEW`]) are consumed and skipped: use
+    /// [`Dataplane::next_record`] where XDP creates connections.
     pub fn next_event(&mut self) -> Option<Event> {
-        self.events.next().and_then(|item| Event::from_bytes(&item))
+        loop {
+            match self.next_record()? {
+                Record::Event(e) => return Some(e),
+                Record::New(_) => continue,
+            }
+        }
+    }
+
+    /// The next record of any kind, if one is ready (non-blocking). Undecodable records
+    /// are skipped.
+    pub fn next_record(&mut self) -> Option<Record> {
+        loop {
+            let item = self.events.next()?;
+            if let Some(n) = NewConnEvent::from_bytes(&item) {
+                return Some(Record::New(n));
+            }
+            if let Some(e) = Event::from_bytes(&item) {
+                return Some(Record::Event(e));
+            }
+        }
+    }
+
+    // -- New connections in XDP: LVS_FAST_SVCS, LVS_FAST_DESTS, LVS_CONN_IDS
+
+    /// Make service `svc_id` fast-eligible with this scheduling record (replaces it, and
+    /// its position counter).
+    pub fn set_fast_svc(&mut self, svc_id: u32, rec: &FastSvc) -> Result<()> {
+        self.fast_svcs
+            .insert(svc_id, rec, 0)
+            .map_err(map_err("LVS_FAST_SVCS"))
+    }
+
+    /// Service `svc_id` is no longer fast-eligible.
+    pub fn remove_fast_svc(&mut self, svc_id: u32) -> Result<()> {
+        remove_ok(self.fast_svcs.remove(&svc_id), "LVS_FAST_SVCS")
+    }
+
+    /// A service's scheduling record (its `pos` is XDP's position counter).
+    pub fn fast_svc(&self, svc_id: u32) -> Result<Option<FastSvc>> {
+        optional(self.fast_svcs.get(&svc_id, 0), "LVS_FAST_SVCS")
+    }
+
+    /// Add or replace the forwarding template of real server `dest_id`.
+    pub fn set_fast_dest(&mut self, dest_id: u32, t: &FastDest) -> Result<()> {
+        self.fast_dests
+            .insert(dest_id, t, 0)
+            .map_err(map_err("LVS_FAST_DESTS"))
+    }
+
+    /// Remove a forwarding template.
+    pub fn remove_fast_dest(&mut self, dest_id: u32) -> Result<()> {
+        remove_ok(self.fast_dests.remove(&dest_id), "LVS_FAST_DESTS")
+    }
+
+    /// Hand a reserved connection id to XDP. Fails when `LVS_CONN_IDS` is full.
+    pub fn push_conn_id(&mut self, id: u32) -> Result<()> {
+        self.conn_ids.push(id, 0).map_err(map_err("LVS_CONN_IDS"))
+    }
+
+    /// Take a connection id back from XDP (`None` when the queue is empty).
+    pub fn pop_conn_id(&mut self) -> Option<u32> {
+        self.conn_ids.pop(0).ok()
     }
 
     /// The ring buffer's file descriptor, to wait for events with epoll/poll (readable

@@ -25,13 +25,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use lvs_common::nf::{FwmarkKey, NfStat};
-use lvs_common::{FlowKey, FlowValue, SvcKey, SvcValue, action, dir};
+use lvs_common::{FastDest, FastSvc, FlowKey, FlowValue, SvcKey, SvcValue, action, dir};
 use lvs_core::conn::{Conn, ConnFlags, ConnId, Direction};
+use lvs_core::ipvs::Adopt;
 use lvs_core::{
-    ForwardMethod, InVerdict, OutVerdict, PacketMeta, Protocol, ServiceKey, TcpFlags, Time,
+    DestId, ForwardMethod, InVerdict, OutVerdict, PacketMeta, Protocol, ServiceId, ServiceKey,
+    TcpFlags, Time,
 };
 use lvs_dataplane::netfilter::FwmarkHook;
-use lvs_dataplane::{Dataplane, LoadOptions, XdpModeChoice};
+use lvs_dataplane::{Dataplane, LoadOptions, Record, XdpModeChoice};
 use socket2::{Domain, Socket, Type};
 
 use crate::state::Shared;
@@ -57,8 +59,21 @@ pub struct Plane {
     raw6: Socket,
     /// Flow keys installed per connection.
     installed: HashMap<ConnId, Vec<FlowKey>>,
-    services: HashSet<SvcKey>,
+    services: HashMap<SvcKey, SvcValue>,
     dests_max: u32,
+    conns_max: u32,
+    /// New connections of fast-eligible services are created by XDP (`--slow-new-flows`
+    /// turns it off).
+    fast_new: bool,
+    /// What `LVS_FAST_SVCS` holds: service id -> scheduling sequence (DestIds).
+    fast_svcs: HashMap<u32, Vec<u32>>,
+    /// What `LVS_FAST_DESTS` holds.
+    fast_dests: HashMap<u32, FastDest>,
+    /// Connection ids in `LVS_CONN_IDS` (pushed, not yet reported by an `EV_NEW` record).
+    ids_queued: usize,
+    /// Ids of connections XDP created that the model refused: released after a while, once
+    /// no late record about them can arrive.
+    quarantine: Vec<(ConnId, Instant)>,
     dest_prev: HashMap<u32, lvs_common::DestStats>,
     dest_slots: HashMap<u32, lvs_core::DestId>,
     mono_start_ns: u64,
@@ -311,6 +326,7 @@ impl Plane {
         write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
         let opts = LoadOptions::default();
         let dests_max = opts.dests_max;
+        let conns_max = opts.conns_max;
         let mut dp = Dataplane::load(opts).context("loading the XDP program")?;
         let mut ifaces = Vec::new();
         let mut ports = Vec::new();
@@ -372,8 +388,14 @@ impl Plane {
             raw4,
             raw6,
             installed: HashMap::new(),
-            services: HashSet::new(),
+            services: HashMap::new(),
             dests_max,
+            conns_max,
+            fast_new: true,
+            fast_svcs: HashMap::new(),
+            fast_dests: HashMap::new(),
+            ids_queued: 0,
+            quarantine: Vec::new(),
             dest_prev: HashMap::new(),
             dest_slots: HashMap::new(),
             mono_start_ns: 0,
@@ -434,6 +456,11 @@ impl Plane {
             let mut d = shared.lock();
             let now = d.now();
             self.sync_config(&mut d);
+            // Connections XDP created: adopted before the punted frames are handled, so that
+            // a later packet of one of them finds it in the model. Every frame received above
+            // was punted after its connection's record was submitted.
+            self.drain_events(&mut d, now);
+            self.top_up_conn_ids(&mut d);
             for (ifindex, f, mark) in frames {
                 if let Err(e) = self.handle_frame(&mut d, ifindex, f, mark, now) {
                     tracing::debug!(error = %e, "slow path dropped a packet");
@@ -480,7 +507,7 @@ impl Plane {
                 Err(e) => tracing::warn!(error = %e, "writing LVS_CONFIG"),
             }
         }
-        let mut want = HashSet::new();
+        let mut want = HashMap::new();
         let mut marks = HashSet::new();
         for s in d.ipvs.services() {
             if let ServiceKey::Fwmark { af, mark } = *s.key() {
@@ -492,12 +519,28 @@ impl Plane {
                 port,
             } = *s.key()
             {
-                want.insert(SvcKey::new(protocol.number(), addr, port));
-                want.insert(SvcKey::vaddr_marker(addr));
+                let svc_id = d.ipvs.service_id_of(s.key()).map_or(0, |id| id.0);
+                want.insert(
+                    SvcKey::new(protocol.number(), addr, port),
+                    SvcValue { svc_id, flags: 0 },
+                );
+                want.insert(
+                    SvcKey::vaddr_marker(addr),
+                    SvcValue {
+                        svc_id: 0,
+                        flags: lvs_common::SVC_F_VADDR,
+                    },
+                );
             }
             // FULLNAT local addresses too, so that fragments sent to them are punted.
             for l in s.laddrs.list() {
-                want.insert(SvcKey::vaddr_marker(l.addr));
+                want.insert(
+                    SvcKey::vaddr_marker(l.addr),
+                    SvcValue {
+                        svc_id: 0,
+                        flags: lvs_common::SVC_F_VADDR,
+                    },
+                );
             }
         }
         if let Some(h) = &mut self.fwmark
@@ -505,26 +548,26 @@ impl Plane {
         {
             tracing::warn!(error = %e, "updating the firewall-mark services");
         }
-        for k in self.services.difference(&want).copied().collect::<Vec<_>>() {
+        // Fast-path records first go away (before their services change), then the
+        // services, then the new records.
+        let fast = self.fast_plans(d);
+        self.remove_stale_fast(&fast);
+        let stale: Vec<SvcKey> = self
+            .services
+            .keys()
+            .filter(|k| !want.contains_key(k))
+            .copied()
+            .collect();
+        for k in stale {
             let _ = self.dp.remove_service(&k);
             self.services.remove(&k);
         }
-        for k in want {
-            if !self.services.contains(&k) {
-                let flags = if k.proto == 0 {
-                    lvs_common::SVC_F_VADDR
-                } else {
-                    0
-                };
-                if self
-                    .dp
-                    .insert_service(&k, &SvcValue { svc_id: 0, flags })
-                    .is_ok()
-                {
-                    self.services.insert(k);
-                }
+        for (k, v) in want {
+            if self.services.get(&k) != Some(&v) && self.dp.insert_service(&k, &v).is_ok() {
+                self.services.insert(k, v);
             }
         }
+        self.write_fast(fast);
         // Connections whose real server is no longer available: drop their packets in XDP
         // (expire_nodest_conn = 0), as `ip_vs_in` does. A connection a sync message
         // created without a local real server has none: it is forwarded as its master did.
@@ -969,7 +1012,14 @@ impl Plane {
     /// What XDP saw: state changes (run through the model, with the sync master's
     /// decision) and, for a sync master, packets that meet the sync threshold.
     fn drain_events(&mut self, d: &mut crate::state::Daemon, now: Time) {
-        while let Some(ev) = self.dp.next_event() {
+        while let Some(rec) = self.dp.next_record() {
+            let ev = match rec {
+                Record::New(n) => {
+                    self.adopt(d, &n, now);
+                    continue;
+                }
+                Record::Event(ev) => ev,
+            };
             if ev.kind == lvs_common::EV_SYNC {
                 d.ipvs.sync_packets(ev.conn_id, ev.pkts, now);
                 continue;
@@ -1080,6 +1130,253 @@ impl Plane {
         }
     }
 }
+
+/// New connections scheduled in XDP (docs/xdp.md, "New connections in XDP").
+impl Plane {
+    /// The fast-path records the configuration asks for: service id -> sequence of
+    /// DestIds, and the templates of those real servers. Empty with `--slow-new-flows`.
+    fn fast_plans(
+        &mut self,
+        d: &crate::state::Daemon,
+    ) -> (HashMap<u32, Vec<u32>>, HashMap<u32, FastDest>) {
+        let mut svcs = HashMap::new();
+        let mut dests = HashMap::new();
+        if !self.fast_new {
+            return (svcs, dests);
+        }
+        for s in d.ipvs.services() {
+            if d.proxy_protocol.contains(s.key()) {
+                continue;
+            }
+            let Some(sid) = d.ipvs.service_id_of(s.key()) else {
+                continue;
+            };
+            let Some(plan) = d.ipvs.fast_plan(sid) else {
+                continue;
+            };
+            let mut templates = Vec::new();
+            for did in &plan.seq {
+                let Some(t) = self.fast_template(d, *did) else {
+                    break;
+                };
+                templates.push(t);
+            }
+            if templates.len() != plan.seq.len() {
+                continue; // a tunnel endpoint without a route: the slow path handles it
+            }
+            for t in templates {
+                dests.insert(t.dest_id, t);
+            }
+            svcs.insert(sid.0, plan.seq.iter().map(|d| d.0).collect());
+        }
+        (svcs, dests)
+    }
+
+    /// The flow template of real server `did`, as [`Plane::install`] would write it.
+    fn fast_template(&mut self, d: &crate::state::Daemon, did: DestId) -> Option<FastDest> {
+        let dest = d.ipvs.dest(did)?;
+        let (out_af, daddr) = lvs_common::addr16(dest.addr);
+        let dest_slot = did.0 % self.dests_max;
+        let mut t = FastDest {
+            dest_id: did.0,
+            dest_slot,
+            out_af,
+            daddr,
+            ..Default::default()
+        };
+        match dest.fwd {
+            ForwardMethod::Masq => {
+                t.action = action::NAT_IN;
+                t.dir = dir::INPUT;
+                t.dport = dest.port.to_be();
+            }
+            ForwardMethod::Route => {
+                t.action = action::DR;
+                t.dir = dir::INPUT_ONLY;
+            }
+            ForwardMethod::Tunnel => {
+                t.action = action::TUN_IPIP;
+                t.dir = dir::INPUT_ONLY;
+                t.saddr = lvs_common::addr16(route_source(dest.addr).ok()?).1;
+            }
+            _ => return None,
+        }
+        self.dest_slots.insert(dest_slot, did);
+        Some(t)
+    }
+
+    /// Remove the records no longer wanted (services first: XDP then stops picking).
+    fn remove_stale_fast(&mut self, want: &(HashMap<u32, Vec<u32>>, HashMap<u32, FastDest>)) {
+        let gone: Vec<u32> = self
+            .fast_svcs
+            .iter()
+            .filter(|(k, v)| want.0.get(k) != Some(v))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            if let Err(e) = self.dp.remove_fast_svc(k) {
+                tracing::warn!(error = %e, "removing a fast-path service");
+            }
+            self.fast_svcs.remove(&k);
+        }
+        let gone: Vec<u32> = self
+            .fast_dests
+            .iter()
+            .filter(|(k, v)| want.1.get(k) != Some(v))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            let _ = self.dp.remove_fast_dest(k);
+            self.fast_dests.remove(&k);
+        }
+    }
+
+    /// Write the new records: templates before the sequences that name them.
+    fn write_fast(&mut self, want: (HashMap<u32, Vec<u32>>, HashMap<u32, FastDest>)) {
+        let (svcs, dests) = want;
+        for (k, t) in dests {
+            if self.fast_dests.get(&k) == Some(&t) {
+                continue;
+            }
+            match self.dp.set_fast_dest(k, &t) {
+                Ok(()) => {
+                    self.fast_dests.insert(k, t);
+                }
+                Err(e) => tracing::warn!(error = %e, "writing a fast-path real server"),
+            }
+        }
+        for (k, seq) in svcs {
+            if self.fast_svcs.get(&k) == Some(&seq) {
+                continue;
+            }
+            if !seq.iter().all(|d| self.fast_dests.contains_key(d)) {
+                continue;
+            }
+            let mut rec = FastSvc {
+                n: seq.len() as u32,
+                ..Default::default()
+            };
+            rec.seq[..seq.len()].copy_from_slice(&seq);
+            match self.dp.set_fast_svc(k, &rec) {
+                Ok(()) => {
+                    self.fast_svcs.insert(k, seq);
+                }
+                Err(e) => tracing::warn!(error = %e, "writing a fast-path service"),
+            }
+        }
+    }
+
+    /// Keep `LVS_CONN_IDS` full of ids reserved in the model (in batches), and release the
+    /// quarantined ids of refused connections.
+    fn top_up_conn_ids(&mut self, d: &mut crate::state::Daemon) {
+        let now = Instant::now();
+        self.quarantine.retain(|(id, at)| {
+            if now.duration_since(*at) < QUARANTINE {
+                return true;
+            }
+            d.ipvs.release_conn_id(*id);
+            false
+        });
+        if self.fast_svcs.is_empty() {
+            return;
+        }
+        let room = (lvs_common::CONN_IDS_MAX as usize).saturating_sub(self.ids_queued);
+        if room < 256 {
+            return;
+        }
+        for id in d.ipvs.reserve_conn_ids(room) {
+            // LVS_CONNS is an array of conns_max entries
+            if id >= self.conns_max || self.dp.push_conn_id(id).is_err() {
+                d.ipvs.release_conn_id(id);
+            } else {
+                self.ids_queued += 1;
+            }
+        }
+    }
+
+    /// A connection XDP created: the model adopts it (and its flows are recorded as
+    /// installed), or, if its service or real server went away meanwhile, its flows are
+    /// removed and its id released.
+    fn adopt(&mut self, d: &mut crate::state::Daemon, ev: &lvs_common::NewConnEvent, now: Time) {
+        self.ids_queued = self.ids_queued.saturating_sub(1);
+        let k = ev.key;
+        let parsed = (
+            Protocol::from_number(k.proto),
+            lvs_common::ip_from_addr16(k.af, &k.saddr),
+            lvs_common::ip_from_addr16(k.af, &k.daddr),
+        );
+        let result = match parsed {
+            (Some(protocol), Some(caddr), Some(vaddr)) => {
+                let a = Adopt {
+                    service: ServiceId(ev.svc_id),
+                    dest: DestId(ev.dest_id),
+                    id: ev.conn_id,
+                    protocol,
+                    caddr,
+                    cport: k.sport(),
+                    vaddr,
+                    vport: k.dport(),
+                };
+                d.ipvs.adopt(&a, now).map_err(|e| e.to_string())
+            }
+            _ => Err("malformed record".to_string()),
+        };
+        match result {
+            Ok(c) => {
+                let mut keys = vec![k];
+                if c.flags.fwd() == ForwardMethod::Masq {
+                    keys.push(FlowKey::new(
+                        c.protocol,
+                        c.daddr_ip(),
+                        c.dport,
+                        c.caddr_ip(),
+                        c.cport,
+                    ));
+                }
+                self.dest_slot(&c);
+                self.installed.insert(ev.conn_id, keys);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, conn = ev.conn_id, "XDP connection not adopted");
+                self.remove_flows_of(ev.conn_id, &k);
+                if d.ipvs.conns().is_reserved(ev.conn_id) {
+                    self.quarantine.push((ev.conn_id, Instant::now()));
+                }
+            }
+        }
+    }
+
+    /// Remove the flows XDP inserted for connection `id` (input flow `key`, and the output
+    /// flow a NAT input flow implies), where they still belong to it.
+    fn remove_flows_of(&mut self, id: ConnId, key: &FlowKey) {
+        let Ok(Some(v)) = self.dp.flow(key) else {
+            return;
+        };
+        if v.conn_id != id {
+            return;
+        }
+        let _ = self.dp.remove_flow(key);
+        if v.action == action::NAT_IN {
+            let out = FlowKey {
+                af: key.af,
+                proto: key.proto,
+                pad: 0,
+                sport: v.new_dport,
+                dport: key.sport,
+                saddr: v.new_daddr,
+                daddr: key.saddr,
+            };
+            if let Ok(Some(o)) = self.dp.flow(&out)
+                && o.conn_id == id
+            {
+                let _ = self.dp.remove_flow(&out);
+            }
+        }
+    }
+}
+
+/// How long the id of a refused XDP connection stays reserved.
+const QUARANTINE: Duration = Duration::from_secs(2);
 
 /// FULLNAT with Proxy Protocol v2 (docs/proxy-protocol.md): the PROXY header goes in front
 /// of the client's byte stream; the XDP/TC flows translate sequence numbers afterwards.
@@ -1339,6 +1636,7 @@ fn pp_step(sent: bool, first_seq: u32, seq: u32, flags: u8, plen: usize, fits: b
 /// Start the slow-path thread over interfaces `names` (all up ones when empty).
 pub fn spawn(
     names: &[String],
+    fast_new: bool,
     shared: Shared,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
@@ -1356,7 +1654,8 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name("lvsd-slowpath".into())
         .spawn(move || match Plane::start(&names) {
-            Ok(plane) => {
+            Ok(mut plane) => {
+                plane.fast_new = fast_new;
                 {
                     let mut d = shared.lock();
                     d.ipvs.set_journal(true);

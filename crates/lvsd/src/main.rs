@@ -37,6 +37,8 @@ Usage: lvsd [--socket PATH] [--interface IF]... [--listen ADDR:PORT --token-file
                       request must carry `Authorization: Bearer TOKEN`
   --token-file PATH   the token for --listen (first line; the file must be mode 0600)
   --no-dataplane      control API and model only, no XDP (for tests without privileges)
+  --slow-new-flows    schedule every new connection in the slow path (by default XDP
+                      creates those of rr/wrr services without persistence itself)
   -h, --help          this text
 ";
 
@@ -46,6 +48,7 @@ struct Options {
     socket: Option<PathBuf>,
     interfaces: Vec<String>,
     no_dataplane: bool,
+    slow_new_flows: bool,
     listen: Option<SocketAddr>,
     token_file: Option<PathBuf>,
 }
@@ -71,6 +74,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Option<Options>> {
             "--socket" => o.socket = Some(PathBuf::from(value("--socket")?)),
             "--interface" | "-i" => o.interfaces.push(value("--interface")?),
             "--no-dataplane" => o.no_dataplane = true,
+            "--slow-new-flows" => o.slow_new_flows = true,
             "--listen" => {
                 let v = value("--listen")?;
                 o.listen = Some(
@@ -135,6 +139,7 @@ async fn run(socket: PathBuf, opts: Options) -> anyhow::Result<()> {
     } else {
         Some(dataplane::spawn(
             &opts.interfaces,
+            !opts.slow_new_flows,
             shared.clone(),
             stop.clone(),
         )?)

@@ -74,6 +74,8 @@ const NIL: u32 = u32::MAX;
 const FREE: u32 = u32::MAX;
 /// `prev` of a stored entry that is on no timer list (popped, not yet re-armed).
 const DETACHED: u32 = u32::MAX - 1;
+/// `prev` of a slot reserved for [`ConnTable::insert_at`] (neither free nor stored).
+const RESERVED: u32 = u32::MAX - 2;
 /// `prev` of the first entry of a list: `HEAD | list`.
 const HEAD: u32 = 0x8000_0000;
 /// Ids stay below this so they never look like a `HEAD` tag.
@@ -87,6 +89,30 @@ const NLISTS: usize = DUE as usize + 1;
 /// Expiry times are clamped to this for slotting (about 292 million years), keeping tick
 /// arithmetic far from overflow; the exact comparison with `now` still uses the real time.
 const MAX_EXP: u64 = u64::MAX >> 1;
+
+/// The contents of a reserved slot (never read as an entry).
+const PLACEHOLDER: Conn = Conn {
+    caddr: Addr16::ZERO,
+    vaddr: Addr16::ZERO,
+    daddr: Addr16::ZERO,
+    laddr: Addr16::ZERO,
+    expires: Time::from_millis(0),
+    timeout_ms: 0,
+    flags: ConnFlags(0),
+    fwmark: 0,
+    dest: super::NONE,
+    control: super::NONE,
+    n_control: 0,
+    in_pkts: 0,
+    cport: 0,
+    vport: 0,
+    dport: 0,
+    lport: 0,
+    protocol: 0,
+    af: 0,
+    daf: 0,
+    state: 0,
+};
 
 #[inline]
 fn clamp(ms: u64) -> u64 {
@@ -140,7 +166,7 @@ struct Slot {
 impl Slot {
     #[inline]
     fn is_live(&self) -> bool {
-        self.prev != FREE
+        self.prev != FREE && self.prev != RESERVED
     }
 }
 
@@ -223,6 +249,8 @@ pub struct ConnTable {
     /// Hashed NO_CPORT entries per protocol (gates the cport-0 retry of `in_get`).
     no_cport: [u32; 256],
     wheel: Wheel,
+    /// Slots reserved for [`ConnTable::insert_at`].
+    reserved: usize,
 }
 
 /// Timer wheel state (the links live in the slots).
@@ -349,6 +377,7 @@ impl ConnTable {
             fullnat: HashTable::new(),
             no_cport: [0; 256],
             wheel: Wheel::new(),
+            reserved: 0,
         }
     }
 
@@ -433,6 +462,80 @@ impl ConnTable {
         self.arm(id);
         self.len += 1;
         id
+    }
+
+    /// Reserve up to `n` ids for entries created elsewhere (the XDP fast path creates
+    /// connections under ids it was given, and the entry follows with
+    /// [`ConnTable::insert_at`]). A reserved id is neither free (no [`ConnTable::insert`]
+    /// takes it) nor stored (no lookup, iteration or expiry sees it). Freed ids are
+    /// reserved first, then new slots; returns fewer than `n` only at the 2^31 limit.
+    pub fn reserve(&mut self, n: usize) -> Vec<ConnId> {
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            let Some(id) = self.alloc_reserved() else {
+                break;
+            };
+            ids.push(id);
+        }
+        self.reserved += ids.len();
+        ids
+    }
+
+    fn alloc_reserved(&mut self) -> Option<u32> {
+        if self.free_head == NIL
+            && self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS)
+            && self.chunks.len() * CHUNK_SLOTS >= MAX_SLOTS
+        {
+            return None;
+        }
+        let id = self.alloc(PLACEHOLDER);
+        self.s_mut(id).prev = RESERVED;
+        Some(id)
+    }
+
+    /// Whether `id` is reserved (see [`ConnTable::reserve`]).
+    pub fn is_reserved(&self, id: ConnId) -> bool {
+        self.chunks
+            .get((id >> CHUNK_BITS) as usize)
+            .and_then(|c| c.get((id & CHUNK_MASK) as usize))
+            .is_some_and(|s| s.prev == RESERVED)
+    }
+
+    /// Number of reserved ids.
+    pub fn reserved_len(&self) -> usize {
+        self.reserved
+    }
+
+    /// Store `conn` under the reserved id `id`, as [`ConnTable::insert`] would (indexed,
+    /// timer armed). Returns `false` and changes nothing if `id` is not reserved.
+    pub fn insert_at(&mut self, id: ConnId, mut conn: Conn) -> bool {
+        if !self.is_reserved(id) {
+            return false;
+        }
+        conn.flags.0 &= !ConnFlags::HASHED;
+        let s = self.s_mut(id);
+        s.conn = conn;
+        s.next = NIL;
+        s.prev = DETACHED;
+        self.reserved -= 1;
+        self.hash_in(id);
+        self.arm(id);
+        self.len += 1;
+        true
+    }
+
+    /// Give a reserved id back (it becomes free). Returns `false` if `id` is not reserved.
+    pub fn release(&mut self, id: ConnId) -> bool {
+        if !self.is_reserved(id) {
+            return false;
+        }
+        let free_head = self.free_head;
+        let s = self.s_mut(id);
+        s.prev = FREE;
+        s.next = free_head;
+        self.free_head = id;
+        self.reserved -= 1;
+        true
     }
 
     /// The entry `id`, if stored.
@@ -1004,6 +1107,55 @@ mod tests {
         }
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn reserve_insert_at_release() {
+        let mut t = ConnTable::new();
+        let c1 = conn("10.0.0.100", 1000, "10.0.0.1", 80, "192.168.10.1", 80);
+        let first = t.insert(c1);
+        t.remove(first);
+        let ids = t.reserve(3);
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[0], first, "a freed id is reserved first");
+        assert_eq!(t.reserved_len(), 3);
+        assert!(
+            ids.iter()
+                .all(|&id| t.is_reserved(id) && t.get(id).is_none())
+        );
+        assert_eq!((t.len(), t.iter().count()), (0, 0));
+        // insert never takes a reserved id
+        let other = t.insert(conn("10.0.0.101", 1001, "10.0.0.1", 80, "192.168.10.1", 80));
+        assert!(!ids.contains(&other));
+        // insert_at stores, indexes and arms the entry under the reserved id
+        let c2 = conn("10.0.0.102", 1002, "10.0.0.1", 80, "192.168.10.2", 8080);
+        assert!(t.insert_at(ids[1], c2));
+        assert!(!t.is_reserved(ids[1]));
+        assert_eq!(t.reserved_len(), 2);
+        assert_eq!(t.get(ids[1]).map(|c| c.cport), Some(1002));
+        assert_eq!(t.in_get(&ink(&c2)), Some(ids[1]));
+        assert_eq!(t.out_get(&outk(&c2)), Some(ids[1]));
+        assert!(t.get(ids[1]).unwrap().flags.has(ConnFlags::HASHED));
+        assert_eq!(t.len(), 2);
+        // a second insert_at, or one at an id that is not reserved, changes nothing
+        assert!(!t.insert_at(ids[1], c1));
+        assert!(!t.insert_at(other, c1));
+        assert!(!t.insert_at(9999, c1));
+        assert_eq!(t.get(ids[1]).map(|c| c.cport), Some(1002));
+        // it expires like any entry (at 60 s); reserved ids never do
+        assert_eq!(drain(&mut t, 59_999), Vec::<ConnId>::new());
+        let mut due = vec![other, ids[1]];
+        due.sort_unstable();
+        assert_eq!(drain(&mut t, 60_000), due);
+        // release makes a reserved id free again; twice is refused
+        assert!(t.release(ids[2]));
+        assert!(!t.release(ids[2]));
+        assert!(!t.release(ids[1]));
+        assert_eq!(t.reserved_len(), 1);
+        let again = t.insert(c1);
+        assert_eq!(again, ids[2], "a released id is reused");
+        assert!(t.is_reserved(ids[0]));
+        assert!(!t.release(again));
     }
 
     #[test]
