@@ -8,6 +8,8 @@
  *                         ... PUNT action, TTL <= 1, FIB failure ..... punt (frame untouched)
  *                         ... SYN on a finished connection ........... punt (conn reuse)
  *                         ... Proxy Protocol segment (LVS_FF_PP_*) ... punt (slow path sends the header)
+ *   unicast frame to another host's MAC (LVS_IFMACS): miss for a service,
+ *     or a hit lvs_xdp would forward itself ............................ XDP_PASS (stack drops it)
  *   miss, fast-eligible service, TCP SYN / UDP ...................... created here, forwarded
  *   miss, service, new connection (TCP SYN, UDP) ................... punt
  *   miss, service, TCP without SYN (or with RST) ..................... XDP_PASS (as IPVS)
@@ -78,6 +80,27 @@ static __always_inline int lvs_tc_forwarding(__u32 ifindex)
 	return flags && (*flags & LVS_IF_TC_FWD);
 }
 
+/* A unicast frame to another host's MAC address (LVS_IFMACS, see lvs_types.h)? */
+static __always_inline int lvs_other_host(struct xdp_md *ctx, __u32 ifindex)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct lvs_if_mac *m;
+	__u8 *dst = data;
+	int i;
+
+	if (data + 6 > end || (dst[0] & 1))
+		return 0;
+	m = bpf_map_lookup_elem(&LVS_IFMACS, &ifindex);
+	if (!m)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 6; i++)
+		if (dst[i] != m->addr[i])
+			return 1;
+	return 0;
+}
+
 /* A packet of a known connection. */
 static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt,
 				   const struct lvs_flow_value *fv)
@@ -102,6 +125,9 @@ static __always_inline int lvs_hit(struct xdp_md *ctx, const struct lvs_pkt *pkt
 		return lvs_punt(pkt, LVS_ST_PUNT_PP);
 
 	tc = lvs_tc_forwarding(pkt->ifindex);
+	/* lvs_tc checks skb->pkt_type itself */
+	if (!tc && lvs_other_host(ctx, pkt->ifindex))
+		return lvs_pass(LVS_ST_PASS_OTHER_HOST);
 	rc = lvs_fib_lookup(ctx, pkt, fv, &fib, lvs_xdp_tot_len(ctx, pkt, fv));
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return lvs_punt(pkt, LVS_ST_PUNT_FRAG_NEEDED);
@@ -290,14 +316,18 @@ static __always_inline int lvs_miss(struct xdp_md *ctx, const struct lvs_pkt *pk
 
 	__builtin_memcpy(sk.addr, pkt->key.daddr, sizeof(sk.addr));
 	sv = bpf_map_lookup_elem(&LVS_SERVICES, &sk);
+	if (!sv) {
+		sk.port = 0; /* a port-0 service covers every port of its address */
+		if (!bpf_map_lookup_elem(&LVS_SERVICES, &sk))
+			return lvs_pass(LVS_ST_PASS_NOT_OURS);
+	}
+	/* not addressed to this director: no connection for it */
+	if (lvs_other_host(ctx, pkt->ifindex))
+		return lvs_pass(LVS_ST_PASS_OTHER_HOST);
 	if (sv) {
 		rc = lvs_new_fast(ctx, pkt, sv->svc_id);
 		if (rc >= 0)
 			return rc;
-	} else {
-		sk.port = 0; /* a port-0 service covers every port of its address */
-		if (!bpf_map_lookup_elem(&LVS_SERVICES, &sk))
-			return lvs_pass(LVS_ST_PASS_NOT_OURS);
 	}
 	if (pkt->key.proto == IPPROTO_TCP) {
 		/* IPVS schedules only on SYN without RST (sloppy_tcp: any non-RST); other

@@ -75,6 +75,14 @@ struct {
 	__type(value, __u32);
 } LVS_IFACES SEC(".maps");
 
+/* ingress ifindex -> its MAC address (struct lvs_if_mac). Written by lvsd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LVS_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct lvs_if_mac);
+} LVS_IFMACS SEC(".maps");
+
 /* Global per-CPU counters by outcome (enum lvs_stat). XDP updates, lvsd reads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -290,6 +290,9 @@ enum lvs_stat {
 	LVS_ST_NEW_NO_EVENT = 28,    /* LVS_EVENTS full: not created, punted (PUNT_NEW) */
 	LVS_ST_NEW_NO_ID = 29,       /* LVS_CONN_IDS empty: not created, punted (PUNT_NEW) */
 	LVS_ST_NEW_INSERT_FAIL = 30, /* a flow already existed or LVS_FLOWS is full: undone, punted */
+	LVS_ST_PASS_OTHER_HOST = 31, /* lvs_xdp: a new connection, or a flow hit it would forward
+				      * itself, in a unicast frame to another MAC (LVS_IFMACS):
+				      * XDP_PASS untouched (the stack drops PACKET_OTHERHOST) */
 	LVS_ST_MAX = 32,             /* array size (room to grow) */
 };
 
@@ -309,6 +312,17 @@ enum lvs_stat {
  * the slow path must see; a hit it would forward it passes (XDP_PASS) untouched. */
 #define LVS_IF_TC_FWD (1U << 0)
 
+/* LVS_IFMACS: ingress ifindex -> the interface's MAC address. Producer: lvsd. A unicast
+ * frame to another MAC (a bridge flooding a frame for a forgotten address, a promiscuous
+ * interface) is not the director's, as for the kernel (PACKET_OTHERHOST): lvs_xdp passes
+ * it to the stack (which drops it) instead of creating a connection for it or, where it
+ * forwards by itself (native / generic without TC), forwarding it. lvs_tc checks
+ * skb->pkt_type instead. No entry: no check. */
+struct lvs_if_mac {
+	__u8 addr[6];
+	__u8 pad[2];      /* zero */
+};
+
 /* ---- Defaults (the loader may override the max_entries) ---------------------------------- */
 
 #define LVS_DEFAULT_FLOWS_MAX (1U << 21)
@@ -321,6 +335,7 @@ enum lvs_stat {
 /* ---- Sizes, checked here and in crates/lvs-common ---------------------------------------- */
 
 _Static_assert(sizeof(struct lvs_svc_key) == 20, "lvs_svc_key");
+_Static_assert(sizeof(struct lvs_if_mac) == 8, "lvs_if_mac");
 _Static_assert(sizeof(struct lvs_svc_value) == 8, "lvs_svc_value");
 _Static_assert(sizeof(struct lvs_flow_key) == 40, "lvs_flow_key");
 _Static_assert(sizeof(struct lvs_flow_value) == 64, "lvs_flow_value");

@@ -26,6 +26,7 @@
 //! | `LVS_XSKS` | XSKMAP | `ifslot * 64 + rx_queue` → AF_XDP socket | lvsd |
 //! | `LVS_IFSLOTS` | HASH | ifindex (`u32`) → ifslot (`u32`, < 64) | lvsd |
 //! | `LVS_IFACES` | HASH | ifindex (`u32`) → flags (`u32`, [`IF_F_TC_FWD`]) | lvs-dataplane (attach) |
+//! | `LVS_IFMACS` | HASH | ifindex (`u32`) → MAC ([`IfMac`]) | lvsd |
 //! | `LVS_STATS` | PERCPU_ARRAY | [`Stat`] index → `u64` | XDP, TC |
 //! | `LVS_CONFIG` | ARRAY\[1\] | 0 → [`Config`] | lvsd |
 //! | `LVS_FAST_SVCS` | HASH | service id (`u32`) → [`FastSvc`] | lvsd (XDP moves `pos`) |
@@ -72,6 +73,10 @@ pub const XSK_QUEUES_PER_IF: u32 = 64;
 pub const MAX_IFSLOTS: u32 = 64;
 /// `max_entries` of `LVS_IFACES`.
 pub const MAX_IFACES: u32 = 256;
+/// `LVS_IFMACS` value: an interface's MAC address (6 bytes) and 2 zero bytes
+/// (`struct lvs_if_mac`).
+pub type IfMac = [u8; 8];
+
 /// `LVS_IFACES` flag: on this interface the TC program `lvs_tc` forwards flow hits, and
 /// `lvs_xdp` (generic mode) passes them to it untouched instead of forwarding them itself;
 /// punts stay in `lvs_xdp`.
@@ -700,6 +705,10 @@ pub enum Stat {
     NewNoId = 29,
     /// ... because a flow already existed or `LVS_FLOWS` was full: undone, punted.
     NewInsertFail = 30,
+    /// `lvs_xdp`: a new connection for a service, or a flow hit it would forward itself
+    /// (not handed to `lvs_tc`), in a unicast frame to another host's MAC address
+    /// (`LVS_IFMACS`): `XDP_PASS` untouched; the stack drops it (`PACKET_OTHERHOST`).
+    PassOtherHost = 31,
 }
 
 impl Stat {
@@ -707,7 +716,7 @@ impl Stat {
     pub const MAX: u32 = 32;
 
     /// Every counter, in index order.
-    pub const ALL: [Stat; 31] = [
+    pub const ALL: [Stat; 32] = [
         Stat::Rx,
         Stat::PassNotOurs,
         Stat::PassNonSyn,
@@ -739,6 +748,7 @@ impl Stat {
         Stat::NewNoEvent,
         Stat::NewNoId,
         Stat::NewInsertFail,
+        Stat::PassOtherHost,
     ];
 
     /// The counter's name (snake case, for metrics).
@@ -775,6 +785,7 @@ impl Stat {
             Stat::NewNoEvent => "new_no_event",
             Stat::NewNoId => "new_no_id",
             Stat::NewInsertFail => "new_insert_fail",
+            Stat::PassOtherHost => "pass_other_host",
         }
     }
 }

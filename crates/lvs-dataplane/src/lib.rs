@@ -657,6 +657,7 @@ pub struct Dataplane {
     xsks: XskMap<MapData>,
     ifslots: HashMap<MapData, u32, u32>,
     ifaces: HashMap<MapData, u32, u32>,
+    ifmacs: HashMap<MapData, u32, lvs_common::IfMac>,
     stats: PerCpuArray<MapData, u64>,
     config: Array<MapData, Config>,
     fast_svcs: HashMap<MapData, u32, FastSvc>,
@@ -714,6 +715,7 @@ impl Dataplane {
             xsks: typed!(XskMap, "LVS_XSKS"),
             ifslots: typed!(HashMap, "LVS_IFSLOTS"),
             ifaces: typed!(HashMap, "LVS_IFACES"),
+            ifmacs: typed!(HashMap, "LVS_IFMACS"),
             stats: typed!(PerCpuArray, "LVS_STATS"),
             config: typed!(Array, "LVS_CONFIG"),
             fast_svcs: typed!(HashMap, "LVS_FAST_SVCS"),
@@ -898,6 +900,23 @@ impl Dataplane {
             self.detach(&name)?;
         }
         Ok(())
+    }
+
+    // -- LVS_IFMACS
+
+    /// Tell `lvs_xdp` interface `ifindex`'s MAC address: unicast frames to another address
+    /// are then not the director's (see [`lvs_common::Stat::PassOtherHost`]).
+    pub fn set_if_mac(&mut self, ifindex: u32, mac: [u8; 6]) -> Result<()> {
+        let mut v = [0u8; 8];
+        v[..6].copy_from_slice(&mac);
+        self.ifmacs
+            .insert(ifindex, v, 0)
+            .map_err(map_err("LVS_IFMACS"))
+    }
+
+    /// Forget interface `ifindex`'s MAC address (no check on it any more).
+    pub fn remove_if_mac(&mut self, ifindex: u32) -> Result<()> {
+        remove_ok(self.ifmacs.remove(&ifindex), "LVS_IFMACS")
     }
 
     // -- LVS_IFACES

@@ -487,3 +487,45 @@ fn generic_mode_tc_forwards_the_first_packet() {
     );
     assert_eq!(dp.conn(60).unwrap().pkts_in, 0);
 }
+
+/// A unicast frame to another host's MAC (a bridge flooding, PACKET_OTHERHOST for the
+/// kernel) creates no connection and is not forwarded by lvs_xdp: it goes to the stack
+/// untouched. Frames to the interface's own MAC are served; without an LVS_IFMACS entry
+/// nothing is checked.
+#[test]
+fn frames_for_another_host_are_not_served() {
+    require_root();
+    let lab = Lab::new();
+    let mut dp = setup(&lab);
+    for id in [5, 6] {
+        dp.push_conn_id(id).unwrap();
+    }
+    dp.set_if_mac(lab.vc0, VC0_MAC).unwrap();
+    let other = [0x02, 0, 0, 0, 0x0c, 0x99];
+    let stray = Builder::new(CLIENT_MAC, other)
+        .ipv4(CLIENT4, VIP4)
+        .tcp(43000, 80)
+        .tcp_flags(TCP_SYN)
+        .build();
+    let before = stats(&dp);
+    let r = dp.test_run(&stray, Some(lab.vc0)).unwrap();
+    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &stray));
+    assert_eq!(delta(&before, &dp, Stat::PassOtherHost), 1);
+    assert_eq!(delta(&before, &dp, Stat::NewFast), 0);
+    assert_eq!(delta(&before, &dp, Stat::PuntNew), 0);
+    assert!(dp.flows().unwrap().is_empty());
+    assert!(records(&mut dp).is_empty());
+    // The same SYN to the director's MAC is served; a later stray frame of that flow is
+    // not forwarded either (lvs_xdp forwards by itself here: no TC forwarding).
+    let mine = syn4(43000, 80);
+    let r = dp.test_run(&mine, Some(lab.vc0)).unwrap();
+    assert_eq!(r.verdict, XdpVerdict::Redirect);
+    let before = stats(&dp);
+    let r = dp.test_run(&stray, Some(lab.vc0)).unwrap();
+    assert_eq!((r.verdict, &r.frame), (XdpVerdict::Pass, &stray));
+    assert_eq!(delta(&before, &dp, Stat::PassOtherHost), 1);
+    // An interface without an entry is not checked.
+    dp.remove_if_mac(lab.vc0).unwrap();
+    let r = dp.test_run(&stray, Some(lab.vc0)).unwrap();
+    assert_eq!(r.verdict, XdpVerdict::Redirect, "no entry: forwarded");
+}

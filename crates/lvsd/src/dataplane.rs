@@ -342,6 +342,9 @@ impl Plane {
                 .with_context(|| format!("attaching XDP to {name}"))?;
             tracing::info!(interface = %name, %mode, "XDP attached");
             dp.set_ifslot(ifindex, slot)?;
+            if mac != [0; 6] {
+                dp.set_if_mac(ifindex, mac)?;
+            }
             for q in 0..rx_queues(name) {
                 let port = XskPort::open(name, q)
                     .with_context(|| format!("AF_XDP socket on {name} queue {q}"))?;
