@@ -703,7 +703,12 @@ fn opt_script(s: &Option<m::Script>, warnings: &mut Vec<String>) -> Option<cs::S
     s.as_ref().map(|s| script(s, warnings))
 }
 
-fn checker(c: &m::Checker, warnings: &mut Vec<String>, what: &str) -> Option<cs::CheckerSpec> {
+fn checker(
+    c: &m::Checker,
+    track_files: &[m::TrackFile],
+    warnings: &mut Vec<String>,
+    what: &str,
+) -> Option<cs::CheckerSpec> {
     let kind = match &c.kind {
         m::CheckerKind::Tcp => cs::CheckerKind::Tcp,
         m::CheckerKind::Http(h) => {
@@ -744,14 +749,52 @@ fn checker(c: &m::Checker, warnings: &mut Vec<String>, what: &str) -> Option<cs:
             max_reply_length: u.max_reply_length,
         }),
         m::CheckerKind::Ping => cs::CheckerKind::Ping,
-        other => {
-            let name = match other {
-                m::CheckerKind::Smtp { .. } => "SMTP_CHECK",
-                m::CheckerKind::Dns { .. } => "DNS_CHECK",
-                m::CheckerKind::File { .. } => "FILE_CHECK",
-                _ => "BFD_CHECK",
+        m::CheckerKind::Smtp { helo_name } => cs::CheckerKind::Smtp(cs::SmtpSpec {
+            helo_name: helo_name
+                .clone()
+                .unwrap_or_else(|| cs::SMTP_DEFAULT_HELO.to_string()),
+        }),
+        m::CheckerKind::Dns { query_type, name } => {
+            let Some(qtype) = cs::dns_type(query_type) else {
+                warnings.push(format!(
+                    "DNS_CHECK of {what}: unknown type {query_type}: ignored"
+                ));
+                return None;
             };
-            warnings.push(format!("{name} of {what} is not supported: ignored"));
+            cs::CheckerKind::Dns(cs::DnsSpec {
+                qtype,
+                name: if name.is_empty() {
+                    ".".to_string()
+                } else {
+                    name.clone()
+                },
+            })
+        }
+        m::CheckerKind::File {
+            track_file,
+            weight,
+            reverse,
+        } => {
+            let Some(t) = track_file
+                .as_ref()
+                .and_then(|n| track_files.iter().find(|t| &t.name == n))
+            else {
+                warnings.push(format!(
+                    "FILE_CHECK of {what}: track_file {} not found: ignored",
+                    track_file.as_deref().unwrap_or("")
+                ));
+                return None;
+            };
+            cs::CheckerKind::File(cs::FileCheckSpec {
+                name: t.name.clone(),
+                path: t.path.clone().into(),
+                weight: *weight,
+                reverse: *reverse,
+                init: t.init,
+            })
+        }
+        m::CheckerKind::Bfd { .. } => {
+            warnings.push(format!("BFD_CHECK of {what} is not supported: ignored"));
             return None;
         }
     };
@@ -845,7 +888,7 @@ pub fn checker_specs(c: &m::Config) -> (Vec<cs::VirtualServerSpec>, Vec<String>)
             r.checkers = rs
                 .checkers
                 .iter()
-                .filter_map(|ck| checker(ck, &mut warnings, &what))
+                .filter_map(|ck| checker(ck, &c.track_files, &mut warnings, &what))
                 .collect();
             spec.real_servers.push(r);
         }
