@@ -1065,6 +1065,162 @@ mod tests {
         );
     }
 
+    /// Drive a dialogue with a scripted peer: each string is what one read returns.
+    fn smtp_run(reads: &[&[u8]]) -> (Vec<Vec<u8>>, SmtpStep) {
+        let mut d = SmtpDialogue::new("lvs.example");
+        let mut sent = Vec::new();
+        for r in reads {
+            assert!(r.len() <= d.read_capacity());
+            match d.feed(r) {
+                SmtpStep::Read => {}
+                SmtpStep::Send(l) => sent.push(l),
+                done => return (sent, done),
+            }
+        }
+        (sent, d.closed())
+    }
+
+    #[test]
+    fn smtp_dialogue_with_a_scripted_peer() {
+        // The whole dialogue, with replies split across reads.
+        let (sent, end) = smtp_run(&[
+            b"220 mx.example ESM",
+            b"TP ready\r\n",
+            b"250 mx.example\r\n",
+            b"221 ",
+            b"bye\r\n",
+        ]);
+        assert_eq!(sent, vec![b"HELO lvs.example\r\n".to_vec(), b"QUIT\r\n".to_vec()]);
+        assert_eq!(end, SmtpStep::Success);
+        // Any line answers QUIT; a bare status too.
+        let (_, end) = smtp_run(&[b"220 x\r\n", b"250 y\r\n", b"500\n"]);
+        assert_eq!(end, SmtpStep::Success);
+        // Bytes after the newline are dropped: a pipelined 250 in the greeting's read is
+        // lost, as in keepalived, and the server closing then is a read failure.
+        let (sent, end) = smtp_run(&[b"220 x\r\n250 y\r\n"]);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(end, SmtpStep::Failed(SmtpFail::ReadFailure));
+        // Wrong greetings and HELO replies.
+        assert_eq!(
+            smtp_run(&[b"554 go away\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting)
+        );
+        assert_eq!(
+            smtp_run(&[b"220-multi line\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting)
+        );
+        assert_eq!(
+            smtp_run(&[b"220\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting),
+            "keepalived wants a space or the end after the code"
+        );
+        assert_eq!(
+            smtp_run(&[b"220\n", b"550 no\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadHelo)
+        );
+        // Closed before QUIT is answered.
+        assert_eq!(
+            smtp_run(&[b"220 x\n", b"250 y\n"]).1,
+            SmtpStep::Failed(SmtpFail::ReadFailure)
+        );
+        // A NUL hides the newline after it (strchr); reading goes on.
+        let (sent, _) = smtp_run(&[b"220 x\0\n"]);
+        assert!(sent.is_empty());
+        assert_eq!(smtp_status(b"250 ok"), Some(250));
+        assert_eq!(smtp_status(b"250"), Some(250));
+        assert_eq!(smtp_status(b"25"), None);
+        assert_eq!(smtp_status(b"2500"), None);
+    }
+
+    #[test]
+    fn smtp_buffer_wraps_when_full_without_a_newline() {
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.read_capacity(), 511);
+        assert_eq!(d.feed(&[b'x'; 511]), SmtpStep::Read);
+        // Full: emptied, so the next line is judged on its own.
+        assert_eq!(d.read_capacity(), 511);
+        assert_eq!(
+            d.feed(b"220 ok\r\n"),
+            SmtpStep::Send(b"HELO h\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn dns_queries_as_keepalived_encodes_them() {
+        let q = dns_query(0xbeef, 1, "www.example.com").unwrap();
+        let mut want = vec![0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        want.extend_from_slice(&[0, 1, 0, 1]);
+        assert_eq!(q, want);
+        // A trailing dot changes nothing; "." and "" are the root.
+        assert_eq!(dns_query(0xbeef, 1, "www.example.com.").unwrap(), want);
+        let root = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1];
+        assert_eq!(dns_query(0x1234, 6, ".").unwrap(), root);
+        assert_eq!(dns_query(0x1234, 6, "").unwrap(), root);
+        assert!(dns_query(1, 1, &"a".repeat(64)).is_err());
+        assert!(dns_query(1, 1, &"a".repeat(63)).is_ok());
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert!(dns_query(1, 1, &long).is_err(), "over 255 bytes");
+        assert_eq!(crate::check::dns_type("aaaa"), Some(28));
+        assert_eq!(crate::check::dns_type("SRV"), None);
+    }
+
+    #[test]
+    fn dns_replies_judged_as_keepalived() {
+        let id = 0xbeef;
+        let reply = |id: u16, flags: u16, len: usize| {
+            let mut p = id.to_be_bytes().to_vec();
+            p.extend_from_slice(&flags.to_be_bytes());
+            p.resize(len, 0);
+            p
+        };
+        // QR set, RCODE 0: success, with no answer records (ANCOUNT 0) and even when cut
+        // to 8 bytes.
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 12)), DnsReply::Success);
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 8)), DnsReply::Success);
+        // TC is not looked at.
+        assert_eq!(dns_reply(id, &reply(id, 0x8380, 12)), DnsReply::Success);
+        // Shorter than 8 bytes, another id, or QR clear: ignored (keep waiting).
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 7)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &reply(0xbeee, 0x8180, 12)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &reply(id, 0x0100, 12)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &[]), DnsReply::Ignore);
+        // RCODE != 0: failure (NXDOMAIN, SERVFAIL, REFUSED).
+        assert_eq!(dns_reply(id, &reply(id, 0x8183, 12)), DnsReply::Rcode(3));
+        assert_eq!(dns_reply(id, &reply(id, 0x8182, 12)), DnsReply::Rcode(2));
+        assert_eq!(dns_reply(id, &reply(id, 0x8105, 12)), DnsReply::Rcode(5));
+    }
+
+    #[test]
+    fn track_file_values_as_strtol_reads_them() {
+        use TrackFileValue::*;
+        assert_eq!(track_file_value(b"5\n"), Value(5));
+        assert_eq!(track_file_value(b"  -12 apples"), Value(-12));
+        assert_eq!(track_file_value(b"0x1f"), Value(31));
+        assert_eq!(track_file_value(b"010"), Value(8));
+        assert_eq!(track_file_value(b"08"), Value(0));
+        assert_eq!(track_file_value(b"+7"), Value(7));
+        assert_eq!(track_file_value(b""), Value(0));
+        assert_eq!(track_file_value(b"up"), Value(0));
+        assert_eq!(track_file_value(b"2147483648"), Value(1 << 31));
+        assert_eq!(track_file_value(b"2147483649"), Invalid(2147483649));
+        assert_eq!(track_file_value(b"-2147483649"), Invalid(-2147483649));
+        assert_eq!(
+            track_file_value(b"99999999999999999999"),
+            Invalid(i64::MAX)
+        );
+        assert_eq!(strtol0(b"-9223372036854775808"), Some(i64::MIN));
+        // Only the first 127 bytes are read.
+        let mut long = vec![b' '; 126];
+        long.extend_from_slice(b"42");
+        assert_eq!(track_file_value(&long), Value(4));
+        // A missing file is 0.
+        assert_eq!(
+            read_track_file(std::path::Path::new("/nonexistent/track")),
+            Value(0)
+        );
+    }
+
     #[test]
     fn echo_requests_and_filler() {
         assert_eq!(
