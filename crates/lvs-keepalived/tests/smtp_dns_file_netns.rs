@@ -275,8 +275,7 @@ fn smtp_dns_and_file_checks_drive_lvsd() {
         v
     };
     let wait_for = |want: &[(u16, &str, i32)]| {
-        let want: Vec<(u16, IpAddr, i32)> =
-            want.iter().map(|&(p, a, w)| (p, ip(a), w)).collect();
+        let want: Vec<(u16, IpAddr, i32)> = want.iter().map(|&(p, a, w)| (p, ip(a), w)).collect();
         let t0 = Instant::now();
         loop {
             let got = dests();
@@ -300,11 +299,7 @@ fn smtp_dns_and_file_checks_drive_lvsd() {
     // Let the first checks pass (1 s after start), then take the SMTP server away.
     std::thread::sleep(1500 * MS);
     assert!(
-        helos
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|h| h == "HELO lvs.test"),
+        helos.lock().unwrap().iter().any(|h| h == "HELO lvs.test"),
         "the SMTP server saw no HELO"
     );
     drop(smtp);

@@ -238,9 +238,10 @@ fn prepare_track_files(
                 (None, false)
             }
         };
-        let Some((dir, name)) = resolved.as_ref().and_then(|p| {
-            Some((p.parent()?.to_path_buf(), p.file_name()?.to_os_string()))
-        }) else {
+        let Some((dir, name)) = resolved
+            .as_ref()
+            .and_then(|p| Some((p.parent()?.to_path_buf(), p.file_name()?.to_os_string())))
+        else {
             checks.remove_track_file(i);
             continue;
         };
@@ -267,7 +268,8 @@ fn prepare_track_files(
     };
     let mut wds = Vec::new();
     for (i, dir, name) in &watched {
-        let flags = AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVE;
+        let flags =
+            AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVE;
         match ino.add_watch(dir.as_path(), flags) {
             Ok(wd) => wds.push((wd, name.clone(), *i, dir.join(name))),
             Err(e) => emit(Event::Log(format!(

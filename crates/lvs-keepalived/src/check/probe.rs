@@ -558,7 +558,11 @@ pub fn smtp_status(line: &[u8]) -> Option<u16> {
         None | Some(b' ') => {}
         Some(_) => return None,
     }
-    Some(line[..3].iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')))
+    Some(
+        line[..3]
+            .iter()
+            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')),
+    )
 }
 
 impl SmtpDialogue {
@@ -645,12 +649,13 @@ async fn smtp_check(conf: &CheckerConf, sm: &SmtpSpec) -> Outcome {
         };
         match step {
             SmtpStep::Read => {}
-            SmtpStep::Send(line) => match timeout(conf.connect_timeout, stream.write_all(&line)).await
-            {
-                Err(_) => return fail(SmtpFail::WriteTimeout),
-                Ok(Err(_)) => return fail(SmtpFail::WriteFailure),
-                Ok(Ok(())) => {}
-            },
+            SmtpStep::Send(line) => {
+                match timeout(conf.connect_timeout, stream.write_all(&line)).await {
+                    Err(_) => return fail(SmtpFail::WriteTimeout),
+                    Ok(Err(_)) => return fail(SmtpFail::WriteFailure),
+                    Ok(Ok(())) => {}
+                }
+            }
             SmtpStep::Success => return Outcome::Success,
             SmtpStep::Failed(f) => return fail(f),
         }
@@ -1090,7 +1095,10 @@ mod tests {
             b"221 ",
             b"bye\r\n",
         ]);
-        assert_eq!(sent, vec![b"HELO lvs.example\r\n".to_vec(), b"QUIT\r\n".to_vec()]);
+        assert_eq!(
+            sent,
+            vec![b"HELO lvs.example\r\n".to_vec(), b"QUIT\r\n".to_vec()]
+        );
         assert_eq!(end, SmtpStep::Success);
         // Any line answers QUIT; a bare status too.
         let (_, end) = smtp_run(&[b"220 x\r\n", b"250 y\r\n", b"500\n"]);
@@ -1205,10 +1213,7 @@ mod tests {
         assert_eq!(track_file_value(b"2147483648"), Value(1 << 31));
         assert_eq!(track_file_value(b"2147483649"), Invalid(2147483649));
         assert_eq!(track_file_value(b"-2147483649"), Invalid(-2147483649));
-        assert_eq!(
-            track_file_value(b"99999999999999999999"),
-            Invalid(i64::MAX)
-        );
+        assert_eq!(track_file_value(b"99999999999999999999"), Invalid(i64::MAX));
         assert_eq!(strtol0(b"-9223372036854775808"), Some(i64::MIN));
         // Only the first 127 bytes are read.
         let mut long = vec![b' '; 126];

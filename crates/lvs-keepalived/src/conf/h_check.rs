@@ -8,8 +8,7 @@ use super::lexer;
 use super::model::*;
 use super::num::{self, Msgs, TIMER_HZ};
 use super::parser::{
-    FileCheckB,
-    ChkBuild, ConnOpts, Parser, R, RsBuild, ScriptB, SorryBuild, Vb, VsBuild, VsgBuild,
+    ChkBuild, ConnOpts, FileCheckB, Parser, R, RsBuild, ScriptB, SorryBuild, Vb, VsBuild, VsgBuild,
 };
 
 const SCHEDULERS: &[&str] = &[
@@ -763,7 +762,12 @@ impl Parser<'_> {
                     ));
                     return Ok(());
                 }
-                if self.b.cur_track_file.as_ref().is_some_and(|t| t.weight != 1) {
+                if self
+                    .b
+                    .cur_track_file
+                    .as_ref()
+                    .is_some_and(|t| t.weight != 1)
+                {
                     self.err(format!(
                         "Weight already set for track file {name} - ignoring {}",
                         w[1]
@@ -806,9 +810,7 @@ impl Parser<'_> {
                                 value = v;
                             }
                             Err(_) => {
-                                self.err(format!(
-                                    "Track file {name} init value {word} is invalid"
-                                ));
+                                self.err(format!("Track file {name} init value {word} is invalid"));
                                 value = 0;
                             }
                         }
@@ -1271,7 +1273,12 @@ impl Parser<'_> {
                 let b = v.as_bytes();
                 let invalid = (b.first() == Some(&b'.') && b.len() > 1)
                     || std::iter::once(0)
-                        .chain(b.iter().enumerate().filter(|(_, c)| **c == b'.').map(|(i, _)| i))
+                        .chain(
+                            b.iter()
+                                .enumerate()
+                                .filter(|(_, c)| **c == b'.')
+                                .map(|(i, _)| i),
+                        )
                         .any(|i| b.get(i + 1) == Some(&b'.'));
                 if invalid {
                     self.err(format!("DNS_CHECK name '{v}' has empty label - ignoring"));
@@ -1725,7 +1732,7 @@ impl Parser<'_> {
                 let Some(saved) = c.smtp_saved_co.take() else {
                     return Ok(());
                 };
-                let host = std::mem::replace(&mut c.co, Some(saved));
+                let host = c.co.replace(saved);
                 if let Some(co) = host {
                     if let IpAddr::V6(a) = co.dst
                         && a.segments()[0] & 0xffc0 == 0xfe80

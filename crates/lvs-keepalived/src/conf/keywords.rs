@@ -740,7 +740,10 @@ const DNS_CHECK: &[Kw] = &{
     ]
 };
 
-const FILE_CHECK: &[Kw] = &[k("track_file", H::FileTrackFile), k("weight", H::FileWeight)];
+const FILE_CHECK: &[Kw] = &[
+    k("track_file", H::FileTrackFile),
+    k("weight", H::FileWeight),
+];
 
 const BFD_CHECK: &[Kw] = &[k("name", H::BfdName), k("alpha", I)];
 

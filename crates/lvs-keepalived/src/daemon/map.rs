@@ -1959,9 +1959,15 @@ virtual_server 10.0.0.100 25 {
         assert_eq!(smtp(2), cs::SMTP_DEFAULT_HELO);
         let target = |i: usize| (ck[i].connect_ip.unwrap().to_string(), ck[i].connect_port);
         assert_eq!(target(0), ("10.0.0.1".to_string(), Some(25)));
-        assert_eq!(ck[0].connect_timeout, Some(std::time::Duration::from_secs(4)));
+        assert_eq!(
+            ck[0].connect_timeout,
+            Some(std::time::Duration::from_secs(4))
+        );
         assert_eq!(target(1), ("10.0.0.9".to_string(), Some(2525)));
-        assert_eq!(ck[1].connect_timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(
+            ck[1].connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
         // The second has only hosts: the first is the checker, the second one more; the
         // retry written in a host block is the checker's.
         assert_eq!(target(2), ("10.0.0.7".to_string(), Some(25)));
@@ -1978,7 +1984,10 @@ virtual_server 10.0.0.100 25 {
             })
         );
         assert_eq!(ck[4].retry, Some(3));
-        assert_eq!(ck[4].delay_before_retry, Some(std::time::Duration::from_secs(7)));
+        assert_eq!(
+            ck[4].delay_before_retry,
+            Some(std::time::Duration::from_secs(7))
+        );
         assert_eq!(ck[5].kind, cs::CheckerKind::Dns(cs::DnsSpec::default()));
         // FILE_CHECK: the track_file's weight and reverse unless it sets its own.
         let file = |i: usize| match &ck[i].kind {
