@@ -51,6 +51,7 @@ unit: deps
 	$(CARGO) test -p lvs-keepalived --test check_netns -- --ignored
 	$(CARGO) test -p lvs-keepalived --test sync_group_netns -- --ignored
 	$(CARGO) test -p lvs-keepalived --test vsg_netns -- --ignored
+	$(CARGO) test -p lvs-keepalived --test smtp_dns_file_netns -- --ignored
 
 test: lint unit
 

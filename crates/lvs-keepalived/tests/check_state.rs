@@ -832,3 +832,234 @@ fn many_cycles_with_flapping_servers_keep_lvsd_consistent() {
         );
     }
 }
+
+// ---- SMTP_CHECK, DNS_CHECK, FILE_CHECK ----------------------------------------------------
+
+/// One real server 10.0.0.1:25 with one checker of `kind` (delay_loop 10 s,
+/// delay_before_retry 2 s unless `dbr` is None, no warmup).
+fn one_checker(kind: CheckerKind, retry: Option<u32>, dbr: Option<Duration>) -> VirtualServerSpec {
+    let mut vs = VirtualServerSpec::new(vs_key());
+    vs.delay_loop = Some(10 * S);
+    vs.delay_before_retry = dbr;
+    vs.retry = retry;
+    vs.warmup = Some(Duration::ZERO);
+    let mut rs = RealServerSpec::new(ip("10.0.0.1"), 25);
+    rs.checkers.push(CheckerSpec::new(kind));
+    vs.real_servers.push(rs);
+    vs
+}
+
+fn smtp_fail(f: SmtpFail) -> Outcome {
+    Outcome::Failure(FailReason::Smtp(f))
+}
+
+#[test]
+fn smtp_check_retries_from_the_first_round_and_words_failures_as_keepalived() {
+    let (mut sim, ev) = Sim::new(vec![one_checker(
+        CheckerKind::Smtp(SmtpSpec::default()),
+        Some(1),
+        Some(2 * S),
+    )]);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w1"]);
+    // First round at 1 s: unlike TCP_CHECK, a first failure is retried (the round starts
+    // with retry_it = 0) and logged only when the retries are used up.
+    let (t, _, ev) = sim.step(&mut |_| smtp_fail(SmtpFail::BadGreeting));
+    assert_eq!(t, S);
+    assert!(ev.is_empty(), "{ev:?}");
+    let (t, _, ev) = sim.step(&mut |_| smtp_fail(SmtpFail::ConnectError));
+    assert_eq!(t, 3 * S, "delay_before_retry");
+    assert_eq!(
+        logs(&ev)[0],
+        "SMTP_CHECK Error connecting to server [10.0.0.1]:25"
+    );
+    assert_eq!(shorts(&ev), vec!["del 10.0.0.1"]);
+    // Down: each round still retries once, silently (the checker is no longer up).
+    let (t, _, ev) = sim.step(&mut |_| smtp_fail(SmtpFail::ReadTimeout));
+    assert_eq!(t, 13 * S, "delay_loop after the verdict");
+    assert!(ev.is_empty());
+    let (t, _, ev) = sim.step(&mut |_| Outcome::Success);
+    assert_eq!(t, 15 * S);
+    assert_eq!(
+        logs(&ev)[0],
+        "Remote SMTP server [10.0.0.1]:tcp:25 succeed on service."
+    );
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w1"]);
+    let (t, _, ev) = sim.step(&mut |_| Outcome::Success);
+    assert_eq!(t, 25 * S);
+    assert!(ev.is_empty());
+    // Up again: a failure followed by a success within the retries changes nothing.
+    let (_, _, ev) = sim.step(&mut |_| smtp_fail(SmtpFail::BadHelo));
+    assert!(ev.is_empty());
+    let (t, _, ev) = sim.step(&mut |_| Outcome::Success);
+    assert_eq!(t, 37 * S);
+    assert!(ev.is_empty());
+    // The other messages.
+    let dst = "[10.0.0.1]:25";
+    assert_eq!(
+        SmtpFail::BadGreeting.message(dst, dst),
+        "Bad greeting banner from server [10.0.0.1]:25"
+    );
+    assert_eq!(
+        SmtpFail::NetworkUnreachable.message(dst, "[10.0.0.1]:25"),
+        "Network unreachable for server 10.0.0.1 - real server [10.0.0.1]:25"
+    );
+}
+
+#[test]
+fn smtp_check_log_all_failures_logs_every_attempt() {
+    let mut vs = one_checker(CheckerKind::Smtp(SmtpSpec::default()), Some(2), Some(S));
+    vs.real_servers[0].checkers[0].log_all_failures = true;
+    let (mut sim, _) = Sim::new(vec![vs]);
+    let mut n = 0;
+    for _ in 0..3 {
+        let (_, _, ev) = sim.step(&mut |_| smtp_fail(SmtpFail::ReadFailure));
+        n += logs(&ev)
+            .iter()
+            .filter(|l| l.starts_with("SMTP_CHECK Read failure from server"))
+            .count();
+        if !ops(&ev).is_empty() {
+            assert_eq!(shorts(&ev), vec!["del 10.0.0.1"]);
+        }
+    }
+    assert_eq!(n, 3);
+    assert!(!sim.c.rs_alive(0, 0));
+}
+
+fn dns_fail(f: DnsFail) -> Outcome {
+    Outcome::Failure(FailReason::Dns(f))
+}
+
+#[test]
+fn dns_check_defaults_and_retries_as_keepalived() {
+    let (mut sim, _) = Sim::new(vec![one_checker(
+        CheckerKind::Dns(DnsSpec::default()),
+        None,
+        None,
+    )]);
+    let id = sim.c.checker_ids()[0];
+    // retry 3, delay_before_retry = delay_loop.
+    assert_eq!(sim.c.conf(id).retry, 3);
+    assert_eq!(sim.c.conf(id).delay_before_retry, 10 * S);
+    assert_eq!(sim.c.conf(id).target.port(), 25);
+    // The first failure after start-up takes it down at once, without "after N retries".
+    let (_, _, ev) = sim.step(&mut |_| dns_fail(DnsFail::Rcode(2)));
+    assert_eq!(
+        logs(&ev)[0],
+        "DNS_CHECK ([10.0.0.1]:tcp:25) read error occurred. (rcode = 2)"
+    );
+    assert_eq!(shorts(&ev), vec!["del 10.0.0.1"]);
+    // Down: failures are silent, one per delay_loop.
+    let (t, _, ev) = sim.step(&mut |_| dns_fail(DnsFail::ReadTimeout));
+    assert_eq!(t, 11 * S);
+    assert!(ev.is_empty());
+    let (_, _, ev) = sim.step(&mut |_| Outcome::Success);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w1"]);
+    // Up: three silent retries a delay_before_retry apart, then down with the count.
+    for i in 0..3 {
+        let (t, _, ev) = sim.step(&mut |_| dns_fail(DnsFail::ReadTimeout));
+        assert_eq!(t, (31 + 10 * i) * S);
+        assert!(ev.is_empty(), "{ev:?}");
+    }
+    let (_, _, ev) = sim.step(&mut |_| dns_fail(DnsFail::ReadError(111)));
+    assert_eq!(
+        logs(&ev)[0],
+        "DNS_CHECK ([10.0.0.1]:tcp:25) failed to read socket; errno 111 (Connection refused) after 3 retries"
+    );
+    assert_eq!(shorts(&ev), vec!["del 10.0.0.1"]);
+}
+
+#[test]
+fn dns_check_names_that_cannot_be_encoded_are_refused() {
+    let d = DnsSpec {
+        qtype: 1,
+        name: format!("{}.example", "a".repeat(64)),
+    };
+    assert!(Checks::new(vec![one_checker(CheckerKind::Dns(d), None, None)]).is_err());
+}
+
+fn file_check(weight: i32, reverse: bool) -> CheckerKind {
+    CheckerKind::File(FileCheckSpec {
+        name: "f".into(),
+        path: "/nonexistent/f".into(),
+        weight,
+        reverse,
+        init: None,
+    })
+}
+
+#[test]
+fn file_status_maps_values_to_weights_as_keepalived() {
+    // Weight 0: 0 is up, anything else is a fault; reverse swaps them.
+    assert_eq!(file_status(0, 0, false), 0);
+    assert_eq!(file_status(3, 0, false), IPVS_WEIGHT_FAULT);
+    assert_eq!(file_status(-1, 0, false), IPVS_WEIGHT_FAULT);
+    assert_eq!(file_status(0, 0, true), IPVS_WEIGHT_FAULT);
+    assert_eq!(file_status(7, 0, true), 0);
+    // Otherwise value × weight, negated by reverse, clamped to i32.
+    assert_eq!(file_status(3, 2, false), 6);
+    assert_eq!(file_status(3, 2, true), -6);
+    assert_eq!(file_status(-3, -2, false), 6);
+    assert_eq!(file_status(1 << 31, i32::MAX, false), i64::from(i32::MAX));
+    assert_eq!(file_status(-(1 << 31), 2, false), IPVS_WEIGHT_FAULT);
+}
+
+#[test]
+fn file_check_weight_zero_takes_the_server_down_on_a_non_zero_value() {
+    let mut c = Checks::new(vec![one_checker(file_check(0, false), None, None)]).unwrap();
+    assert_eq!(c.track_files().len(), 1);
+    c.set_file_initial(0, 1);
+    let ev = c.start(Instant::now(), &mut |_| Duration::ZERO);
+    // Down from the start: not added, no checker activation, nothing ever due.
+    assert!(shorts(&ev).is_empty(), "{ev:?}");
+    assert!(logs(&ev).iter().all(|l| !l.contains("healthchecker")));
+    assert!(c.next_deadline().is_none());
+    assert_eq!(shorts(&c.file_changed(0, 0)), vec!["add 10.0.0.1 w1"]);
+    assert!(c.file_changed(0, 0).is_empty(), "same value");
+    assert_eq!(shorts(&c.file_changed(0, 5)), vec!["del 10.0.0.1"]);
+    assert!(shorts(&c.file_changed(0, -5)).is_empty(), "still a fault");
+    assert_eq!(shorts(&c.file_changed(0, 0)), vec!["add 10.0.0.1 w1"]);
+}
+
+#[test]
+fn file_check_weight_adds_value_times_weight_to_the_server() {
+    let mut vs = one_checker(file_check(2, false), None, None);
+    vs.real_servers[0].weight = 10;
+    let mut c = Checks::new(vec![vs]).unwrap();
+    c.set_file_initial(0, 3);
+    let ev = c.start(Instant::now(), &mut |_| Duration::ZERO);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w16"]);
+    assert_eq!(shorts(&c.file_changed(0, -1)), vec!["edit 10.0.0.1 w8"]);
+    // Below zero the server stays in with weight 0.
+    assert_eq!(shorts(&c.file_changed(0, -20)), vec!["edit 10.0.0.1 w0"]);
+    assert!(c.rs_alive(0, 0));
+    assert_eq!(c.rs_weight(0, 0), -30);
+    // A fault (value × weight ≤ i32::MIN) takes it down and out of the weight.
+    assert_eq!(shorts(&c.file_changed(0, -(1 << 30))), vec!["del 10.0.0.1"]);
+    assert_eq!(c.rs_weight(0, 0), 10);
+    assert_eq!(shorts(&c.file_changed(0, 1)), vec!["add 10.0.0.1 w12"]);
+}
+
+#[test]
+fn file_check_reverse_and_removed_files() {
+    // Reverse with a weight: the value lowers the weight.
+    let mut vs = one_checker(file_check(1, true), None, None);
+    vs.real_servers[0].weight = 5;
+    let mut c = Checks::new(vec![vs]).unwrap();
+    let ev = c.start(Instant::now(), &mut |_| Duration::ZERO);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w5"]);
+    assert_eq!(shorts(&c.file_changed(0, 2)), vec!["edit 10.0.0.1 w3"]);
+    // Reverse with weight 0: zero is the fault. keepalived starts such a checker up
+    // when the file holds 0 (its start-up test only looks at non-zero values); the
+    // first change puts it right.
+    let mut c = Checks::new(vec![one_checker(file_check(0, true), None, None)]).unwrap();
+    let ev = c.start(Instant::now(), &mut |_| Duration::ZERO);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w1"]);
+    assert!(shorts(&c.file_changed(0, 4)).is_empty());
+    assert_eq!(shorts(&c.file_changed(0, 0)), vec!["del 10.0.0.1"]);
+    // A removed track file (its directory does not exist) changes nothing.
+    let mut c = Checks::new(vec![one_checker(file_check(0, false), None, None)]).unwrap();
+    c.remove_track_file(0);
+    let ev = c.start(Instant::now(), &mut |_| Duration::ZERO);
+    assert_eq!(shorts(&ev), vec!["add 10.0.0.1 w1"]);
+    assert!(c.file_changed(0, 1).is_empty());
+}

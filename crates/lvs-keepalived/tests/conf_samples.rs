@@ -164,15 +164,53 @@ fn smtp_check() {
     let c = sample("keepalived.conf.SMTP_CHECK", 0);
     let vs = &c.virtual_servers[0];
     assert_eq!(vs.real_servers.len(), 3);
-    assert_eq!(c.checker_count(), 3);
+    // The second and third SMTP_CHECK set connect_timeout themselves, so (as keepalived's
+    // smtp_check_end_handler) they check the real server and each host block is one more
+    // checker with the same settings: 1 + 4 + 4.
+    assert_eq!(c.checker_count(), 9);
     for rs in &vs.real_servers {
-        assert!(
-            matches!(&rs.checkers[0].kind, CheckerKind::Smtp { helo_name: Some(h) } if h == "foo.bar.com")
-        );
-        assert_eq!(rs.checkers[0].retry, 2);
-        assert_eq!(rs.checkers[0].delay_before_retry, secs(5));
+        for ck in &rs.checkers {
+            assert!(
+                matches!(&ck.kind, CheckerKind::Smtp { helo_name: Some(h) } if h == "foo.bar.com")
+            );
+            assert_eq!(ck.retry, 2);
+            assert_eq!(ck.delay_before_retry, secs(5));
+        }
     }
     assert_eq!(vs.real_servers[0].checkers[0].connect_timeout, secs(30));
+    let targets = |i: usize| {
+        vs.real_servers[i]
+            .checkers
+            .iter()
+            .map(|ck| (ck.connect_ip.unwrap().to_string(), ck.connect_port.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let t = |a: &str, p: u16| (a.to_string(), p);
+    assert_eq!(
+        targets(1),
+        vec![
+            t("172.16.1.11", 25),
+            t("172.16.1.11", 25),
+            t("192.168.155.10", 25),
+            t("64.233.167.99", 25)
+        ]
+    );
+    assert_eq!(
+        targets(2),
+        vec![
+            t("172.16.1.12", 25),
+            t("172.16.1.12", 25),
+            t("192.168.155.11", 25),
+            t("64.233.167.100", 587)
+        ]
+    );
+    // A host's bindto stays its own; the checker's connect_timeout is not a host's.
+    assert_eq!(vs.real_servers[2].checkers[0].bindto, None);
+    assert_eq!(
+        vs.real_servers[2].checkers[1].bindto,
+        Some(ip("172.16.1.2"))
+    );
+    assert_eq!(vs.real_servers[1].checkers[0].connect_timeout, secs(10));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use lvs_api::{DestDelete, DestRequest, ErrorKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::probe::{address_is_local, probe, spawn_script};
+use super::probe::{TrackFileValue, address_is_local, probe, read_track_file, spawn_script};
 use super::state::{CheckerId, Checks, Event, Op, Outcome};
 
 /// Messages to a running [`run_checkers`].
@@ -106,12 +106,24 @@ pub async fn run_checkers(
             checks.set_address(a, true).into_iter().for_each(&mut emit);
         }
     }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let watcher = prepare_track_files(&mut checks, &mut emit, file_tx);
     let mut jitter = jitter_source();
     checks
         .start(Instant::now(), &mut jitter)
         .into_iter()
         .for_each(&mut emit);
     let mut probes: JoinSet<(CheckerId, Outcome)> = JoinSet::new();
+    // Dropping the watcher task's handle does not stop it: abort it on every exit.
+    struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                h.abort();
+            }
+        }
+    }
+    let _watcher = AbortOnDrop(watcher);
     loop {
         for d in checks.due(Instant::now()) {
             let conf = checks.conf(d.id).clone();
@@ -128,6 +140,15 @@ pub async fn run_checkers(
                     checks.report(Instant::now(), id, outcome).into_iter().for_each(&mut emit);
                 }
             }
+            Some((file, value)) = file_rx.recv() => match value {
+                TrackFileValue::Value(v) => {
+                    checks.file_changed(file, v).into_iter().for_each(&mut emit);
+                }
+                TrackFileValue::Invalid(n) => emit(Event::Log(format!(
+                    "Invalid number {n} read from {} - ignoring",
+                    checks.track_files()[file].path.display()
+                ))),
+            },
             msg = control.recv() => match msg {
                 Some(Control::AddressAdded(a)) => {
                     checks.set_address(a, true).into_iter().for_each(&mut emit);
@@ -148,6 +169,169 @@ pub async fn run_checkers(
             },
         }
     }
+}
+
+/// keepalived's `track_file_end_handler` (`init_file`) and `init_track_files` for the files
+/// the FILE_CHECKs track: write the init value, resolve the path, read the value now,
+/// and watch the directory with inotify (`IN_CLOSE_WRITE`, `IN_DELETE`, `IN_MOVE`). The
+/// watcher task sends `(file, value)`: the new content after a write or a move in, 0 after
+/// a delete or a move away.
+fn prepare_track_files(
+    checks: &mut Checks,
+    emit: &mut (impl FnMut(Event) + Send),
+    tx: mpsc::UnboundedSender<(usize, TrackFileValue)>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use std::path::PathBuf;
+    let files = checks.track_files().to_vec();
+    if files.is_empty() {
+        return None;
+    }
+    // (file index, directory, file name)
+    let mut watched: Vec<(usize, PathBuf, std::ffi::OsString)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        if let Some((value, overwrite)) = f.init {
+            let meta = std::fs::metadata(&f.path);
+            let write = match &meta {
+                Err(_) => true,
+                Ok(_) if !overwrite => false,
+                Ok(m) if !m.is_file() => {
+                    emit(Event::Log(format!(
+                        "Cannot initialise track file {} - it is not a regular file",
+                        f.name
+                    )));
+                    false
+                }
+                Ok(_) => true,
+            };
+            if write && std::fs::write(&f.path, format!("{value}\n")).is_err() {
+                emit(Event::Log(format!(
+                    "Unable to initialise track file {}",
+                    f.name
+                )));
+            }
+        }
+        let (resolved, exists) = match std::fs::canonicalize(&f.path) {
+            Ok(p) => (Some(p), true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = match f.path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let resolved = std::fs::canonicalize(&dir)
+                    .ok()
+                    .filter(|d| d.is_dir())
+                    .and_then(|d| f.path.file_name().map(|n| d.join(n)));
+                if resolved.is_none() {
+                    emit(Event::Log(format!(
+                        "Track file directory for {} does not exist - removing",
+                        f.name
+                    )));
+                }
+                (resolved, false)
+            }
+            Err(_) => {
+                emit(Event::Log(format!(
+                    "track file {} is not accessible - ignoring",
+                    f.name
+                )));
+                (None, false)
+            }
+        };
+        let Some((dir, name)) = resolved
+            .as_ref()
+            .and_then(|p| Some((p.parent()?.to_path_buf(), p.file_name()?.to_os_string())))
+        else {
+            checks.remove_track_file(i);
+            continue;
+        };
+        if exists {
+            match read_track_file(resolved.as_deref().unwrap_or(&f.path)) {
+                TrackFileValue::Value(v) => checks.set_file_initial(i, v),
+                TrackFileValue::Invalid(n) => emit(Event::Log(format!(
+                    "Invalid number {n} read from {} - ignoring",
+                    f.path.display()
+                ))),
+            }
+        }
+        watched.push((i, dir, name));
+    }
+    if watched.is_empty() {
+        return None;
+    }
+    let ino = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+        Ok(i) => i,
+        Err(_) => {
+            emit(Event::Log("Unable to monitor track files".into()));
+            return None;
+        }
+    };
+    let mut wds = Vec::new();
+    for (i, dir, name) in &watched {
+        let flags =
+            AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVE;
+        match ino.add_watch(dir.as_path(), flags) {
+            Ok(wd) => wds.push((wd, name.clone(), *i, dir.join(name))),
+            Err(e) => emit(Event::Log(format!(
+                "Unable to monitor track file {}: {e}",
+                files[*i].name
+            ))),
+        }
+    }
+    struct Fd(Inotify);
+    impl std::os::fd::AsRawFd for Fd {
+        fn as_raw_fd(&self) -> std::os::fd::RawFd {
+            use std::os::fd::AsFd;
+            self.0.as_fd().as_raw_fd()
+        }
+    }
+    // `AsyncFd::new` is deprecated for the I/O-safety contract it cannot check; it holds
+    // here: `Fd` owns the inotify descriptor, which stays open and the same until the
+    // AsyncFd (its only owner) is dropped.
+    #[allow(deprecated)]
+    let afd = match tokio::io::unix::AsyncFd::new(Fd(ino)) {
+        Ok(a) => a,
+        Err(_) => {
+            emit(Event::Log("Unable to monitor track files".into()));
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        loop {
+            let Ok(mut guard) = afd.readable().await else {
+                return;
+            };
+            let events = match guard.get_inner().0.read_events() {
+                Ok(ev) => ev,
+                Err(nix::errno::Errno::EAGAIN) => {
+                    guard.clear_ready();
+                    continue;
+                }
+                Err(_) => return,
+            };
+            for ev in events {
+                if ev.mask.contains(AddWatchFlags::IN_ISDIR) {
+                    continue;
+                }
+                for (wd, name, i, path) in &wds {
+                    if *wd != ev.wd || ev.name.as_ref() != Some(name) {
+                        continue;
+                    }
+                    let value = if ev
+                        .mask
+                        .intersects(AddWatchFlags::IN_MOVED_FROM | AddWatchFlags::IN_DELETE)
+                    {
+                        TrackFileValue::Value(0)
+                    } else {
+                        read_track_file(path)
+                    };
+                    if tx.send((*i, value)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }))
 }
 
 /// Applies events to lvsd through its control socket, in order, on a thread of its own

@@ -4,10 +4,14 @@
 //! with keepalived's User-Agent and Host (HTTP_GET), the same inside TLS (SSL_GET); the
 //! `keepalived check - ` payload over UDP, where an ICMP unreachable is the failure
 //! (UDP_CHECK); an ICMP/ICMPv6 echo with 128 bytes of payload (PING_CHECK); and they run
-//! MISC_CHECK scripts in their own process group, killed when `misc_timeout` passes.
+//! MISC_CHECK scripts in their own process group, killed when `misc_timeout` passes;
+//! SMTP_CHECK reads the greeting, says `HELO` and `QUIT` ([`SmtpDialogue`]); DNS_CHECK
+//! sends one query over UDP ([`dns_query`], judged by [`dns_reply`]). FILE_CHECK has no
+//! probe: the driver watches the file ([`read_track_file`] reads it).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
@@ -18,8 +22,10 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
-use super::spec::{CheckerKind, HttpProtocol, HttpSpec, MiscSpec, Script, UdpSpec};
-use super::state::{CheckerConf, FailReason, Outcome};
+use super::spec::{
+    CheckerKind, DnsSpec, HttpProtocol, HttpSpec, MiscSpec, Script, SmtpSpec, SpecError, UdpSpec,
+};
+use super::state::{CheckerConf, DnsFail, FailReason, Outcome, SmtpFail};
 
 /// Run the probe of `conf` (for HTTP_GET/SSL_GET: of url number `url`).
 pub async fn probe(conf: &CheckerConf, url: usize) -> Outcome {
@@ -29,6 +35,10 @@ pub async fn probe(conf: &CheckerConf, url: usize) -> Outcome {
         CheckerKind::Misc(m) => misc_check(m, conf.misc_timeout).await,
         CheckerKind::Udp(u) => udp_check(conf, u).await,
         CheckerKind::Ping => ping_check(conf).await,
+        CheckerKind::Smtp(sm) => smtp_check(conf, sm).await,
+        CheckerKind::Dns(d) => dns_check(conf, d).await,
+        // Never due: the driver watches the file instead.
+        CheckerKind::File(_) => Outcome::Skipped("FILE_CHECK has no probe".into()),
     }
 }
 
@@ -499,6 +509,372 @@ async fn ping_check(conf: &CheckerConf) -> Outcome {
     }
 }
 
+/// keepalived's `SMTP_BUFF_MAX`: a line is read into 512 bytes (one kept for the NUL).
+const SMTP_BUFF_MAX: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SmtpState {
+    Banner,
+    Helo,
+    Quit,
+}
+
+/// What the SMTP dialogue wants next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// Read more (at most [`SmtpDialogue::read_capacity`] bytes).
+    Read,
+    /// Write this line, then read the answer.
+    Send(Vec<u8>),
+    /// The dialogue is over: the server passed.
+    Success,
+    /// The dialogue is over: the server failed.
+    Failed(SmtpFail),
+}
+
+/// The sans-IO SMTP_CHECK dialogue (keepalived's `smtp_engine_thread`): read the greeting,
+/// which must have status 220; send `HELO name`; read a reply with status 250; send
+/// `QUIT`; read one more line, whatever it says.
+///
+/// As keepalived reads: each reply starts with an empty 512-byte buffer, filled until a
+/// newline appears before the first NUL byte; bytes after that newline are dropped; a
+/// buffer that fills without a newline is emptied and reading goes on. The status is the
+/// three digits at the start of the line, which must be followed by a space or the end of
+/// the line (so `220-` continuation lines and `220\r` fail, as in keepalived).
+#[derive(Clone, Debug)]
+pub struct SmtpDialogue {
+    helo: String,
+    state: SmtpState,
+    buf: Vec<u8>,
+}
+
+/// keepalived's `smtp_get_status`: the number `strtoul` reads at the start of `line`, if it
+/// is three characters long and followed by a space or the end.
+pub fn smtp_status(line: &[u8]) -> Option<u16> {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    match line.get(3) {
+        None | Some(b' ') => {}
+        Some(_) => return None,
+    }
+    Some(
+        line[..3]
+            .iter()
+            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')),
+    )
+}
+
+impl SmtpDialogue {
+    /// A dialogue that will greet with `HELO helo_name`.
+    pub fn new(helo_name: &str) -> SmtpDialogue {
+        SmtpDialogue {
+            helo: helo_name.to_string(),
+            state: SmtpState::Banner,
+            buf: Vec::with_capacity(SMTP_BUFF_MAX),
+        }
+    }
+
+    /// How many bytes the next read may take (keepalived reads into what is left of its
+    /// buffer; a full buffer is emptied first).
+    pub fn read_capacity(&mut self) -> usize {
+        if self.buf.len() >= SMTP_BUFF_MAX - 1 {
+            self.buf.clear();
+        }
+        SMTP_BUFF_MAX - 1 - self.buf.len()
+    }
+
+    /// Feed bytes read from the server (at most [`SmtpDialogue::read_capacity`]).
+    pub fn feed(&mut self, data: &[u8]) -> SmtpStep {
+        let room = self.read_capacity();
+        self.buf.extend_from_slice(&data[..data.len().min(room)]);
+        // strchr() stops at the first NUL.
+        let text_end = self
+            .buf
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.buf.len());
+        let Some(nl) = self.buf[..text_end].iter().position(|&b| b == b'\n') else {
+            return SmtpStep::Read;
+        };
+        let status = smtp_status(&self.buf[..nl]);
+        self.buf.clear();
+        match self.state {
+            SmtpState::Banner if status == Some(220) => {
+                self.state = SmtpState::Helo;
+                SmtpStep::Send(format!("HELO {}\r\n", self.helo).into_bytes())
+            }
+            SmtpState::Banner => SmtpStep::Failed(SmtpFail::BadGreeting),
+            SmtpState::Helo if status == Some(250) => {
+                self.state = SmtpState::Quit;
+                SmtpStep::Send(b"QUIT\r\n".to_vec())
+            }
+            SmtpState::Helo => SmtpStep::Failed(SmtpFail::BadHelo),
+            SmtpState::Quit => SmtpStep::Success,
+        }
+    }
+
+    /// The server closed the connection (or the read failed) before a full line.
+    pub fn closed(&self) -> SmtpStep {
+        SmtpStep::Failed(SmtpFail::ReadFailure)
+    }
+}
+
+async fn smtp_check(conf: &CheckerConf, sm: &SmtpSpec) -> Outcome {
+    let s = match socket_for(conf, Type::STREAM, socket2::Protocol::TCP) {
+        Ok(s) => s,
+        Err(_) => return Outcome::Skipped("SMTP_CHECK socket bind failed".into()),
+    };
+    let sock = tokio::net::TcpSocket::from_std_stream(s.into());
+    let fail = |f| Outcome::Failure(FailReason::Smtp(f));
+    let mut stream = match timeout(conf.connect_timeout, sock.connect(conf.target)).await {
+        Err(_) => return fail(SmtpFail::ConnectTimeout),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::NetworkUnreachable => {
+            return fail(SmtpFail::NetworkUnreachable);
+        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
+            return fail(SmtpFail::ConnectTimeout);
+        }
+        Ok(Err(_)) => return fail(SmtpFail::ConnectError),
+        Ok(Ok(st)) => st,
+    };
+    let mut d = SmtpDialogue::new(&sm.helo_name);
+    let mut buf = [0u8; SMTP_BUFF_MAX];
+    loop {
+        let cap = d.read_capacity();
+        let step = match timeout(conf.connect_timeout, stream.read(&mut buf[..cap])).await {
+            Err(_) => return fail(SmtpFail::ReadTimeout),
+            Ok(Ok(0)) | Ok(Err(_)) => d.closed(),
+            Ok(Ok(n)) => d.feed(&buf[..n]),
+        };
+        match step {
+            SmtpStep::Read => {}
+            SmtpStep::Send(line) => {
+                match timeout(conf.connect_timeout, stream.write_all(&line)).await {
+                    Err(_) => return fail(SmtpFail::WriteTimeout),
+                    Ok(Err(_)) => return fail(SmtpFail::WriteFailure),
+                    Ok(Ok(())) => {}
+                }
+            }
+            SmtpStep::Success => return Outcome::Success,
+            SmtpStep::Failed(f) => return fail(f),
+        }
+    }
+}
+
+/// The DNS_CHECK query (keepalived's `dns_make_query`): header with `id`, RD set, one
+/// question; QNAME from the dot-separated labels of `name` (`.` and `""` are the root, a
+/// trailing dot is allowed), class IN. Errors on a label over 63 bytes or a name over
+/// 255 bytes encoded (keepalived would write a broken packet).
+pub fn dns_query(id: u16, qtype: u16, name: &str) -> Result<Vec<u8>, SpecError> {
+    let mut p = Vec::with_capacity(18 + name.len());
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&0x0100u16.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    let qname_start = p.len();
+    if name != "." {
+        let trimmed = name.strip_suffix('.').unwrap_or(name);
+        if !trimmed.is_empty() {
+            for label in trimmed.split('.') {
+                if label.len() > 63 {
+                    return Err(SpecError::DnsName(name.to_string()));
+                }
+                p.push(label.len() as u8);
+                p.extend_from_slice(label.as_bytes());
+            }
+        }
+    }
+    p.push(0);
+    if p.len() - qname_start > 255 {
+        return Err(SpecError::DnsName(name.to_string()));
+    }
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&1u16.to_be_bytes());
+    Ok(p)
+}
+
+/// What a datagram received by DNS_CHECK means (keepalived's `dns_recv_thread`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsReply {
+    /// Not an answer to the query: shorter than 8 bytes (keepalived compares with the size
+    /// of a pointer), another id, or QR clear. Keep waiting.
+    Ignore,
+    /// An answer with RCODE 0: success, whatever the sections hold (keepalived reads
+    /// nothing past the flags: no answer records are required, TC is not looked at).
+    Success,
+    /// An answer with this non-zero RCODE: failure.
+    Rcode(u8),
+}
+
+/// Judge `reply` to the query with id `id`.
+pub fn dns_reply(id: u16, reply: &[u8]) -> DnsReply {
+    if reply.len() < 8 || reply[0..2] != id.to_be_bytes() {
+        return DnsReply::Ignore;
+    }
+    let flags = u16::from_be_bytes([reply[2], reply[3]]);
+    if flags & 0x8000 == 0 {
+        return DnsReply::Ignore;
+    }
+    match (flags & 0x000f) as u8 {
+        0 => DnsReply::Success,
+        rc => DnsReply::Rcode(rc),
+    }
+}
+
+/// A query id: keepalived takes `random()`; any unpredictable 16 bits do.
+fn dns_id() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.finish() as u16
+}
+
+async fn dns_check(conf: &CheckerConf, d: &DnsSpec) -> Outcome {
+    let fail = |f| Outcome::Failure(FailReason::Dns(f));
+    let s = match socket_for(conf, Type::DGRAM, socket2::Protocol::UDP) {
+        Ok(s) => s,
+        Err(_) => return Outcome::Skipped("UDP socket bind failed".into()),
+    };
+    if let Err(e) = s.connect(&SockAddr::from(conf.target)) {
+        return match e.kind() {
+            io::ErrorKind::NetworkUnreachable => fail(DnsFail::NetworkUnreachable),
+            _ => fail(DnsFail::ConnectionError),
+        };
+    }
+    let sock = match tokio::net::UdpSocket::from_std(s.into()) {
+        Ok(s) => s,
+        Err(_) => return Outcome::Skipped("UDP socket bind failed".into()),
+    };
+    let id = dns_id();
+    let query = match dns_query(id, d.qtype, &d.name) {
+        Ok(q) => q,
+        Err(e) => return Outcome::Skipped(e.to_string()),
+    };
+    let exchange = async {
+        match sock.send(&query).await {
+            Ok(n) if n == query.len() => {}
+            Ok(_) => return fail(DnsFail::ShortWrite),
+            Err(_) => return fail(DnsFail::WriteFailed),
+        }
+        let mut buf = [0u8; 768];
+        loop {
+            match sock.recv(&mut buf).await {
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(0);
+                    return fail(DnsFail::ReadError(errno));
+                }
+                Ok(n) => match dns_reply(id, &buf[..n]) {
+                    DnsReply::Ignore => continue,
+                    DnsReply::Success => return Outcome::Success,
+                    DnsReply::Rcode(rc) => return fail(DnsFail::Rcode(rc)),
+                },
+            }
+        }
+    };
+    // One deadline for the whole exchange, as keepalived's `thread->sands`.
+    match timeout(conf.connect_timeout, exchange).await {
+        Err(_) => fail(DnsFail::ReadTimeout),
+        Ok(o) => o,
+    }
+}
+
+/// keepalived's `strtol(buf, NULL, 0)`: blanks, a sign, then `0x` hex, `0` octal or
+/// decimal digits, up to the first other character; 0 when there are no digits; `None`
+/// on overflow (ERANGE).
+pub fn strtol0(s: &[u8]) -> Option<i64> {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut radix = 10u32;
+    if s.get(i) == Some(&b'0') {
+        if matches!(s.get(i + 1), Some(b'x' | b'X'))
+            && s.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit())
+        {
+            radix = 16;
+            i += 2;
+        } else {
+            radix = 8;
+        }
+    }
+    // Magnitude up to 2^63 (i64::MIN's).
+    let mut v: u64 = 0;
+    let mut overflow = false;
+    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(radix)) {
+        match v
+            .checked_mul(u64::from(radix))
+            .and_then(|x| x.checked_add(u64::from(d)))
+        {
+            Some(x) if x <= 1 << 63 => v = x,
+            _ => overflow = true,
+        }
+        i += 1;
+    }
+    if overflow || (!neg && v > i64::MAX as u64) {
+        return None;
+    }
+    Some(if neg {
+        (v as i128).wrapping_neg() as i64
+    } else {
+        v as i64
+    })
+}
+
+/// What reading a tracked file gives (keepalived's `process_track_file`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackFileValue {
+    /// The value (0 for a missing, unreadable or empty file, or no number).
+    Value(i64),
+    /// A number outside `i32::MIN..=i32::MAX + 1` (or beyond `long`): keepalived logs
+    /// `Invalid number N read from PATH - ignoring` and keeps the previous value.
+    Invalid(i64),
+}
+
+/// Parse the first 127 bytes of a tracked file as keepalived does.
+pub fn track_file_value(content: &[u8]) -> TrackFileValue {
+    let head = &content[..content.len().min(127)];
+    // The C string ends at the first NUL.
+    let head = &head[..head.iter().position(|&b| b == 0).unwrap_or(head.len())];
+    match strtol0(head) {
+        None => TrackFileValue::Invalid(if head.trim_ascii_start().starts_with(b"-") {
+            i64::MIN
+        } else {
+            i64::MAX
+        }),
+        Some(v) if v < i64::from(i32::MIN) || v > i64::from(i32::MAX) + 1 => {
+            TrackFileValue::Invalid(v)
+        }
+        Some(v) => TrackFileValue::Value(v),
+    }
+}
+
+/// Read a tracked file (a missing or unreadable file is 0, as in keepalived).
+pub fn read_track_file(path: &std::path::Path) -> TrackFileValue {
+    use std::io::Read;
+    let mut buf = [0u8; 127];
+    let n = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|mut f| f.read(&mut buf));
+    match n {
+        Ok(n) => track_file_value(&buf[..n]),
+        Err(_) => TrackFileValue::Value(0),
+    }
+}
+
 /// A command ready to run `script` in its own process group, outputs discarded.
 fn command(script: &Script) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(script.program());
@@ -691,6 +1067,162 @@ mod tests {
         assert_eq!(
             judge(full(b"HTTP/1.0 200 OK\r\n\r\ny"), &u),
             Outcome::Failure(FailReason::Digest)
+        );
+    }
+
+    /// Drive a dialogue with a scripted peer: each string is what one read returns.
+    fn smtp_run(reads: &[&[u8]]) -> (Vec<Vec<u8>>, SmtpStep) {
+        let mut d = SmtpDialogue::new("lvs.example");
+        let mut sent = Vec::new();
+        for r in reads {
+            assert!(r.len() <= d.read_capacity());
+            match d.feed(r) {
+                SmtpStep::Read => {}
+                SmtpStep::Send(l) => sent.push(l),
+                done => return (sent, done),
+            }
+        }
+        (sent, d.closed())
+    }
+
+    #[test]
+    fn smtp_dialogue_with_a_scripted_peer() {
+        // The whole dialogue, with replies split across reads.
+        let (sent, end) = smtp_run(&[
+            b"220 mx.example ESM",
+            b"TP ready\r\n",
+            b"250 mx.example\r\n",
+            b"221 ",
+            b"bye\r\n",
+        ]);
+        assert_eq!(
+            sent,
+            vec![b"HELO lvs.example\r\n".to_vec(), b"QUIT\r\n".to_vec()]
+        );
+        assert_eq!(end, SmtpStep::Success);
+        // Any line answers QUIT; a bare status too.
+        let (_, end) = smtp_run(&[b"220 x\r\n", b"250 y\r\n", b"500\n"]);
+        assert_eq!(end, SmtpStep::Success);
+        // Bytes after the newline are dropped: a pipelined 250 in the greeting's read is
+        // lost, as in keepalived, and the server closing then is a read failure.
+        let (sent, end) = smtp_run(&[b"220 x\r\n250 y\r\n"]);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(end, SmtpStep::Failed(SmtpFail::ReadFailure));
+        // Wrong greetings and HELO replies.
+        assert_eq!(
+            smtp_run(&[b"554 go away\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting)
+        );
+        assert_eq!(
+            smtp_run(&[b"220-multi line\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting)
+        );
+        assert_eq!(
+            smtp_run(&[b"220\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadGreeting),
+            "keepalived wants a space or the end after the code"
+        );
+        assert_eq!(
+            smtp_run(&[b"220\n", b"550 no\r\n"]).1,
+            SmtpStep::Failed(SmtpFail::BadHelo)
+        );
+        // Closed before QUIT is answered.
+        assert_eq!(
+            smtp_run(&[b"220 x\n", b"250 y\n"]).1,
+            SmtpStep::Failed(SmtpFail::ReadFailure)
+        );
+        // A NUL hides the newline after it (strchr); reading goes on.
+        let (sent, _) = smtp_run(&[b"220 x\0\n"]);
+        assert!(sent.is_empty());
+        assert_eq!(smtp_status(b"250 ok"), Some(250));
+        assert_eq!(smtp_status(b"250"), Some(250));
+        assert_eq!(smtp_status(b"25"), None);
+        assert_eq!(smtp_status(b"2500"), None);
+    }
+
+    #[test]
+    fn smtp_buffer_wraps_when_full_without_a_newline() {
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.read_capacity(), 511);
+        assert_eq!(d.feed(&[b'x'; 511]), SmtpStep::Read);
+        // Full: emptied, so the next line is judged on its own.
+        assert_eq!(d.read_capacity(), 511);
+        assert_eq!(
+            d.feed(b"220 ok\r\n"),
+            SmtpStep::Send(b"HELO h\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn dns_queries_as_keepalived_encodes_them() {
+        let q = dns_query(0xbeef, 1, "www.example.com").unwrap();
+        let mut want = vec![0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        want.extend_from_slice(&[0, 1, 0, 1]);
+        assert_eq!(q, want);
+        // A trailing dot changes nothing; "." and "" are the root.
+        assert_eq!(dns_query(0xbeef, 1, "www.example.com.").unwrap(), want);
+        let root = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 1];
+        assert_eq!(dns_query(0x1234, 6, ".").unwrap(), root);
+        assert_eq!(dns_query(0x1234, 6, "").unwrap(), root);
+        assert!(dns_query(1, 1, &"a".repeat(64)).is_err());
+        assert!(dns_query(1, 1, &"a".repeat(63)).is_ok());
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert!(dns_query(1, 1, &long).is_err(), "over 255 bytes");
+        assert_eq!(crate::check::dns_type("aaaa"), Some(28));
+        assert_eq!(crate::check::dns_type("SRV"), None);
+    }
+
+    #[test]
+    fn dns_replies_judged_as_keepalived() {
+        let id = 0xbeef;
+        let reply = |id: u16, flags: u16, len: usize| {
+            let mut p = id.to_be_bytes().to_vec();
+            p.extend_from_slice(&flags.to_be_bytes());
+            p.resize(len, 0);
+            p
+        };
+        // QR set, RCODE 0: success, with no answer records (ANCOUNT 0) and even when cut
+        // to 8 bytes.
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 12)), DnsReply::Success);
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 8)), DnsReply::Success);
+        // TC is not looked at.
+        assert_eq!(dns_reply(id, &reply(id, 0x8380, 12)), DnsReply::Success);
+        // Shorter than 8 bytes, another id, or QR clear: ignored (keep waiting).
+        assert_eq!(dns_reply(id, &reply(id, 0x8180, 7)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &reply(0xbeee, 0x8180, 12)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &reply(id, 0x0100, 12)), DnsReply::Ignore);
+        assert_eq!(dns_reply(id, &[]), DnsReply::Ignore);
+        // RCODE != 0: failure (NXDOMAIN, SERVFAIL, REFUSED).
+        assert_eq!(dns_reply(id, &reply(id, 0x8183, 12)), DnsReply::Rcode(3));
+        assert_eq!(dns_reply(id, &reply(id, 0x8182, 12)), DnsReply::Rcode(2));
+        assert_eq!(dns_reply(id, &reply(id, 0x8105, 12)), DnsReply::Rcode(5));
+    }
+
+    #[test]
+    fn track_file_values_as_strtol_reads_them() {
+        use TrackFileValue::*;
+        assert_eq!(track_file_value(b"5\n"), Value(5));
+        assert_eq!(track_file_value(b"  -12 apples"), Value(-12));
+        assert_eq!(track_file_value(b"0x1f"), Value(31));
+        assert_eq!(track_file_value(b"010"), Value(8));
+        assert_eq!(track_file_value(b"08"), Value(0));
+        assert_eq!(track_file_value(b"+7"), Value(7));
+        assert_eq!(track_file_value(b""), Value(0));
+        assert_eq!(track_file_value(b"up"), Value(0));
+        assert_eq!(track_file_value(b"2147483648"), Value(1 << 31));
+        assert_eq!(track_file_value(b"2147483649"), Invalid(2147483649));
+        assert_eq!(track_file_value(b"-2147483649"), Invalid(-2147483649));
+        assert_eq!(track_file_value(b"99999999999999999999"), Invalid(i64::MAX));
+        assert_eq!(strtol0(b"-9223372036854775808"), Some(i64::MIN));
+        // Only the first 127 bytes are read.
+        let mut long = vec![b' '; 126];
+        long.extend_from_slice(b"42");
+        assert_eq!(track_file_value(&long), Value(4));
+        // A missing file is 0.
+        assert_eq!(
+            read_track_file(std::path::Path::new("/nonexistent/track")),
+            Value(0)
         );
     }
 

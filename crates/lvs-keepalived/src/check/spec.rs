@@ -348,6 +348,12 @@ pub enum CheckerKind {
     Udp(UdpSpec),
     /// `PING_CHECK`: ICMP / ICMPv6 echo.
     Ping,
+    /// `SMTP_CHECK`: greeting, `HELO`, `QUIT`.
+    Smtp(SmtpSpec),
+    /// `DNS_CHECK`: one query over UDP.
+    Dns(DnsSpec),
+    /// `FILE_CHECK`: the value of a `track_file` (no probe; the file is watched).
+    File(FileCheckSpec),
 }
 
 impl CheckerKind {
@@ -360,6 +366,9 @@ impl CheckerKind {
             CheckerKind::Misc(_) => "MISC_CHECK",
             CheckerKind::Udp(_) => "UDP_CHECK",
             CheckerKind::Ping => "PING_CHECK",
+            CheckerKind::Smtp(_) => "SMTP_CHECK",
+            CheckerKind::Dns(_) => "DNS_CHECK",
+            CheckerKind::File(_) => "FILE_CHECK",
         }
     }
 }
@@ -486,6 +495,81 @@ impl Default for UdpSpec {
     }
 }
 
+/// `SMTP_CHECK { }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpSpec {
+    /// `helo_name`; default [`SMTP_DEFAULT_HELO`].
+    pub helo_name: String,
+}
+
+/// keepalived's `SMTP_DEFAULT_HELO`.
+pub const SMTP_DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+
+impl Default for SmtpSpec {
+    fn default() -> SmtpSpec {
+        SmtpSpec {
+            helo_name: SMTP_DEFAULT_HELO.to_string(),
+        }
+    }
+}
+
+/// The query types `DNS_CHECK type` knows (keepalived 2.2.7's `DNS_TYPE` table), with
+/// their numbers.
+pub const DNS_TYPES: &[(&str, u16)] = &[
+    ("A", 1),
+    ("NS", 2),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("MX", 15),
+    ("TXT", 16),
+    ("AAAA", 28),
+    ("RRSIG", 46),
+    ("DNSKEY", 48),
+];
+
+/// The number of a `DNS_CHECK type` word (case-insensitive, as keepalived's `strcasecmp`).
+pub fn dns_type(word: &str) -> Option<u16> {
+    DNS_TYPES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(word))
+        .map(|&(_, t)| t)
+}
+
+/// `DNS_CHECK { }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsSpec {
+    /// `type`, as a number (see [`dns_type`]). Default SOA (6).
+    pub qtype: u16,
+    /// `name`. Default `.` (the root; keepalived's default `""` encodes the same).
+    pub name: String,
+}
+
+impl Default for DnsSpec {
+    fn default() -> DnsSpec {
+        DnsSpec {
+            qtype: 6,
+            name: ".".to_string(),
+        }
+    }
+}
+
+/// `FILE_CHECK { track_file NAME; weight W [reverse] }` with its `track_file` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheckSpec {
+    /// The `track_file` block's name (log lines; files with the same name are one file).
+    pub name: String,
+    /// Its `file`.
+    pub path: std::path::PathBuf,
+    /// `weight` of the FILE_CHECK, else of the track_file (default 1). 0: any non-zero
+    /// value is a failure; otherwise value × weight is added to the real server's weight.
+    pub weight: i32,
+    /// `reverse`: the weight is negated (with weight 0: a zero value is the failure).
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]` of the track_file: write VALUE (default 0) when the
+    /// file is missing (`overwrite`: also when it exists and is a regular file).
+    pub init: Option<(i32, bool)>,
+}
+
 /// A hex string with wildcards, as keepalived's `read_hex_str` reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HexPattern {
@@ -609,6 +693,10 @@ pub enum SpecError {
         /// The real server.
         rs: String,
     },
+    /// A DNS_CHECK name that cannot be encoded (a label longer than 63 bytes, a name
+    /// longer than 255).
+    #[error("DNS_CHECK name {0:?} cannot be encoded in a query")]
+    DnsName(String),
     /// `ha_suspend` on a fwmark service (keepalived clears it with an error).
     #[error("virtual server {0}: cannot use ha_suspend with fwmarks")]
     HaSuspendFwmark(String),

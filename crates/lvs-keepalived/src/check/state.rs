@@ -16,6 +16,9 @@ use super::spec::{
     CheckerKind, CheckerSpec, HttpSpec, MiscSpec, Script, SpecError, VirtualServerSpec,
 };
 
+/// keepalived's `IPVS_WEIGHT_FAULT`: a FILE_CHECK status this low takes its checker down.
+pub const IPVS_WEIGHT_FAULT: i64 = i32::MIN as i64;
+
 /// keepalived's `BOOTSTRAP_DELAY`: checkers start one second after the daemon.
 pub const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
 /// Default `delay_loop`.
@@ -119,6 +122,93 @@ pub enum FailReason {
     Digest,
     /// UDP: the reply does not match `require_reply`.
     ReplyMismatch,
+    /// SMTP_CHECK.
+    Smtp(SmtpFail),
+    /// DNS_CHECK.
+    Dns(DnsFail),
+}
+
+/// How an SMTP_CHECK failed; [`SmtpFail::message`] words it as keepalived's `smtp_final`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpFail {
+    /// The connect failed at once (no route).
+    NetworkUnreachable,
+    /// The connection was refused or reset, or the host is unreachable.
+    ConnectError,
+    /// No connection within `connect_timeout`.
+    ConnectTimeout,
+    /// No complete line within `connect_timeout`.
+    ReadTimeout,
+    /// The connection closed (or a read failed) before a complete line.
+    ReadFailure,
+    /// A line could not be written within `connect_timeout`.
+    WriteTimeout,
+    /// Writing a line failed.
+    WriteFailure,
+    /// The greeting's status is not 220.
+    BadGreeting,
+    /// The HELO reply's status is not 250.
+    BadHelo,
+}
+
+impl SmtpFail {
+    /// keepalived's message; `dst` is the checked `[addr]:port`, `rs` the real server's.
+    pub fn message(&self, dst: &str, rs: &str) -> String {
+        match self {
+            SmtpFail::NetworkUnreachable => {
+                let host = dst
+                    .strip_prefix('[')
+                    .and_then(|d| d.rsplit_once("]:"))
+                    .map_or(dst, |(h, _)| h);
+                format!("Network unreachable for server {host} - real server {rs}")
+            }
+            SmtpFail::ConnectError => format!("Error connecting to server {dst}"),
+            SmtpFail::ConnectTimeout => format!("Connection timeout to server {dst}"),
+            SmtpFail::ReadTimeout => format!("Read timeout from server {dst}"),
+            SmtpFail::ReadFailure => format!("Read failure from server {dst}"),
+            SmtpFail::WriteTimeout => format!("Write timeout to server {dst}"),
+            SmtpFail::WriteFailure => format!("Write failure to server {dst}"),
+            SmtpFail::BadGreeting => format!("Bad greeting banner from server {dst}"),
+            SmtpFail::BadHelo => format!("Bad HELO response from server {dst}"),
+        }
+    }
+}
+
+/// How a DNS_CHECK failed; [`DnsFail::message`] words it as keepalived's `dns_final`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsFail {
+    /// The UDP connect failed at once (no route).
+    NetworkUnreachable,
+    /// The UDP connect failed otherwise.
+    ConnectionError,
+    /// The query could not be sent.
+    WriteFailed,
+    /// Only part of the query was sent.
+    ShortWrite,
+    /// No answer within `connect_timeout`.
+    ReadTimeout,
+    /// Reading failed with this errno (an ICMP port unreachable gives ECONNREFUSED).
+    ReadError(i32),
+    /// The answer has this non-zero RCODE.
+    Rcode(u8),
+}
+
+impl DnsFail {
+    /// keepalived's message; `dst` is the checked `[addr]:port`.
+    pub fn message(&self, dst: &str) -> String {
+        match self {
+            DnsFail::NetworkUnreachable => format!("network unreachable for {dst}"),
+            DnsFail::ConnectionError => "connection error.".to_string(),
+            DnsFail::WriteFailed => "failed to write socket.".to_string(),
+            DnsFail::ShortWrite => "failed to write all of the datagram.".to_string(),
+            DnsFail::ReadTimeout => "read timeout from socket".to_string(),
+            DnsFail::ReadError(e) => format!(
+                "failed to read socket; errno {e} ({})",
+                nix::errno::Errno::from_raw(*e).desc()
+            ),
+            DnsFail::Rcode(rc) => format!("read error occurred. (rcode = {rc})"),
+        }
+    }
 }
 
 /// The result of one probe.
@@ -193,9 +283,44 @@ struct CheckerState {
     // HTTP: the url to check next, and the url that failed.
     url_it: usize,
     failed_url: Option<usize>,
-    // MISC_CHECK with misc_dynamic.
+    // MISC_CHECK with misc_dynamic, FILE_CHECK: the checker's share of the weight.
     cur_weight: i64,
     last_exit_code: i32,
+    // FILE_CHECK: index into `Checks::files`.
+    file: Option<usize>,
+}
+
+/// A `track_file` the FILE_CHECKs of a configuration watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackFile {
+    /// The `track_file` block's name.
+    pub name: String,
+    /// Its `file`.
+    pub path: std::path::PathBuf,
+    /// `init_file [VALUE] [overwrite]`.
+    pub init: Option<(i32, bool)>,
+    /// The value last read (keepalived's `last_status`).
+    pub last_status: i64,
+    /// Given up (its directory does not exist): its FILE_CHECKs never change anything.
+    pub removed: bool,
+    checkers: Vec<CheckerId>,
+}
+
+/// A FILE_CHECK's status for `value` (keepalived's `update_track_file_status`): with
+/// weight 0, 0 (up) or [`IPVS_WEIGHT_FAULT`] by whether the value is zero (inverted by
+/// `reverse`); else value × weight (negated by `reverse`) clamped to the `i32` range.
+pub fn file_status(value: i64, weight: i32, reverse: bool) -> i64 {
+    if weight == 0 {
+        if (value == 0) == reverse {
+            IPVS_WEIGHT_FAULT
+        } else {
+            0
+        }
+    } else {
+        let mult: i128 = if reverse { -1 } else { 1 };
+        (i128::from(value) * i128::from(weight) * mult)
+            .clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i64
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +398,7 @@ fn trio(addr: IpAddr, proto: &str, port: u16) -> String {
 #[derive(Clone, Debug)]
 pub struct Checks {
     vs: Vec<VsState>,
+    files: Vec<TrackFile>,
     warnings: Vec<String>,
     started: bool,
 }
@@ -287,11 +413,138 @@ impl Checks {
         for spec in specs {
             vss.push(resolve_vs(spec, &mut warnings)?);
         }
+        // One TrackFile per track_file block (name), shared by its FILE_CHECKs.
+        let mut files: Vec<TrackFile> = Vec::new();
+        for (v, vs) in vss.iter_mut().enumerate() {
+            for (r, rs) in vs.rs.iter_mut().enumerate() {
+                for (i, c) in rs.checkers.iter_mut().enumerate() {
+                    let CheckerKind::File(f) = &c.conf.kind else {
+                        continue;
+                    };
+                    let idx = match files.iter().position(|t| t.name == f.name) {
+                        Some(idx) => idx,
+                        None => {
+                            files.push(TrackFile {
+                                name: f.name.clone(),
+                                path: f.path.clone(),
+                                init: f.init,
+                                last_status: 0,
+                                removed: false,
+                                checkers: Vec::new(),
+                            });
+                            files.len() - 1
+                        }
+                    };
+                    files[idx].checkers.push(CheckerId {
+                        vs: v,
+                        rs: r,
+                        checker: i,
+                    });
+                    c.file = Some(idx);
+                }
+            }
+        }
         Ok(Checks {
             vs: vss,
+            files,
             warnings,
             started: false,
         })
+    }
+
+    /// The track files the FILE_CHECKs watch (index = the `file` argument of
+    /// [`Checks::set_file_initial`], [`Checks::file_changed`], [`Checks::remove_track_file`]).
+    pub fn track_files(&self) -> &[TrackFile] {
+        &self.files
+    }
+
+    /// The value a track file holds at start-up (keepalived reads it before the real
+    /// servers are put in; no events). Call before [`Checks::start`].
+    pub fn set_file_initial(&mut self, file: usize, value: i64) {
+        if let Some(f) = self.files.get_mut(file) {
+            f.last_status = value;
+        }
+    }
+
+    /// Give a track file up (keepalived: "Track file directory for NAME does not exist -
+    /// removing"): its FILE_CHECKs are dropped, as if not configured. Call before
+    /// [`Checks::start`].
+    pub fn remove_track_file(&mut self, file: usize) {
+        if let Some(f) = self.files.get_mut(file) {
+            f.removed = true;
+            f.last_status = 0;
+        }
+    }
+
+    /// A track file now holds `value` (0 also when it was deleted or moved away):
+    /// keepalived's `update_track_file_status` for each FILE_CHECK of the file. A
+    /// status of [`IPVS_WEIGHT_FAULT`] takes the checker down; leaving it brings the
+    /// checker up with its weight share; other changes adjust the real server's weight.
+    pub fn file_changed(&mut self, file: usize, value: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        let Some(f) = self.files.get(file) else {
+            return out;
+        };
+        if f.removed || value == f.last_status {
+            return out;
+        }
+        let last = f.last_status;
+        for id in f.checkers.clone() {
+            let CheckerKind::File(spec) = &self.checker(id).conf.kind else {
+                continue;
+            };
+            let (w, rev) = (spec.weight, spec.reverse);
+            let new_s = file_status(value, w, rev);
+            let prev = file_status(last, w, rev);
+            if new_s == prev {
+                continue;
+            }
+            let (v, r) = (id.vs, id.rs);
+            if new_s == IPVS_WEIGHT_FAULT {
+                self.update_svr_checker_state(id, false, &mut out);
+                let cur = self.checker(id).cur_weight;
+                self.vs[v].rs[r].effective_weight -= cur;
+                self.checker_mut(id).cur_weight = 0;
+            } else if prev == IPVS_WEIGHT_FAULT {
+                self.checker_mut(id).cur_weight = new_s;
+                self.vs[v].rs[r].effective_weight += new_s;
+                self.update_svr_checker_state(id, true, &mut out);
+            } else {
+                let eff = self.vs[v].rs[r].effective_weight + new_s - prev;
+                self.update_svr_wgt(v, r, eff, true, &mut out);
+                self.checker_mut(id).cur_weight = new_s;
+            }
+        }
+        self.files[file].last_status = value;
+        out
+    }
+
+    /// keepalived's `set_track_file_weights` and `set_track_file_checkers_down` at
+    /// start-up, from the values given to [`Checks::set_file_initial`].
+    fn init_file_checkers(&mut self) {
+        for fi in 0..self.files.len() {
+            let f = &self.files[fi];
+            if f.removed || f.last_status == 0 {
+                continue;
+            }
+            let last = f.last_status;
+            for id in f.checkers.clone() {
+                let CheckerKind::File(spec) = &self.checker(id).conf.kind else {
+                    continue;
+                };
+                let (w, mult) = (i64::from(spec.weight), if spec.reverse { -1 } else { 1 });
+                let product = last * w * mult;
+                if w == 0 || product <= IPVS_WEIGHT_FAULT {
+                    // keepalived marks the checker down for any non-zero value when the
+                    // weight is 0, `reverse` or not (the first change of the file puts
+                    // that right).
+                    self.set_checker_state(id, false);
+                } else {
+                    self.checker_mut(id).cur_weight = product;
+                    self.vs[id.vs].rs[id.rs].effective_weight += product;
+                }
+            }
+        }
     }
 
     /// Configuration corrections made by [`Checks::new`].
@@ -401,6 +654,7 @@ impl Checks {
             return out;
         }
         self.started = true;
+        self.init_file_checkers();
         for v in 0..self.vs.len() {
             // set_quorum_states() ran at configuration time, before any server was alive.
             let ws = weigh_live(&self.vs[v]);
@@ -439,6 +693,10 @@ impl Checks {
             for r in 0..self.vs[v].rs.len() {
                 let rs_fmt = self.fmt_rs(v, r);
                 for c in &mut self.vs[v].rs[r].checkers {
+                    // FILE_CHECK has no probe to start (keepalived: no `launch`).
+                    if c.file.is_some() {
+                        continue;
+                    }
                     if suspended {
                         c.enabled = false;
                     }
@@ -515,7 +773,16 @@ impl Checks {
         }
         c.running = false;
         if let Outcome::Skipped(why) = &outcome {
-            out.push(Event::Log(format!("{why}. Rescheduling.")));
+            let line = match &c.conf.kind {
+                CheckerKind::Dns(_) => {
+                    let v = &self.vs[id.vs];
+                    let rs_fmt = trio(v.rs[id.rs].addr, v.proto, v.rs[id.rs].port);
+                    format!("DNS_CHECK ({rs_fmt}) {why}. Rescheduling.")
+                }
+                _ => format!("{why}. Rescheduling."),
+            };
+            let c = self.checker_mut(id);
+            out.push(Event::Log(line));
             c.next_at = Some(now + c.conf.delay_loop);
             return out;
         }
@@ -525,6 +792,9 @@ impl Checks {
             }
             CheckerKind::Http(h) => self.http_result(id, &h, &outcome, &mut out),
             CheckerKind::Misc(m) => self.misc_result(id, &m, &outcome, &mut out),
+            CheckerKind::Smtp(_) => self.smtp_result(id, &outcome, &mut out),
+            CheckerKind::Dns(_) => self.dns_result(id, &outcome, &mut out),
+            CheckerKind::File(_) => self.checker(id).conf.delay_loop,
         };
         let c = self.checker_mut(id);
         let next = match (&c.conf.kind, c.started_at) {
@@ -565,6 +835,9 @@ impl Checks {
             for r in 0..self.vs[v].rs.len() {
                 let rs_fmt = self.fmt_rs(v, r);
                 for c in &mut self.vs[v].rs[r].checkers {
+                    if c.file.is_some() {
+                        continue;
+                    }
                     if present != c.enabled && (present || count == 0) {
                         out.push(Event::Log(format!(
                             "{}ing healthchecker for service {rs_fmt} for VS {vs_fmt}",
@@ -995,6 +1268,109 @@ impl Checks {
         delay
     }
 
+    /// `[addr]:port` of the checked address (keepalived's `inet_sockaddrtopair`).
+    fn target_pair(&self, id: CheckerId) -> String {
+        match self.checker(id).conf.target {
+            SocketAddr::V4(a) => format!("[{}]:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        }
+    }
+
+    /// SMTP_CHECK (`smtp_final`). Returns the delay to the next run. A round starts with
+    /// `retry_it` 0 (`smtp_start_check_thread`); each failure counts a retry, tried again
+    /// after `delay_before_retry`, also while the checker is down; past `retry` the
+    /// checker goes down and the next round is a `delay_loop` later.
+    fn smtp_result(&mut self, id: CheckerId, outcome: &Outcome, out: &mut Vec<Event>) -> Duration {
+        let rs_fmt = self.fmt_rs(id.vs, id.rs);
+        if *outcome == Outcome::Success {
+            self.checker_mut(id).retry_it = 0;
+            let c = self.checker(id);
+            if !c.is_up || !c.has_run {
+                out.push(Event::Log(format!(
+                    "Remote SMTP server {rs_fmt} succeed on service."
+                )));
+                self.update_svr_checker_state(id, true, out);
+            }
+            let c = self.checker_mut(id);
+            c.has_run = true;
+            return c.conf.delay_loop;
+        }
+        let msg = match outcome {
+            Outcome::Failure(FailReason::Smtp(f)) => {
+                let rs_pair = {
+                    let r = &self.vs[id.vs].rs[id.rs];
+                    match r.addr {
+                        IpAddr::V4(a) => format!("[{a}]:{}", r.port),
+                        IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+                    }
+                };
+                f.message(&self.target_pair(id), &rs_pair)
+            }
+            Outcome::Failure(FailReason::Timeout) => {
+                SmtpFail::ConnectTimeout.message(&self.target_pair(id), "")
+            }
+            _ => SmtpFail::ConnectError.message(&self.target_pair(id), ""),
+        };
+        let c = self.checker(id);
+        if (c.is_up || !c.has_run) && (c.conf.log_all_failures || c.retry_it >= c.conf.retry) {
+            out.push(Event::Log(format!("SMTP_CHECK {msg}")));
+        }
+        let c = self.checker_mut(id);
+        c.retry_it += 1;
+        if c.retry_it <= c.conf.retry {
+            return c.conf.delay_before_retry;
+        }
+        if c.is_up || !c.has_run {
+            self.update_svr_checker_state(id, false, out);
+        }
+        let c = self.checker_mut(id);
+        // The next round starts afresh.
+        c.retry_it = 0;
+        c.conf.delay_loop
+    }
+
+    /// DNS_CHECK (`dns_final`). Returns the delay to the next run. Only an up (or not yet
+    /// run) checker retries; the first failure after start-up counts at once (retry
+    /// iterations start at `retry`).
+    fn dns_result(&mut self, id: CheckerId, outcome: &Outcome, out: &mut Vec<Event>) -> Duration {
+        let rs_fmt = self.fmt_rs(id.vs, id.rs);
+        if *outcome == Outcome::Success {
+            let c = self.checker(id);
+            if !c.is_up || !c.has_run {
+                self.update_svr_checker_state(id, true, out);
+            }
+            let c = self.checker_mut(id);
+            c.retry_it = 0;
+            return c.conf.delay_loop;
+        }
+        let msg = match outcome {
+            Outcome::Failure(FailReason::Dns(f)) => f.message(&self.target_pair(id)),
+            Outcome::Failure(FailReason::Timeout) => DnsFail::ReadTimeout.message(""),
+            _ => DnsFail::ConnectionError.message(""),
+        };
+        let c = self.checker(id);
+        if c.is_up || !c.has_run {
+            if c.conf.log_all_failures || c.retry_it >= c.conf.retry {
+                let after = if c.has_run && c.retry_it >= c.conf.retry {
+                    format!(" after {} retries", c.conf.retry)
+                } else {
+                    String::new()
+                };
+                out.push(Event::Log(format!("DNS_CHECK ({rs_fmt}) {msg}{after}")));
+            }
+            let c = self.checker_mut(id);
+            if c.retry_it < c.conf.retry {
+                c.retry_it += 1;
+                c.has_run = true;
+                return c.conf.delay_before_retry;
+            }
+            self.update_svr_checker_state(id, false, out);
+        }
+        let c = self.checker_mut(id);
+        c.retry_it = 0;
+        c.conf.delay_loop
+    }
+
     /// HTTP_GET / SSL_GET (`http_handle_response`, `timeout_epilog`, `epilog`).
     fn http_result(
         &mut self,
@@ -1319,7 +1695,7 @@ fn http_failure_words(reason: &FailReason, tls: bool) -> &'static str {
         FailReason::NoData => "Read, no data received from",
         FailReason::Status(_) => "HTTP status code error to",
         FailReason::Digest => "MD5 digest error to",
-        FailReason::ReplyMismatch => "Read error with",
+        FailReason::ReplyMismatch | FailReason::Smtp(_) | FailReason::Dns(_) => "Read error with",
     }
 }
 
@@ -1427,13 +1803,17 @@ fn resolve_vs(spec: VirtualServerSpec, warnings: &mut Vec<String>) -> Result<VsS
             )?;
             rs.checkers.push(c);
         }
-        // Alpha checkers start failed; every checker's first failure counts at once.
+        // Alpha checkers start failed; every checker's first failure counts at once
+        // (SMTP_CHECK's first round resets that: `smtp_start_check_thread`).
         for i in 0..rs.checkers.len() {
             if rs.checkers[i].conf.alpha {
                 set_checker_state(&mut rs, i, false);
                 rs.alive = false;
             }
-            rs.checkers[i].retry_it = rs.checkers[i].conf.retry;
+            rs.checkers[i].retry_it = match rs.checkers[i].conf.kind {
+                CheckerKind::Smtp(_) => 0,
+                _ => rs.checkers[i].conf.retry,
+            };
         }
         vs.rs.push(rs);
     }
@@ -1510,6 +1890,8 @@ fn resolve_checker(
     let (default_retry, default_dbr) = match &c.kind {
         CheckerKind::Http(_) => (1, Duration::from_secs(3)),
         CheckerKind::Misc(_) => (0, Duration::from_secs(1)),
+        // DNS_CHECK: delay_before_retry defaults to the delay_loop.
+        CheckerKind::Dns(_) => (3, Duration::ZERO),
         _ => (1, Duration::from_secs(1)),
     };
     match &c.kind {
@@ -1525,6 +1907,9 @@ fn resolve_checker(
                 rs: rs_fmt.to_string(),
             });
         }
+        CheckerKind::Dns(d) => {
+            super::probe::dns_query(0, d.qtype, &d.name)?;
+        }
         _ => {}
     }
     let delay_loop = c.delay_loop.unwrap_or(rs_delay_loop);
@@ -1533,7 +1918,11 @@ fn resolve_checker(
         .delay_before_retry
         .or(rs.delay_before_retry)
         .or(vs.delay_before_retry)
-        .unwrap_or(default_dbr);
+        .unwrap_or(if default_dbr.is_zero() {
+            delay_loop
+        } else {
+            default_dbr
+        });
     let warmup = c.warmup.or(rs.warmup).or(vs.warmup).unwrap_or(delay_loop);
     let connect_timeout = c
         .connect_timeout
@@ -1612,10 +2001,17 @@ fn resolve_checker(
         sni,
         misc_timeout,
     };
+    let is_file = matches!(conf.kind, CheckerKind::File(_));
+    let mut conf = conf;
+    if is_file {
+        // keepalived: the file is read before anything runs, so the checker counts as
+        // run, and alpha does not apply.
+        conf.alpha = false;
+    }
     Ok(CheckerState {
         conf,
         is_up: true,
-        has_run: false,
+        has_run: is_file,
         retry_it: 0,
         enabled: true,
         next_at: None,
@@ -1625,5 +2021,6 @@ fn resolve_checker(
         failed_url: None,
         cur_weight: 0,
         last_exit_code: 0,
+        file: None,
     })
 }

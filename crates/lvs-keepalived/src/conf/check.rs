@@ -1384,6 +1384,7 @@ pub(crate) fn into_model(b: Build) -> Config {
         static_routes: b.static_routes,
         static_rules: b.static_rules,
         virtual_server_groups,
+        track_files: b.track_files,
         virtual_servers,
     }
 }

@@ -8,7 +8,7 @@ use super::lexer;
 use super::model::*;
 use super::num::{self, Msgs, TIMER_HZ};
 use super::parser::{
-    ChkBuild, ConnOpts, Parser, R, RsBuild, ScriptB, SorryBuild, Vb, VsBuild, VsgBuild,
+    ChkBuild, ConnOpts, FileCheckB, Parser, R, RsBuild, ScriptB, SorryBuild, Vb, VsBuild, VsgBuild,
 };
 
 const SCHEDULERS: &[&str] = &[
@@ -103,7 +103,13 @@ impl Parser<'_> {
     }
 
     fn cur_co(&mut self) -> Option<&mut ConnOpts> {
-        self.cur_chk()?.co.as_mut()
+        let c = self.cur_chk()?;
+        // SMTP_CHECK uses its own connection options (not the first host's) once one is
+        // given outside the `host { }` blocks.
+        if c.smtp_saved_co.is_none() {
+            c.co_set = true;
+        }
+        c.co.as_mut()
     }
 
     /// `svr_forwarding_handler`: `NAT|DR|TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]`
@@ -245,6 +251,9 @@ impl Parser<'_> {
             misc_script: None,
             misc_user_set: false,
             misc_user: None,
+            co_set: false,
+            smtp_saved_co: None,
+            smtp_hosts: Vec::new(),
         };
         self.b.vss[vi].rss[ri].checkers.push(c);
         let ci = self.b.vss[vi].rss[ri].checkers.len() - 1;
@@ -704,17 +713,138 @@ impl Parser<'_> {
                 self.queue_checker(
                     CheckerKind::Dns {
                         query_type: "SOA".to_string(),
-                        name: ".".to_string(),
+                        // Unset until `name` (default `.` at the end of the block).
+                        name: String::new(),
                     },
                     true,
                 );
                 chk!(self).default_retry = 3;
                 chk!(self).default_delay_before_retry_us = 0;
             }
-            H::FileCheck => self.b.file_check = Some(None),
+            H::FileCheck => self.b.file_check = Some(FileCheckB::default()),
             H::TrackFileBlock => {
-                if let Some(n) = w.get(1) {
-                    self.b.track_files.push(n.clone());
+                self.b.cur_track_file = w.get(1).map(|n| TrackFile {
+                    name: n.clone(),
+                    path: String::new(),
+                    weight: 1,
+                    reverse: false,
+                    init: None,
+                });
+                self.b.cur_track_file_path_set = false;
+            }
+            H::TfFile => {
+                if w.len() < 2 {
+                    self.err("track file file name missing");
+                    return Ok(());
+                }
+                let set = self.b.cur_track_file_path_set;
+                let Some(t) = self.b.cur_track_file.as_mut() else {
+                    return Ok(());
+                };
+                if set {
+                    let msg = format!(
+                        "File already set for track file {} - ignoring {}",
+                        t.name, w[1]
+                    );
+                    self.err(msg);
+                } else {
+                    t.path = w[1..].join(" ");
+                    self.b.cur_track_file_path_set = true;
+                }
+            }
+            H::TfWeight => {
+                let Some(name) = self.b.cur_track_file.as_ref().map(|t| t.name.clone()) else {
+                    return Ok(());
+                };
+                if w.len() < 2 {
+                    self.err(format!(
+                        "No weight specified for track file {name} - ignoring"
+                    ));
+                    return Ok(());
+                }
+                if self
+                    .b
+                    .cur_track_file
+                    .as_ref()
+                    .is_some_and(|t| t.weight != 1)
+                {
+                    self.err(format!(
+                        "Weight already set for track file {name} - ignoring {}",
+                        w[1]
+                    ));
+                    return Ok(());
+                }
+                let weight = match self.int(w, 1, -254, 254)? {
+                    Some(v) => v,
+                    None => {
+                        self.err(format!("Weight ({}) for track_file {name} must be between [-254..254] inclusive. Ignoring...", w[1]));
+                        1
+                    }
+                };
+                let mut reverse = false;
+                if let Some(opt) = w.get(2) {
+                    if opt == "reverse" {
+                        reverse = true;
+                    } else {
+                        self.err(format!("track_file {name} unknown weight option {opt}"));
+                    }
+                }
+                if let Some(t) = self.b.cur_track_file.as_mut() {
+                    t.weight = weight;
+                    t.reverse |= reverse;
+                }
+            }
+            H::TfInit => {
+                let Some(name) = self.b.cur_track_file.as_ref().map(|t| t.name.clone()) else {
+                    return Ok(());
+                };
+                let (mut value, mut overwrite) = (0i32, false);
+                for word in &w[1..] {
+                    let word = word.trim_start();
+                    if word.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                        match word.parse::<i32>() {
+                            Ok(v) => {
+                                if !(-254..=254).contains(&v) {
+                                    self.err(format!("Track file {name} init value {v} is outside sensible range [-254, 254]"));
+                                }
+                                value = v;
+                            }
+                            Err(_) => {
+                                self.err(format!("Track file {name} init value {word} is invalid"));
+                                value = 0;
+                            }
+                        }
+                    } else if word == "overwrite" {
+                        overwrite = true;
+                    } else {
+                        self.err(format!("Unknown track file init option {word}"));
+                    }
+                }
+                if let Some(t) = self.b.cur_track_file.as_mut() {
+                    t.init = Some((value, overwrite));
+                }
+            }
+            H::SmtpHost => {
+                let Some((vi, ri, _)) = self.b.cur_checker else {
+                    return Ok(());
+                };
+                let (addr, port) = {
+                    let rs = &self.b.vss[vi].rss[ri];
+                    (rs.addr, rs.port)
+                };
+                if let Some(c) = self.cur_chk()
+                    && c.smtp_saved_co.is_none()
+                {
+                    c.smtp_saved_co = c.co.take();
+                    c.co = Some(ConnOpts {
+                        dst: addr,
+                        dst_port: port,
+                        bindto: None,
+                        bind_port: None,
+                        bind_if: None,
+                        connect_timeout_us: None,
+                        fwmark: None,
+                    });
                 }
             }
             H::BfdCheck => self.queue_checker(CheckerKind::Bfd { name: None }, false),
@@ -1120,25 +1250,75 @@ impl Parser<'_> {
                     *helo_name = Some(v);
                 }
             }
-            H::DnsType | H::DnsName => {
-                if let Some(v) = w.get(1).cloned()
-                    && let CheckerKind::Dns { query_type, name } = &mut chk!(self).kind
-                {
-                    if h == H::DnsType {
-                        *query_type = v;
-                    } else {
-                        *name = v;
-                    }
+            H::DnsType => {
+                let v = self.arg(w, 1)?.to_string();
+                if crate::check::dns_type(&v).is_none() {
+                    self.err(format!("Unknown DNS check type {v} - ignoring"));
+                } else if let CheckerKind::Dns { query_type, .. } = &mut chk!(self).kind {
+                    *query_type = v.to_ascii_uppercase();
+                }
+            }
+            H::DnsName => {
+                let v = self.arg(w, 1)?.to_string();
+                let already = matches!(
+                    self.cur_chk().map(|c| &c.kind),
+                    Some(CheckerKind::Dns { name, .. }) if !name.is_empty()
+                );
+                if already {
+                    self.err("DNS_CHECK name already specified - ignoring");
+                    return Ok(());
+                }
+                // keepalived's test: a leading dot (unless the name is "."), or a dot
+                // right after the first character or after any dot.
+                let b = v.as_bytes();
+                let invalid = (b.first() == Some(&b'.') && b.len() > 1)
+                    || std::iter::once(0)
+                        .chain(
+                            b.iter()
+                                .enumerate()
+                                .filter(|(_, c)| **c == b'.')
+                                .map(|(i, _)| i),
+                        )
+                        .any(|i| b.get(i + 1) == Some(&b'.'));
+                if invalid {
+                    self.err(format!("DNS_CHECK name '{v}' has empty label - ignoring"));
+                } else if let CheckerKind::Dns { name, .. } = &mut chk!(self).kind {
+                    *name = v;
                 }
             }
             H::FileTrackFile => {
                 let name = self.arg(w, 1)?.to_string();
-                if self.b.track_files.contains(&name) {
-                    if self.b.file_check.is_some() {
-                        self.b.file_check = Some(Some(name));
+                if self.b.track_files.iter().any(|t| t.name == name) {
+                    if let Some(f) = self.b.file_check.as_mut() {
+                        f.name = Some(name);
                     }
                 } else {
                     self.err(format!("track_file {name} not found"));
+                }
+            }
+            H::FileWeight => {
+                if w.len() < 2 {
+                    self.err("track file weight missing");
+                    return Ok(());
+                }
+                let Some(weight) = self.int(w, 1, -i32::MAX, i32::MAX)? else {
+                    self.err(format!(
+                        "weight for track file must be in [{}..{}] inclusive. Ignoring...",
+                        -i32::MAX,
+                        i32::MAX
+                    ));
+                    return Ok(());
+                };
+                let reverse = match w.get(2).map(String::as_str) {
+                    None | Some("noreverse") => false,
+                    Some("reverse") => true,
+                    Some(o) => {
+                        self.err(format!("unknown track file weight option {o} - ignoring"));
+                        return Ok(());
+                    }
+                };
+                if let Some(f) = self.b.file_check.as_mut() {
+                    f.weight = Some((weight, reverse));
                 }
             }
             H::BfdName => {
@@ -1535,7 +1715,73 @@ impl Parser<'_> {
                     }
                 }
             }
-            H::TcpCheck | H::PingCheck | H::SmtpCheck | H::DnsCheck | H::UdpCheck => {
+            H::TrackFileBlock => {
+                let Some(t) = self.b.cur_track_file.take() else {
+                    return Ok(());
+                };
+                if !self.b.cur_track_file_path_set {
+                    self.err(format!("No file set for track_file {} - ignoring", t.name));
+                } else {
+                    self.b.track_files.push(t);
+                }
+            }
+            H::SmtpHost => {
+                let Some(c) = self.cur_chk() else {
+                    return Ok(());
+                };
+                let Some(saved) = c.smtp_saved_co.take() else {
+                    return Ok(());
+                };
+                let host = c.co.replace(saved);
+                if let Some(co) = host {
+                    if let IpAddr::V6(a) = co.dst
+                        && a.segments()[0] & 0xffc0 == 0xfe80
+                        && co.bind_if.is_none()
+                    {
+                        self.err(format!("Checker link local address {a} requires a bind_if"));
+                    } else if let Some(c) = self.cur_chk() {
+                        c.smtp_hosts.push(co);
+                    }
+                }
+            }
+            H::SmtpCheck => {
+                let Some((vi, ri, ci)) = self.b.cur_checker else {
+                    return Ok(());
+                };
+                let (mut hosts, co_set) = match self.cur_chk() {
+                    Some(c) => (std::mem::take(&mut c.smtp_hosts), c.co_set),
+                    None => return Ok(()),
+                };
+                if hosts.is_empty() || co_set {
+                    self.checker_conn_check();
+                    if self.b.cur_checker.is_none() {
+                        return Ok(());
+                    }
+                } else if let Some(c) = self.cur_chk() {
+                    // The first host is the checker's connection.
+                    c.co = Some(hosts.remove(0));
+                }
+                // One more checker per other host, with the checker's other settings.
+                let Some(base) = self.cur_chk().cloned() else {
+                    return Ok(());
+                };
+                let rs = &mut self.b.vss[vi].rss[ri];
+                for (n, h) in hosts.into_iter().enumerate() {
+                    let mut c = base.clone();
+                    c.co = Some(h);
+                    rs.checkers.insert(ci + 1 + n, c);
+                }
+            }
+            H::DnsCheck => {
+                self.checker_conn_check();
+                if let Some(c) = self.cur_chk()
+                    && let CheckerKind::Dns { name, .. } = &mut c.kind
+                    && name.is_empty()
+                {
+                    *name = ".".to_string();
+                }
+            }
+            H::TcpCheck | H::PingCheck | H::UdpCheck => {
                 self.checker_conn_check();
                 if h == H::UdpCheck
                     && let Some(c) = self.cur_chk()
@@ -1577,10 +1823,22 @@ impl Parser<'_> {
                 }
             }
             H::FileCheck => match self.b.file_check.take() {
-                Some(Some(name)) => {
+                Some(FileCheckB {
+                    name: Some(name),
+                    weight,
+                }) => {
+                    let (weight, reverse) = weight.unwrap_or_else(|| {
+                        self.b
+                            .track_files
+                            .iter()
+                            .find(|t| t.name == name)
+                            .map_or((1, false), |t| (t.weight, t.reverse))
+                    });
                     self.queue_checker(
                         CheckerKind::File {
                             track_file: Some(name),
+                            weight,
+                            reverse,
                         },
                         false,
                     );

@@ -260,6 +260,11 @@ pub(crate) enum H {
     FileTrackFile,
     BfdName,
     TrackFileBlock,
+    TfFile,
+    TfWeight,
+    TfInit,
+    FileWeight,
+    SmtpHost,
 }
 
 /// One keyword.
@@ -709,7 +714,7 @@ const SMTP_CHECK: &[Kw] = &{
         m[3],
         m[4],
         m[5],
-        kb("host", I, SMTP_HOST),
+        kb("host", H::SmtpHost, SMTP_HOST),
     ]
 };
 
@@ -735,7 +740,10 @@ const DNS_CHECK: &[Kw] = &{
     ]
 };
 
-const FILE_CHECK: &[Kw] = &[k("track_file", H::FileTrackFile), k("weight", I)];
+const FILE_CHECK: &[Kw] = &[
+    k("track_file", H::FileTrackFile),
+    k("weight", H::FileWeight),
+];
 
 const BFD_CHECK: &[Kw] = &[k("name", H::BfdName), k("alpha", I)];
 
@@ -827,7 +835,11 @@ const BFD_INSTANCE: &[Kw] = &[
     k("checker", I),
 ];
 
-const TRACK_FILE: &[Kw] = &[k("file", I), k("weight", I), k("init_file", I)];
+const TRACK_FILE: &[Kw] = &[
+    k("file", H::TfFile),
+    k("weight", H::TfWeight),
+    k("init_file", H::TfInit),
+];
 
 /// The root keywords, in keepalived's installation order.
 pub(crate) static ROOT: &[Kw] = &[

@@ -731,22 +731,26 @@ pub enum CheckerKind {
     Udp(UdpCheck),
     /// `PING_CHECK { }`.
     Ping,
-    /// `SMTP_CHECK { }` (parsed; not run by lvs-keepalived).
+    /// `SMTP_CHECK { }` (one checker per deprecated `host { }` block).
     Smtp {
         /// `helo_name`.
         helo_name: Option<String>,
     },
-    /// `DNS_CHECK { }` (parsed; not run by lvs-keepalived).
+    /// `DNS_CHECK { }`.
     Dns {
         /// `type` (default SOA).
         query_type: String,
         /// `name` (default `.`).
         name: String,
     },
-    /// `FILE_CHECK { }` (parsed; not run by lvs-keepalived).
+    /// `FILE_CHECK { }`.
     File {
-        /// `track_file` name.
+        /// `track_file` name (a block in [`Config::track_files`]).
         track_file: Option<String>,
+        /// `weight W`, else the track_file's weight.
+        weight: i32,
+        /// `weight W reverse`, else the track_file's.
+        reverse: bool,
     },
     /// `BFD_CHECK { }` (parsed; not run by lvs-keepalived).
     Bfd {
@@ -857,6 +861,24 @@ pub struct Config {
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks.
     pub virtual_servers: Vec<VirtualServer>,
+    /// `track_file` (and `vrrp_track_file`) blocks with a `file`, as the checker process
+    /// reads them.
+    pub track_files: Vec<TrackFile>,
+}
+
+/// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    /// Name.
+    pub name: String,
+    /// `file`.
+    pub path: String,
+    /// `weight` (-254..=254, default 1).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: (VALUE, overwrite); VALUE defaults to 0.
+    pub init: Option<(i32, bool)>,
 }
 
 impl Config {

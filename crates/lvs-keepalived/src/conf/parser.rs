@@ -225,6 +225,13 @@ pub(crate) struct ConnOpts {
     pub fwmark: Option<u32>,
 }
 
+/// A FILE_CHECK being built: track_file name, `weight W [reverse]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileCheckB {
+    pub name: Option<String>,
+    pub weight: Option<(i32, bool)>,
+}
+
 /// A checker being built.
 #[derive(Debug, Clone)]
 pub(crate) struct ChkBuild {
@@ -241,6 +248,12 @@ pub(crate) struct ChkBuild {
     pub misc_script: Option<ScriptB>,
     pub misc_user_set: bool,
     pub misc_user: Option<(ScriptUser, u32, u32)>,
+    /// SMTP_CHECK: a conn keyword was given outside `host { }`.
+    pub co_set: bool,
+    /// SMTP_CHECK: inside `host { }`, the checker's own conn options.
+    pub smtp_saved_co: Option<ConnOpts>,
+    /// SMTP_CHECK: the `host { }` blocks.
+    pub smtp_hosts: Vec<ConnOpts>,
 }
 
 /// A sorry server being built.
@@ -333,8 +346,10 @@ pub(crate) struct Build {
     pub vss: Vec<VsBuild>,
     pub cur_checker: Option<(usize, usize, usize)>,
     pub misc_open: bool,
-    pub track_files: Vec<String>,
-    pub file_check: Option<Option<String>>,
+    pub track_files: Vec<crate::conf::model::TrackFile>,
+    pub cur_track_file: Option<crate::conf::model::TrackFile>,
+    pub cur_track_file_path_set: bool,
+    pub file_check: Option<FileCheckB>,
     // vrrp process
     pub scripts: Vec<ScriptBuild>,
     pub script_user_set: bool,

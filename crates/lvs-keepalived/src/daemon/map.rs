@@ -703,7 +703,12 @@ fn opt_script(s: &Option<m::Script>, warnings: &mut Vec<String>) -> Option<cs::S
     s.as_ref().map(|s| script(s, warnings))
 }
 
-fn checker(c: &m::Checker, warnings: &mut Vec<String>, what: &str) -> Option<cs::CheckerSpec> {
+fn checker(
+    c: &m::Checker,
+    track_files: &[m::TrackFile],
+    warnings: &mut Vec<String>,
+    what: &str,
+) -> Option<cs::CheckerSpec> {
     let kind = match &c.kind {
         m::CheckerKind::Tcp => cs::CheckerKind::Tcp,
         m::CheckerKind::Http(h) => {
@@ -744,14 +749,52 @@ fn checker(c: &m::Checker, warnings: &mut Vec<String>, what: &str) -> Option<cs:
             max_reply_length: u.max_reply_length,
         }),
         m::CheckerKind::Ping => cs::CheckerKind::Ping,
-        other => {
-            let name = match other {
-                m::CheckerKind::Smtp { .. } => "SMTP_CHECK",
-                m::CheckerKind::Dns { .. } => "DNS_CHECK",
-                m::CheckerKind::File { .. } => "FILE_CHECK",
-                _ => "BFD_CHECK",
+        m::CheckerKind::Smtp { helo_name } => cs::CheckerKind::Smtp(cs::SmtpSpec {
+            helo_name: helo_name
+                .clone()
+                .unwrap_or_else(|| cs::SMTP_DEFAULT_HELO.to_string()),
+        }),
+        m::CheckerKind::Dns { query_type, name } => {
+            let Some(qtype) = cs::dns_type(query_type) else {
+                warnings.push(format!(
+                    "DNS_CHECK of {what}: unknown type {query_type}: ignored"
+                ));
+                return None;
             };
-            warnings.push(format!("{name} of {what} is not supported: ignored"));
+            cs::CheckerKind::Dns(cs::DnsSpec {
+                qtype,
+                name: if name.is_empty() {
+                    ".".to_string()
+                } else {
+                    name.clone()
+                },
+            })
+        }
+        m::CheckerKind::File {
+            track_file,
+            weight,
+            reverse,
+        } => {
+            let Some(t) = track_file
+                .as_ref()
+                .and_then(|n| track_files.iter().find(|t| &t.name == n))
+            else {
+                warnings.push(format!(
+                    "FILE_CHECK of {what}: track_file {} not found: ignored",
+                    track_file.as_deref().unwrap_or("")
+                ));
+                return None;
+            };
+            cs::CheckerKind::File(cs::FileCheckSpec {
+                name: t.name.clone(),
+                path: t.path.clone().into(),
+                weight: *weight,
+                reverse: *reverse,
+                init: t.init,
+            })
+        }
+        m::CheckerKind::Bfd { .. } => {
+            warnings.push(format!("BFD_CHECK of {what} is not supported: ignored"));
             return None;
         }
     };
@@ -845,7 +888,7 @@ pub fn checker_specs(c: &m::Config) -> (Vec<cs::VirtualServerSpec>, Vec<String>)
             r.checkers = rs
                 .checkers
                 .iter()
-                .filter_map(|ck| checker(ck, &mut warnings, &what))
+                .filter_map(|ck| checker(ck, &c.track_files, &mut warnings, &what))
                 .collect();
             spec.real_servers.push(r);
         }
@@ -1794,5 +1837,176 @@ virtual_server group G {
         ] {
             assert!(logs.iter().any(|x| x == l), "{l:?} not in {logs:#?}");
         }
+    }
+
+    // ---- SMTP_CHECK, DNS_CHECK, FILE_CHECK ---------------------------------------------
+
+    fn loaded(text: &str) -> (m::Config, Vec<String>) {
+        let l = load_str(
+            "test.conf",
+            text,
+            &LoadOptions::default(),
+            &StaticEnv::with_interfaces(&["eth0", "eth1"]),
+        );
+        let msgs = l
+            .diagnostics
+            .reported()
+            .map(|d| d.message.clone())
+            .collect();
+        (l.config, msgs)
+    }
+
+    #[test]
+    fn smtp_dns_and_file_checks_become_checker_specs() {
+        let (c, msgs) = loaded(
+            r#"
+track_file maint {
+    file /run/lvs-test/maint
+    weight -3 reverse
+    init_file 2 overwrite
+}
+track_file nofile {
+    weight 2
+}
+virtual_server 10.0.0.100 25 {
+    protocol TCP
+    delay_loop 7
+    real_server 10.0.0.1 25 {
+        SMTP_CHECK {
+            helo_name mx.test
+            connect_timeout 4
+            host {
+                connect_ip 10.0.0.9
+                connect_port 2525
+            }
+        }
+        SMTP_CHECK {
+            host {
+                connect_ip 10.0.0.7
+            }
+            host {
+                connect_ip 10.0.0.8
+                retry 5
+            }
+        }
+        DNS_CHECK {
+            type aaaa
+            name www.example.org
+            connect_port 53
+        }
+        DNS_CHECK {
+            type SRV
+            name a.b
+        }
+        FILE_CHECK {
+            track_file maint
+        }
+        FILE_CHECK {
+            track_file maint
+            weight 0
+        }
+        FILE_CHECK {
+            track_file nofile
+        }
+    }
+}
+"#,
+        );
+        for m in [
+            "No file set for track_file nofile - ignoring",
+            "Unknown DNS check type SRV - ignoring",
+            "DNS_CHECK name 'a.b' has empty label - ignoring",
+            "track_file nofile not found",
+            "FILE_CHECK has no track_file specified - ignoring",
+        ] {
+            assert!(msgs.iter().any(|x| x == m), "{m:?} not in {msgs:#?}");
+        }
+        assert_eq!(
+            c.track_files,
+            vec![m::TrackFile {
+                name: "maint".into(),
+                path: "/run/lvs-test/maint".into(),
+                weight: -3,
+                reverse: true,
+                init: Some((2, true)),
+            }]
+        );
+        let (specs, warnings) = checker_specs(&c);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let ck = &specs[0].real_servers[0].checkers;
+        let kinds: Vec<&str> = ck.iter().map(|c| c.kind.keyword()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "SMTP_CHECK",
+                "SMTP_CHECK",
+                "SMTP_CHECK",
+                "SMTP_CHECK",
+                "DNS_CHECK",
+                "DNS_CHECK",
+                "FILE_CHECK",
+                "FILE_CHECK"
+            ]
+        );
+        // The first SMTP_CHECK sets connect_timeout: it checks the real server, and its
+        // host is one more checker (with the real server's connect_timeout, 5 s).
+        let smtp = |i: usize| match &ck[i].kind {
+            cs::CheckerKind::Smtp(s) => s.helo_name.clone(),
+            k => panic!("{k:?}"),
+        };
+        assert_eq!(smtp(0), "mx.test");
+        assert_eq!(smtp(1), "mx.test");
+        assert_eq!(smtp(2), cs::SMTP_DEFAULT_HELO);
+        let target = |i: usize| (ck[i].connect_ip.unwrap().to_string(), ck[i].connect_port);
+        assert_eq!(target(0), ("10.0.0.1".to_string(), Some(25)));
+        assert_eq!(
+            ck[0].connect_timeout,
+            Some(std::time::Duration::from_secs(4))
+        );
+        assert_eq!(target(1), ("10.0.0.9".to_string(), Some(2525)));
+        assert_eq!(
+            ck[1].connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        // The second has only hosts: the first is the checker, the second one more; the
+        // retry written in a host block is the checker's.
+        assert_eq!(target(2), ("10.0.0.7".to_string(), Some(25)));
+        assert_eq!(target(3), ("10.0.0.8".to_string(), Some(25)));
+        assert_eq!(ck[2].retry, Some(5));
+        assert_eq!(ck[3].retry, Some(5));
+        // DNS: type by number, retry 3 and delay_before_retry = delay_loop by default; a
+        // checker with a bad type keeps the default (SOA) and one with a bad name ".".
+        assert_eq!(
+            ck[4].kind,
+            cs::CheckerKind::Dns(cs::DnsSpec {
+                qtype: 28,
+                name: "www.example.org".into()
+            })
+        );
+        assert_eq!(ck[4].retry, Some(3));
+        assert_eq!(
+            ck[4].delay_before_retry,
+            Some(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(ck[5].kind, cs::CheckerKind::Dns(cs::DnsSpec::default()));
+        // FILE_CHECK: the track_file's weight and reverse unless it sets its own.
+        let file = |i: usize| match &ck[i].kind {
+            cs::CheckerKind::File(f) => f.clone(),
+            k => panic!("{k:?}"),
+        };
+        assert_eq!(
+            file(6),
+            cs::FileCheckSpec {
+                name: "maint".into(),
+                path: "/run/lvs-test/maint".into(),
+                weight: -3,
+                reverse: true,
+                init: Some((2, true)),
+            }
+        );
+        assert_eq!((file(7).weight, file(7).reverse), (0, false));
+        // The specs run: one track file shared by both FILE_CHECKs.
+        let checks = crate::check::Checks::new(specs).unwrap();
+        assert_eq!(checks.track_files().len(), 1);
     }
 }
