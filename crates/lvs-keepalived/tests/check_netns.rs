@@ -804,23 +804,8 @@ fn lvsd_follows_the_checkers_through_lvsd_sink() {
     let mut lab = lab("ck7");
     let dir = tmpdir("lvsd");
     let sock = dir.join("lvsd.sock");
-    let lvsd = bin_path("lvsd").unwrap();
-    lab.spawn(
-        "d",
-        &[
-            lvsd.to_str().unwrap(),
-            "--no-dataplane",
-            "--socket",
-            sock.to_str().unwrap(),
-        ],
-    )
-    .unwrap();
+    lab.spawn_lvsd("d", &sock, &["--no-dataplane"]).unwrap();
     let client = Client::new(&sock);
-    let t0 = Instant::now();
-    while client.info().is_err() {
-        assert!(t0.elapsed() < WAIT, "lvsd did not come up");
-        std::thread::sleep(100 * MS);
-    }
     let svc = key(Protocol::Tcp, "10.77.0.100", 80);
     client
         .add_service(&lvs_api::ServiceSpec {

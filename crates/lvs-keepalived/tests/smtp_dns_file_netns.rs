@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lvs_api::client::Client;
 use lvs_api::{Protocol, ServiceKey};
 use lvs_keepalived::check::*;
-use lvs_testkit::{Lab, bin_path};
+use lvs_testkit::Lab;
 
 const MS: Duration = Duration::from_millis(1);
 const WAIT: Duration = Duration::from_secs(30);
@@ -173,23 +173,8 @@ fn smtp_dns_and_file_checks_drive_lvsd() {
     std::fs::create_dir_all(&dir).unwrap();
     let dir = TmpDir(dir);
     let sock = dir.0.join("lvsd.sock");
-    let lvsd = bin_path("lvsd").unwrap();
-    lab.spawn(
-        "d",
-        &[
-            lvsd.to_str().unwrap(),
-            "--no-dataplane",
-            "--socket",
-            sock.to_str().unwrap(),
-        ],
-    )
-    .unwrap();
+    lab.spawn_lvsd("d", &sock, &["--no-dataplane"]).unwrap();
     let client = Client::new(&sock);
-    let t0 = Instant::now();
-    while client.info().is_err() {
-        assert!(t0.elapsed() < WAIT, "lvsd did not come up");
-        std::thread::sleep(100 * MS);
-    }
     let smtp_svc = key(Protocol::Tcp, 25);
     let dns_svc = key(Protocol::Udp, 53);
     let file_svc = key(Protocol::Tcp, 80);

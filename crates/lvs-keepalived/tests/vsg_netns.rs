@@ -110,23 +110,8 @@ fn a_group_of_two_vips_follows_its_real_servers_in_both_services() {
     std::fs::create_dir_all(&dir).unwrap();
     let _tmp = TmpDir(dir.clone());
     let sock = dir.join("lvsd.sock");
-    let lvsd = bin_path("lvsd").unwrap();
-    lab.spawn(
-        "d",
-        &[
-            lvsd.to_str().unwrap(),
-            "--no-dataplane",
-            "--socket",
-            sock.to_str().unwrap(),
-        ],
-    )
-    .unwrap();
+    lab.spawn_lvsd("d", &sock, &["--no-dataplane"]).unwrap();
     let client = Client::new(&sock);
-    let t0 = Instant::now();
-    while client.info().is_err() {
-        assert!(t0.elapsed() < WAIT, "lvsd did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let echo = bin_path("lvs-echo").unwrap();
     let echo = echo.to_str().unwrap();
     let rs1 = lab

@@ -101,6 +101,30 @@ impl Lab {
         Ok(self.children.len() - 1)
     }
 
+    /// Start this workspace's `lvsd` in namespace `short` with its control socket at
+    /// `socket` and `extra` arguments (e.g. `--no-dataplane`), and wait (up to 20 s) until
+    /// the socket accepts connections. Returns its index for [`Lab::kill`].
+    pub fn spawn_lvsd(
+        &mut self,
+        short: &str,
+        socket: &std::path::Path,
+        extra: &[&str],
+    ) -> anyhow::Result<usize> {
+        let lvsd = bin_path("lvsd")?;
+        let sock = socket.to_str().context("socket path")?;
+        let mut args = vec![lvsd.to_str().context("lvsd path")?, "--socket", sock];
+        args.extend_from_slice(extra);
+        let idx = self.spawn(short, &args)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("lvsd did not come up on {sock}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(idx)
+    }
+
     /// Send SIGTERM to a spawned process and wait for it.
     pub fn terminate(&mut self, idx: usize) -> anyhow::Result<std::process::ExitStatus> {
         let c = &mut self.children[idx];
