@@ -18,26 +18,8 @@ use lvs_wire::build::{Builder, verify_frame};
 use lvs_wire::encap::Outer;
 use support::*;
 
-const TCP_SYN: u16 = 0x02;
-const TCP_ACK: u16 = 0x10;
 const SVC: u32 = 7;
 const OTHER_SVC: u32 = 8;
-
-fn wire_rewrite(
-    input: &[u8],
-    src: Option<(IpAddr, u16)>,
-    dst: Option<(IpAddr, u16)>,
-    smac: [u8; 6],
-    dmac: [u8; 6],
-) -> Vec<u8> {
-    let mut f = input.to_vec();
-    lvs_wire::decrement_ttl(&mut f).unwrap();
-    if src.is_some() || dst.is_some() {
-        lvs_wire::rewrite_tuple(&mut f, src, dst).unwrap();
-    }
-    lvs_wire::set_macs(&mut f, smac, dmac).unwrap();
-    f
-}
 
 fn syn4(sport: u16, dport: u16) -> Vec<u8> {
     Builder::new(CLIENT_MAC, VC0_MAC)

@@ -27,30 +27,7 @@ use lvs_wire::build::{Builder, ip_packet, verify_frame};
 use lvs_wire::encap::Outer;
 use support::*;
 
-const TCP_FIN: u16 = 0x01;
-const TCP_SYN: u16 = 0x02;
-const TCP_RST: u16 = 0x04;
-const TCP_PSH: u16 = 0x08;
-const TCP_ACK: u16 = 0x10;
-
 // ---- expected outputs through lvs-wire ---------------------------------------------------------
-
-/// NAT/FULLNAT/DR: TTL - 1, tuple rewrite, MACs.
-fn wire_rewrite(
-    input: &[u8],
-    src: Option<(IpAddr, u16)>,
-    dst: Option<(IpAddr, u16)>,
-    smac: [u8; 6],
-    dmac: [u8; 6],
-) -> Vec<u8> {
-    let mut f = input.to_vec();
-    lvs_wire::decrement_ttl(&mut f).unwrap();
-    if src.is_some() || dst.is_some() {
-        lvs_wire::rewrite_tuple(&mut f, src, dst).unwrap();
-    }
-    lvs_wire::set_macs(&mut f, smac, dmac).unwrap();
-    f
-}
 
 /// TUN: TTL - 1 then IPIP (or GUE with (sport, dport)) encapsulation.
 fn wire_tun(input: &[u8], outer: Outer, gue: Option<(u16, u16)>) -> Vec<u8> {

@@ -221,3 +221,32 @@ pub fn diff(expected: &[u8], got: &[u8]) -> String {
         got
     )
 }
+
+/// TCP flags (header byte 13).
+pub const TCP_FIN: u16 = 0x01;
+/// SYN.
+pub const TCP_SYN: u16 = 0x02;
+/// RST.
+pub const TCP_RST: u16 = 0x04;
+/// PSH.
+pub const TCP_PSH: u16 = 0x08;
+/// ACK.
+pub const TCP_ACK: u16 = 0x10;
+
+/// The expected output of a NAT/FULLNAT/DR hit, through lvs-wire: TTL - 1, tuple rewrite,
+/// MACs.
+pub fn wire_rewrite(
+    input: &[u8],
+    src: Option<(IpAddr, u16)>,
+    dst: Option<(IpAddr, u16)>,
+    smac: [u8; 6],
+    dmac: [u8; 6],
+) -> Vec<u8> {
+    let mut f = input.to_vec();
+    lvs_wire::decrement_ttl(&mut f).unwrap();
+    if src.is_some() || dst.is_some() {
+        lvs_wire::rewrite_tuple(&mut f, src, dst).unwrap();
+    }
+    lvs_wire::set_macs(&mut f, smac, dmac).unwrap();
+    f
+}
