@@ -93,9 +93,14 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
             name: s.name.clone(),
             argv: s.script.args.clone(),
             interval: s.interval,
-            timeout: Some(s.timeout),
+            // 0 (not set): the interval.
+            timeout: (!s.timeout.is_zero()).then_some(s.timeout),
             rise: s.rise.max(1),
             fall: s.fall.max(1),
+            // keepalived 2.2.7 puts every tracked script back into its INIT state when a
+            // `track_script` names it (`alloc_track_script`), so `init_fail` has no effect
+            // (its `-d` dump shows "Init state = INIT"); untracked scripts do not run.
+            init_fail: false,
         })
         .collect();
     (
