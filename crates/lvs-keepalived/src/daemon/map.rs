@@ -1209,6 +1209,9 @@ vrrp_instance VI_C {
         assert!(tracks("VI_C").is_empty());
         let names: Vec<&str> = v.scripts.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["chk", "gchk"]);
+        // No `timeout`: the interval (a zero timeout would fail every run).
+        assert_eq!(v.scripts[0].timeout, None);
+        assert_eq!(v.scripts[0].run_timeout(), v.scripts[0].interval);
         // One unit for the group (both members, both scripts), one for VI_C.
         let units = vrrp_units(&v);
         let keys: Vec<&str> = units.iter().map(|(k, _)| k.as_str()).collect();
