@@ -52,6 +52,7 @@ unit: deps
 	$(CARGO) test -p lvs-keepalived --test sync_group_netns -- --ignored
 	$(CARGO) test -p lvs-keepalived --test vsg_netns -- --ignored
 	$(CARGO) test -p lvs-keepalived --test smtp_dns_file_netns -- --ignored
+	$(CARGO) test -p lvs-keepalived --test vrrp_script_netns -- --ignored
 
 test: lint unit
 

@@ -93,9 +93,14 @@ pub fn vrrp_config(c: &m::Config) -> (VrrpConfig, Vec<String>) {
             name: s.name.clone(),
             argv: s.script.args.clone(),
             interval: s.interval,
-            timeout: Some(s.timeout),
+            // 0 (not set): the interval.
+            timeout: (!s.timeout.is_zero()).then_some(s.timeout),
             rise: s.rise.max(1),
             fall: s.fall.max(1),
+            // keepalived 2.2.7 puts every tracked script back into its INIT state when a
+            // `track_script` names it (`alloc_track_script`), so `init_fail` has no effect
+            // (its `-d` dump shows "Init state = INIT"); untracked scripts do not run.
+            init_fail: false,
         })
         .collect();
     (
@@ -1204,6 +1209,9 @@ vrrp_instance VI_C {
         assert!(tracks("VI_C").is_empty());
         let names: Vec<&str> = v.scripts.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["chk", "gchk"]);
+        // No `timeout`: the interval (a zero timeout would fail every run).
+        assert_eq!(v.scripts[0].timeout, None);
+        assert_eq!(v.scripts[0].run_timeout(), v.scripts[0].interval);
         // One unit for the group (both members, both scripts), one for VI_C.
         let units = vrrp_units(&v);
         let keys: Vec<&str> = units.iter().map(|(k, _)| k.as_str()).collect();

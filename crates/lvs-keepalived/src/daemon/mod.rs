@@ -35,7 +35,9 @@ use tracing::{error, info, warn};
 use crate::check::driver::{CheckerHandle, LvsdSink, run_checkers};
 use crate::check::state::Checks;
 use crate::conf::{self, LoadOptions, SystemEnv, model::Config};
-use crate::vrrp::{DriverError, State, StateEvent, VrrpConfig, run_vrrp_observed};
+use crate::vrrp::{
+    DriverError, ScriptFeeds, ScriptRunners, State, StateEvent, VrrpConfig, run_vrrp_shared,
+};
 
 /// What the command line asks for.
 #[derive(Clone, Debug, Default)]
@@ -224,6 +226,7 @@ type VrrpExit = (u64, Option<DriverError>);
 impl VrrpRun {
     fn start(
         cfg: VrrpConfig,
+        feeds: ScriptFeeds,
         ctx: &Shared,
         generation: u64,
         exits: &mpsc::UnboundedSender<VrrpExit>,
@@ -235,7 +238,7 @@ impl VrrpRun {
         let exits = exits.clone();
         let task = tokio::spawn(async move {
             let (stop_seen_tx, stop_seen) = oneshot::channel::<()>();
-            let r = run_vrrp_observed(run_cfg, Some(tx), async move {
+            let r = run_vrrp_shared(run_cfg, Some(tx), feeds, async move {
                 let _ = stopped.await;
                 let _ = stop_seen_tx.send(());
             })
@@ -258,6 +261,12 @@ impl VrrpRun {
             stop,
             task,
         }
+    }
+
+    /// Whether `new` can keep this run going: the same instances and groups. The scripts
+    /// it tracks run apart ([`ScriptRunners`]), so a changed script does not restart it.
+    fn same_unit(&self, new: &VrrpConfig) -> bool {
+        self.cfg.instances == new.instances && self.cfg.groups == new.groups
     }
 
     async fn stop(self) {
@@ -397,6 +406,9 @@ async fn run_async(opts: RunOptions) -> i32 {
     // members together), so that a reload restarts only what changed: a group whose
     // configuration or any member's changed restarts with all its members.
     let mut vrrp: HashMap<String, VrrpRun> = HashMap::new();
+    // Each tracked `vrrp_script` runs once here, whatever the number of units tracking it
+    // (keepalived's one timer per script); the units subscribe to its verdicts.
+    let mut scripts = ScriptRunners::new();
     let mut generation = 0u64;
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<VrrpExit>();
     if !opts.check_only {
@@ -404,9 +416,11 @@ async fn run_async(opts: RunOptions) -> i32 {
         for w in warnings {
             warn!("{w}");
         }
+        scripts.update(&cfg.scripts, false);
         for (name, c) in map::vrrp_units(&cfg) {
             generation += 1;
-            vrrp.insert(name, VrrpRun::start(c, &ctx, generation, &exits_tx));
+            let feeds = scripts.feeds(c.scripts.iter().map(|s| s.name.as_str()));
+            vrrp.insert(name, VrrpRun::start(c, feeds, &ctx, generation, &exits_tx));
         }
     }
 
@@ -462,18 +476,24 @@ async fn run_async(opts: RunOptions) -> i32 {
                         map::vrrp_units(&cfg).into_iter().collect();
                     let names: Vec<String> = vrrp.keys().cloned().collect();
                     for name in names {
-                        if wanted.get(&name) != vrrp.get(&name).map(|v| &v.cfg)
-                            && let Some(v) = vrrp.remove(&name)
-                        {
+                        let same = match (wanted.get(&name), vrrp.get(&name)) {
+                            (Some(w), Some(v)) => v.same_unit(w),
+                            _ => false,
+                        };
+                        if !same && let Some(v) = vrrp.remove(&name) {
                             info!("({name}) configuration changed or removed: stopping the instance");
                             v.stop().await;
                         }
                     }
+                    // Unchanged scripts keep running (and their results), changed ones
+                    // restart with their result carried over, untracked ones stop.
+                    scripts.update(&cfg.scripts, true);
                     for (name, c) in wanted {
                         if let std::collections::hash_map::Entry::Vacant(e) = vrrp.entry(name) {
                             info!("({}) starting the instance", e.key());
                             generation += 1;
-                            e.insert(VrrpRun::start(c, &ctx, generation, &exits_tx));
+                            let feeds = scripts.feeds(c.scripts.iter().map(|s| s.name.as_str()));
+                            e.insert(VrrpRun::start(c, feeds, &ctx, generation, &exits_tx));
                         }
                     }
                 }
@@ -486,6 +506,7 @@ async fn run_async(opts: RunOptions) -> i32 {
     for (_, v) in vrrp.drain() {
         v.stop().await;
     }
+    drop(scripts);
     stop_checks(checks.take(), &client, &owned, &opts).await;
     if let Some(client) = &client
         && lock(&ctx).sync.is_some()

@@ -27,47 +27,17 @@ use super::instance::{
     Action, ConfigError, Input, Instance, InstanceConfig, State, Time, TrackKind, Vip,
 };
 use super::packet::{self, Family, IPPROTO_VRRP, Received, VRRP_TTL};
+use super::script::{ScriptConfig, ScriptFeeds, ScriptRunners, track_updates};
 use super::sync::{self, Members, Output, SyncGroup, SyncGroupConfig};
 use super::sys;
-
-/// A `vrrp_script` block: a command run every `interval`, whose exit status feeds the
-/// instances that track it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScriptConfig {
-    /// The script name (`vrrp_script NAME`).
-    pub name: String,
-    /// Program and arguments.
-    pub argv: Vec<String>,
-    /// `interval` (default 1 s).
-    pub interval: Duration,
-    /// `timeout`: a run that takes longer is a failure (default: the interval).
-    pub timeout: Option<Duration>,
-    /// `rise`: successes in a row to go up (default 1).
-    pub rise: u32,
-    /// `fall`: failures in a row to go down (default 1).
-    pub fall: u32,
-}
-
-impl ScriptConfig {
-    /// A script with keepalived's defaults.
-    pub fn new(name: &str, argv: Vec<String>) -> ScriptConfig {
-        ScriptConfig {
-            name: name.to_string(),
-            argv,
-            interval: Duration::from_secs(1),
-            timeout: None,
-            rise: 1,
-            fall: 1,
-        }
-    }
-}
 
 /// Everything [`run_vrrp`] runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VrrpConfig {
     /// The `vrrp_instance` blocks.
     pub instances: Vec<InstanceConfig>,
-    /// The `vrrp_script` blocks (only tracked ones run).
+    /// The `vrrp_script` blocks (only tracked ones run). [`run_vrrp`] runs them itself;
+    /// [`run_vrrp_shared`] is given their verdicts instead.
     pub scripts: Vec<ScriptConfig>,
     /// The `vrrp_sync_group` blocks: their members change state together. A group's
     /// `track_interface` / `track_script` entries belong in its members' `tracks`.
@@ -428,63 +398,26 @@ fn spawn_link_monitor(tx: mpsc::Sender<Event>) -> Result<(), DriverError> {
     Ok(())
 }
 
-/// Run a `vrrp_script` forever, reporting changes of its up/down verdict.
-async fn script_runner(cfg: ScriptConfig, tx: mpsc::Sender<Event>) {
-    let timeout = cfg.timeout.unwrap_or(cfg.interval);
-    let mut verdict: Option<bool> = None;
-    let (mut ok_run, mut fail_run) = (0u32, 0u32);
-    let mut tick = tokio::time::interval(cfg.interval);
-    loop {
-        tick.tick().await;
-        let Some((prog, args)) = cfg.argv.split_first() else {
-            return;
-        };
-        let child = tokio::process::Command::new(prog)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let ok = match child {
-            Ok(mut c) => matches!(
-                tokio::time::timeout(timeout, c.wait()).await,
-                Ok(Ok(st)) if st.success()
-            ),
-            Err(e) => {
-                warn!("VRRP_Script({}) cannot run: {e}", cfg.name);
-                false
-            }
-        };
-        if ok {
-            ok_run += 1;
-            fail_run = 0;
-        } else {
-            fail_run += 1;
-            ok_run = 0;
-        }
-        // The first result counts at once; later changes need rise / fall in a row.
-        let new = match verdict {
-            None => Some(ok),
-            Some(false) if ok_run >= cfg.rise.max(1) => Some(true),
-            Some(true) if fail_run >= cfg.fall.max(1) => Some(false),
-            v => v,
-        };
-        if new != verdict {
-            verdict = new;
-            info!(
-                "VRRP_Script({}) {}",
-                cfg.name,
-                if ok { "succeeded" } else { "failed" }
-            );
+/// Forward the verdicts of one script to the main loop (what keepalived's
+/// `update_script_priorities` does for each tracker).
+async fn forward_script(
+    name: String,
+    mut rx: tokio::sync::watch::Receiver<super::script::ScriptStatus>,
+    mut last: super::script::ScriptStatus,
+    tx: mpsc::Sender<Event>,
+) {
+    while rx.changed().await.is_ok() {
+        let now = *rx.borrow_and_update();
+        for up in track_updates(last, now) {
             let ev = Event::Script {
-                name: cfg.name.clone(),
-                ok,
+                name: name.clone(),
+                ok: up,
             };
             if tx.send(ev).await.is_err() {
                 return;
             }
         }
+        last = now;
     }
 }
 
@@ -738,6 +671,36 @@ pub async fn run_vrrp_observed(
     observer: Option<StateObserver>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DriverError> {
+    let tracked: Vec<ScriptConfig> = cfg
+        .scripts
+        .iter()
+        .filter(|s| {
+            cfg.instances.iter().any(|c| {
+                c.tracks
+                    .iter()
+                    .any(|t| t.kind == TrackKind::Script && t.name == s.name)
+            })
+        })
+        .cloned()
+        .collect();
+    let mut runners = ScriptRunners::new();
+    runners.update(&tracked, false);
+    let feeds = runners.feeds(tracked.iter().map(|s| s.name.as_str()));
+    let r = run_vrrp_shared(cfg, observer, feeds, shutdown).await;
+    drop(runners);
+    r
+}
+
+/// [`run_vrrp_observed`] for a process that runs its `vrrp_script`s once for all its
+/// drivers ([`ScriptRunners`]): `feeds` has the verdict channel of each script the
+/// instances track (`cfg.scripts` is not run here). A script without a feed never gives a
+/// result.
+pub async fn run_vrrp_shared(
+    cfg: VrrpConfig,
+    observer: Option<StateObserver>,
+    feeds: ScriptFeeds,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DriverError> {
     let mut seen = HashMap::new();
     for c in &cfg.instances {
         c.validate()?;
@@ -854,19 +817,16 @@ pub async fn run_vrrp_observed(
             }
         }
     }
-    let tracked_scripts: Vec<&ScriptConfig> = cfg
-        .scripts
-        .iter()
-        .filter(|s| {
-            cfg.instances.iter().any(|c| {
-                c.tracks
-                    .iter()
-                    .any(|t| t.kind == TrackKind::Script && t.name == s.name)
-            })
-        })
-        .collect();
-    for s in tracked_scripts {
-        tokio::spawn(script_runner(s.clone(), tx.clone()));
+    // The scripts' verdicts now (keepalived's `initialise_track_script_state`), then
+    // every change.
+    let mut script_now: Vec<(String, bool)> = Vec::new();
+    let mut forwarders = Vec::new();
+    for (name, mut rx) in feeds {
+        let st = *rx.borrow_and_update();
+        if let Some(up) = st.up {
+            script_now.push((name.clone(), up));
+        }
+        forwarders.push(tokio::spawn(forward_script(name, rx, st, tx.clone())));
     }
     drop(tx);
 
@@ -882,6 +842,16 @@ pub async fn run_vrrp_observed(
                 t,
                 Input::Track {
                     kind: TrackKind::Interface,
+                    name,
+                    up: *up,
+                },
+            ));
+        }
+        for (name, up) in &script_now {
+            acts.extend(r.inst.handle(
+                t,
+                Input::Track {
+                    kind: TrackKind::Script,
                     name,
                     up: *up,
                 },
@@ -924,6 +894,9 @@ pub async fn run_vrrp_observed(
         }
     }
 
+    for f in &forwarders {
+        f.abort();
+    }
     let mut stop_scripts = Vec::new();
     for (idx, r) in runners.iter_mut().enumerate() {
         if groups.iter().any(|g| g.has_member(idx)) {

@@ -5,18 +5,23 @@
 //!   events and a caller-supplied clock, returning [`instance::Action`]s.
 //! - [`sync`]: the sans-IO coordinator of a `vrrp_sync_group`, which makes the member
 //!   instances change state together.
+//! - [`script`]: `vrrp_script` runners, one per script and process, whose verdicts every
+//!   tracking driver subscribes to.
 //! - [`driver`]: the Linux side (raw sockets, netlink, AF_PACKET, notify scripts) and
 //!   [`run_vrrp`], the entry point that runs a set of instances until shutdown.
 
 pub mod driver;
 pub mod instance;
 pub mod packet;
+pub mod script;
 pub mod sync;
 mod sys;
 
 pub use driver::{
-    DriverError, ScriptConfig, StateEvent, StateObserver, VrrpConfig, run_vrrp, run_vrrp_observed,
+    DriverError, StateEvent, StateObserver, VrrpConfig, run_vrrp, run_vrrp_observed,
+    run_vrrp_shared,
 };
 pub use instance::{InstanceConfig, Notify, State, Track, TrackKind, Vip};
 pub use packet::{Family, Version};
+pub use script::{ScriptConfig, ScriptFeeds, ScriptRunners};
 pub use sync::{GroupNotify, SyncGroup, SyncGroupConfig};
