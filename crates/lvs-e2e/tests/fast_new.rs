@@ -8,6 +8,13 @@ use lvs_api::client::Client;
 use lvs_api::{DestRequest, DestSpec, Method, Protocol, ServiceKey, ServiceSpec, Tunnel};
 use lvs_e2e::{Bridged, Routed, V4, hostport, tally};
 
+/// At least `n` connections were created in XDP since the counters read `fast0` and
+/// `punt0`, and no first packet went to the slow path.
+fn assert_all_fast(api: &Client, fast0: u64, punt0: u64, n: u64) {
+    assert!(counter(api, "new_fast") - fast0 >= n);
+    assert_eq!(counter(api, "punt_new"), punt0, "a first packet was punted");
+}
+
 fn counter(api: &Client, name: &str) -> u64 {
     api.dataplane()
         .unwrap()
@@ -144,12 +151,7 @@ fn nat_rr_tcp_and_wrr_udp_created_in_xdp() {
         "{text}"
     );
     settle();
-    assert!(counter(&api, "new_fast") - fast0 >= 30);
-    assert_eq!(
-        counter(&api, "punt_new"),
-        punt0,
-        "a first packet was punted"
-    );
+    assert_all_fast(&api, fast0, punt0, 30);
     let lnc = lab.adm(&["-Lnc"]).unwrap();
     assert_eq!(
         lnc.lines().filter(|l| l.starts_with("UDP")).count(),
@@ -216,12 +218,7 @@ fn dr_rr_created_in_xdp() {
         "{t:?}"
     );
     settle();
-    assert!(counter(&api, "new_fast") - fast0 >= 20);
-    assert_eq!(
-        counter(&api, "punt_new"),
-        punt0,
-        "a first packet was punted"
-    );
+    assert_all_fast(&api, fast0, punt0, 20);
     let lnc = lab.adm(&["-Lnc"]).unwrap();
     let rows: Vec<&str> = lnc.lines().filter(|l| l.starts_with("TCP")).collect();
     assert_eq!(rows.len(), 20, "{lnc}");
